@@ -1,0 +1,191 @@
+//! `CompiledMasks`: a mask list rasterised and planned once for one frame geometry.
+
+use crate::blocks::BlockPlan;
+use crate::color::{ColourSpace, Matrix};
+use crate::composite::blur::{blur, BlurPlan};
+use crate::composite::{mosaic::mosaic, solid::solid};
+use crate::error::{Error, Result};
+use crate::format::{check_dimensions, Component, PixelFormat};
+use crate::frame::FrameMut;
+use crate::geometry::Polygon;
+use crate::raster::{rasterize, Spans};
+use crate::style::{blur_sigma_px, mosaic_block_px, Style};
+
+/// One mask as the core sees it: where, how, and whether an authorised viewer may lift it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskSpec {
+    /// The area to hide.
+    pub polygon: Polygon,
+    /// How to hide it.
+    pub style: Style,
+    /// Whether `apply(.., lifted = true)` skips this mask.
+    pub liftable: bool,
+}
+
+/// What a compiled mask does to one plane geometry (luma, or the chroma planes).
+#[derive(Clone, Debug, PartialEq)]
+enum PlanePlan {
+    Solid,
+    Mosaic(BlockPlan),
+    Blur(BlurPlan),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct CompiledMask {
+    liftable: bool,
+    /// Samples to write for solid masks, indexed by component (Y, U, V).
+    yuv: [u8; 3],
+    /// Luma cover and plan, then chroma cover and plan (absent for `gray`).
+    luma: (Spans, PlanePlan),
+    chroma: Option<(Spans, PlanePlan)>,
+}
+
+/// A mask list compiled for one `(width, height, format, colour space)`: covers as row spans per
+/// plane and block partitions for mosaic and blur. Immutable and `Send + Sync`; compile once, then
+/// [`CompiledMasks::apply`] to every frame of that geometry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompiledMasks {
+    width: u32,
+    height: u32,
+    format: PixelFormat,
+    space: ColourSpace,
+    masks: Vec<CompiledMask>,
+}
+
+impl CompiledMasks {
+    /// Rasterises and plans `masks` for frames of the given geometry. `space` defaults to the
+    /// height's usual matrix (BT.709 from 720 rows up, else BT.601) and the format's range.
+    pub fn compile(
+        masks: &[MaskSpec],
+        width: u32,
+        height: u32,
+        format: PixelFormat,
+        space: Option<ColourSpace>,
+    ) -> Result<Self> {
+        check_dimensions(width, height)?;
+        let space = space.unwrap_or(ColourSpace {
+            matrix: Matrix::for_height(height),
+            full_range: format.implies_full_range(),
+        });
+        let (sx, sy) = format.subsampling();
+        let has_chroma = format != PixelFormat::Gray;
+        let compiled = masks
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.style.validate().map_err(|e| match e {
+                    Error::MaskConfig(msg) => Error::MaskConfig(format!("masks[{i}].style: {msg}")),
+                    other => other,
+                })?;
+                let luma = rasterize(&m.polygon.to_fixed(width, height), width, height);
+                let chroma = has_chroma.then(|| luma.subsample(sx, sy));
+                let yuv = match m.style {
+                    Style::Solid(c) => c.to_yuv(space),
+                    _ => [0; 3],
+                };
+                let plan = |spans: &Spans, div: (u32, u32)| match m.style {
+                    Style::Solid(_) => PlanePlan::Solid,
+                    Style::Mosaic(len) => {
+                        let b = mosaic_block_px(len, height, sx.max(sy));
+                        PlanePlan::Mosaic(BlockPlan::new(spans, b / div.0, b / div.1))
+                    }
+                    Style::Blur(len) => {
+                        let sigma = blur_sigma_px(len, height);
+                        let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
+                        let cells = BlockPlan::new(spans, g / div.0, g / div.1);
+                        PlanePlan::Blur(BlurPlan::new(cells, sigma / f64::from(g)))
+                    }
+                };
+                let luma_plan = plan(&luma, (1, 1));
+                let chroma = chroma.map(|c| {
+                    let p = plan(&c, (sx, sy));
+                    (c, p)
+                });
+                Ok(CompiledMask { liftable: m.liftable, yuv, luma: (luma, luma_plan), chroma })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CompiledMasks { width, height, format, space, masks: compiled })
+    }
+
+    /// Frame width the masks were compiled for.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Frame height the masks were compiled for.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Pixel format the masks were compiled for.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    /// Colour space used to convert RGB colours.
+    pub fn colour_space(&self) -> ColourSpace {
+        self.space
+    }
+
+    /// Number of masks.
+    pub fn len(&self) -> usize {
+        self.masks.len()
+    }
+
+    /// Whether there are no masks.
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_empty()
+    }
+
+    /// The luma cover of mask `i`.
+    pub fn luma_cover(&self, i: usize) -> &Spans {
+        &self.masks[i].luma.0
+    }
+
+    /// The union of the luma covers of the masks that apply (`lifted` skips liftable ones).
+    pub fn coverage(&self, lifted: bool) -> Spans {
+        self.masks
+            .iter()
+            .filter(|m| !(lifted && m.liftable))
+            .fold(Spans::from_rows(self.width, self.height, vec![Vec::new(); self.height as usize]), |acc, m| {
+                acc.union(&m.luma.0)
+            })
+    }
+
+    /// Applies the masks in list order, in place. With `lifted`, liftable masks are skipped and
+    /// permanent ones still applied. The frame is checked first; on error nothing is written.
+    pub fn apply(&self, frame: &mut FrameMut<'_>, lifted: bool) -> Result<()> {
+        if (frame.width(), frame.height(), frame.format()) != (self.width, self.height, self.format) {
+            return Err(Error::FrameFormat(format!(
+                "masks were compiled for {}x{} {} but the frame is {}x{} {}",
+                self.width,
+                self.height,
+                self.format.name(),
+                frame.width(),
+                frame.height(),
+                frame.format().name()
+            )));
+        }
+        for m in self.masks.iter().filter(|m| !(lifted && m.liftable)) {
+            for &layout in self.format.channels() {
+                let (spans, plan) = match layout.component {
+                    Component::Y => (&m.luma.0, &m.luma.1),
+                    _ => match &m.chroma {
+                        Some((s, p)) => (s, p),
+                        None => continue,
+                    },
+                };
+                let mut ch = frame.channel(layout);
+                match plan {
+                    PlanePlan::Solid => {
+                        let value = m.yuv[layout.component as usize];
+                        solid(&mut ch, spans, value);
+                    }
+                    PlanePlan::Mosaic(blocks) => mosaic(&mut ch, blocks),
+                    PlanePlan::Blur(p) => blur(&mut ch, p),
+                }
+            }
+        }
+        Ok(())
+    }
+}

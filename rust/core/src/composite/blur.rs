@@ -1,0 +1,156 @@
+//! The information-bounded blur (DESIGN §3): cell means, Gaussian on the cell grid, bilinear back.
+//!
+//! The output inside the cover is a function of the cell means (and the fixed geometry) alone, so
+//! it carries at most one value per cell, however it looks.
+
+use std::cell::RefCell;
+
+use crate::blocks::BlockPlan;
+use crate::frame::ChannelMut;
+
+/// A compiled blur for one plane geometry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlurPlan {
+    /// The covered samples grouped by cell.
+    pub cells: BlockPlan,
+    /// Gaussian weights on the cell grid for offsets `-r..=r`.
+    kernel: Vec<f32>,
+    /// Bounding box of the cells with covered samples, grown by one cell and clamped to the grid:
+    /// `(x0, y0, x1, y1)`, half-open. The smoothed field is needed exactly there.
+    region: (u32, u32, u32, u32),
+}
+
+impl BlurPlan {
+    /// Plans a blur of the covered samples in `cells` with `sigma_cells` measured in cells.
+    pub fn new(cells: BlockPlan, sigma_cells: f64) -> Self {
+        let radius = (3.0 * sigma_cells).ceil().max(1.0) as i32;
+        let kernel = (-radius..=radius)
+            .map(|k| (-(f64::from(k * k)) / (2.0 * sigma_cells * sigma_cells)).exp() as f32)
+            .collect();
+        let mut region = (u32::MAX, u32::MAX, 0, 0);
+        for b in cells.blocks() {
+            region.0 = region.0.min(b.bx.saturating_sub(1));
+            region.1 = region.1.min(b.by.saturating_sub(1));
+            region.2 = region.2.max((b.bx + 2).min(cells.cols));
+            region.3 = region.3.max((b.by + 2).min(cells.rows));
+        }
+        if cells.blocks().is_empty() {
+            region = (0, 0, 0, 0);
+        }
+        BlurPlan { cells, kernel, region }
+    }
+
+    fn radius(&self) -> i64 {
+        (self.kernel.len() / 2) as i64
+    }
+}
+
+thread_local! {
+    /// Scratch for the coarse fields; grown on demand and reused, so steady state allocates nothing.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Blurs the covered samples of the channel.
+pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
+    let (x0, y0, x1, y1) = plan.region;
+    if x0 >= x1 || y0 >= y1 {
+        return;
+    }
+    let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let n = rw * rh;
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < 4 * n {
+            scratch.resize(4 * n, 0.0);
+        }
+        let (value, rest) = scratch.split_at_mut(n);
+        let (weight, rest) = rest.split_at_mut(n);
+        let (hval, hweight) = rest.split_at_mut(n);
+        let hweight = &mut hweight[..n];
+        value.fill(0.0);
+        weight.fill(0.0);
+
+        // 1. Cell means (weight 1 where a cell has covered samples, 0 elsewhere).
+        let cells = &plan.cells;
+        for b in cells.blocks() {
+            let mean = cell_sum(ch, cells, b) as f32 / b.count as f32;
+            let i = (b.by - y0) as usize * rw + (b.bx - x0) as usize;
+            value[i] = mean;
+            weight[i] = 1.0;
+        }
+
+        // 2. Normalised Gaussian on the cell grid: smooth value*weight and weight, separably.
+        let r = plan.radius();
+        let k = &plan.kernel;
+        for y in 0..rh {
+            for x in 0..rw {
+                let (mut sv, mut sw) = (0.0f32, 0.0f32);
+                for (j, w) in k.iter().enumerate() {
+                    let xx = x as i64 + j as i64 - r;
+                    if xx >= 0 && (xx as usize) < rw {
+                        let i = y * rw + xx as usize;
+                        sv += w * value[i];
+                        sw += w * weight[i];
+                    }
+                }
+                hval[y * rw + x] = sv;
+                hweight[y * rw + x] = sw;
+            }
+        }
+        for y in 0..rh {
+            for x in 0..rw {
+                let (mut sv, mut sw) = (0.0f32, 0.0f32);
+                for (j, w) in k.iter().enumerate() {
+                    let yy = y as i64 + j as i64 - r;
+                    if yy >= 0 && (yy as usize) < rh {
+                        let i = yy as usize * rw + x;
+                        sv += w * hval[i];
+                        sw += w * hweight[i];
+                    }
+                }
+                // Cells near covered ones always have weight; the rest are never read.
+                value[y * rw + x] = if sw > 0.0 { sv / sw } else { 0.0 };
+            }
+        }
+        let field = &*value;
+
+        // 3. Bilinear interpolation of the smoothed field at each covered sample's centre.
+        let (cw, chh) = (cells.block_w as f32, cells.block_h as f32);
+        let at = |cx: i64, cy: i64| {
+            let cx = cx.clamp(i64::from(x0), i64::from(x1) - 1) as usize - x0 as usize;
+            let cy = cy.clamp(i64::from(y0), i64::from(y1) - 1) as usize - y0 as usize;
+            field[cy * rw + cx]
+        };
+        let step = ch.step();
+        for b in cells.blocks() {
+            for s in cells.segments(b) {
+                let v = (s.y as f32 + 0.5) / chh - 0.5;
+                let cy = v.floor();
+                let ty = v - cy;
+                let cy = cy as i64;
+                let row = ch.row_mut(s.y);
+                for x in s.x0..s.x1 {
+                    let u = (x as f32 + 0.5) / cw - 0.5;
+                    let cx = u.floor();
+                    let tx = u - cx;
+                    let cx = cx as i64;
+                    let top = at(cx, cy) * (1.0 - tx) + at(cx + 1, cy) * tx;
+                    let bottom = at(cx, cy + 1) * (1.0 - tx) + at(cx + 1, cy + 1) * tx;
+                    let out = top * (1.0 - ty) + bottom * ty;
+                    row[x as usize * step] = (out + 0.5).floor().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    });
+}
+
+fn cell_sum(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &crate::blocks::Block) -> u64 {
+    let step = ch.step();
+    plan.segments(block)
+        .iter()
+        .map(|s| {
+            let row = ch.row(s.y);
+            (s.x0..s.x1).map(|x| u64::from(row[x as usize * step])).sum::<u64>()
+        })
+        .sum()
+}
