@@ -1,1 +1,283 @@
-//! placeholder
+//! `privmask._native`: thin PyO3 bindings over `privmask-core`.
+//!
+//! Each function extracts and validates its arguments while attached to the interpreter, then
+//! detaches around the kernel. Core errors map one-to-one to the exception classes defined in
+//! `privmask.errors`.
+
+use std::sync::Arc;
+
+use numpy::{PyArray2, PyArrayMethods, PyReadwriteArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use privmask_core::{
+    Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix, PixelFormat, PlaneMut,
+    Polygon, Style,
+};
+
+pyo3::import_exception!(privmask.errors, InvalidGeometryError);
+pyo3::import_exception!(privmask.errors, FrameFormatError);
+pyo3::import_exception!(privmask.errors, MaskConfigError);
+
+fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::InvalidGeometry(m) => InvalidGeometryError::new_err(m),
+        Error::FrameFormat(m) => FrameFormatError::new_err(m),
+        Error::MaskConfig(m) => MaskConfigError::new_err(m),
+    }
+}
+
+fn parse_matrix(name: Option<&str>) -> PyResult<Option<Matrix>> {
+    match name {
+        None => Ok(None),
+        Some("bt601") => Ok(Some(Matrix::Bt601)),
+        Some("bt709") => Ok(Some(Matrix::Bt709)),
+        Some(other) => Err(FrameFormatError::new_err(format!(
+            "unknown colour matrix {other:?}; use \"bt601\" or \"bt709\""
+        ))),
+    }
+}
+
+fn parse_style(kind: &str, params: &[f64]) -> PyResult<Style> {
+    let byte = |v: f64| -> PyResult<u8> {
+        if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
+            Ok(v as u8)
+        } else {
+            Err(MaskConfigError::new_err(format!("colour components must be integers 0-255, got {v}")))
+        }
+    };
+    let triple = || -> PyResult<[u8; 3]> {
+        match params {
+            [a, b, c] => Ok([byte(*a)?, byte(*b)?, byte(*c)?]),
+            _ => Err(PyValueError::new_err("a colour needs exactly 3 components")),
+        }
+    };
+    let one = || -> PyResult<f64> {
+        match params {
+            [v] => Ok(*v),
+            _ => Err(PyValueError::new_err(format!("style {kind:?} takes exactly one parameter"))),
+        }
+    };
+    let style = match kind {
+        "solid_rgb" => Style::Solid(Colour::Rgb(triple()?)),
+        "solid_yuv" => Style::Solid(Colour::Yuv(triple()?)),
+        "mosaic_rel" => Style::Mosaic(Length::Relative(one()?)),
+        "mosaic_px" => Style::Mosaic(Length::Pixels(one()?)),
+        "blur_rel" => Style::Blur(Length::Relative(one()?)),
+        "blur_px" => Style::Blur(Length::Pixels(one()?)),
+        other => return Err(MaskConfigError::new_err(format!("unknown style kind {other:?}"))),
+    };
+    style.validate().map_err(to_py)?;
+    Ok(style)
+}
+
+/// Masks compiled for one frame geometry; immutable and shareable across threads.
+#[pyclass(frozen, name = "CompiledMasks", module = "privmask._native")]
+pub struct PyCompiledMasks {
+    inner: Arc<CompiledMasks>,
+}
+
+#[pymethods]
+impl PyCompiledMasks {
+    /// Frame width in pixels.
+    #[getter]
+    fn width(&self) -> u32 {
+        self.inner.width()
+    }
+
+    /// Frame height in pixels.
+    #[getter]
+    fn height(&self) -> u32 {
+        self.inner.height()
+    }
+
+    /// Pixel format name.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.inner.format().name()
+    }
+
+    /// Colour matrix used for RGB colours ("bt601" or "bt709").
+    #[getter]
+    fn matrix(&self) -> &'static str {
+        match self.inner.colour_space().matrix {
+            Matrix::Bt601 => "bt601",
+            Matrix::Bt709 => "bt709",
+        }
+    }
+
+    /// Whether RGB colours were converted to full-range samples.
+    #[getter]
+    fn full_range(&self) -> bool {
+        self.inner.colour_space().full_range
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CompiledMasks({} masks, {}x{} {})",
+            self.inner.len(),
+            self.inner.width(),
+            self.inner.height(),
+            self.inner.format().name()
+        )
+    }
+
+    /// Applies the masks in place to a frame given as its planes (2-D uint8 arrays with unit
+    /// sample stride). Checks everything first: on error nothing is written.
+    #[pyo3(signature = (planes, lifted = false))]
+    fn apply_planes(&self, py: Python<'_>, planes: Vec<Bound<'_, PyAny>>, lifted: bool) -> PyResult<()> {
+        let format = self.inner.format();
+        if planes.len() != format.plane_count() {
+            return Err(FrameFormatError::new_err(format!(
+                "{} frames have {} planes, got {}",
+                format.name(),
+                format.plane_count(),
+                planes.len()
+            )));
+        }
+        let mut borrows: Vec<PyReadwriteArray2<'_, u8>> = Vec::with_capacity(planes.len());
+        for (i, p) in planes.iter().enumerate() {
+            let arr = p.cast::<PyArray2<u8>>().map_err(|_| {
+                FrameFormatError::new_err(format!("plane {i} must be a 2-D numpy array of dtype uint8"))
+            })?;
+            let rw = arr.try_readwrite().map_err(|_| {
+                FrameFormatError::new_err(format!(
+                    "plane {i} is read-only or already borrowed; pass a writeable array (e.g. a copy)"
+                ))
+            })?;
+            borrows.push(rw);
+        }
+        let mut views: [Option<PlaneMut<'_>>; 3] = [None, None, None];
+        for (i, rw) in borrows.iter_mut().enumerate() {
+            let (shape, strides) = (rw.shape().to_vec(), rw.strides().to_vec());
+            if shape[1] > 1 && strides[1] != 1 {
+                return Err(FrameFormatError::new_err(format!(
+                    "plane {i} has a sample stride of {} bytes; rows must be contiguous (stride 1)",
+                    strides[1]
+                )));
+            }
+            if shape[0] > 1 && strides[0] < shape[1] as isize {
+                return Err(FrameFormatError::new_err(format!(
+                    "plane {i} has a row stride of {} bytes for rows of {} bytes; rows must not overlap or run backwards",
+                    strides[0], shape[1]
+                )));
+            }
+            let ptr = rw.as_array_mut().as_mut_ptr();
+            // SAFETY: numpy guarantees the `shape[1]` bytes of each of the `shape[0]` rows at
+            // `ptr + y * strides[0]` belong to this array; the read-write borrow held in `borrows`
+            // until after the kernel returns makes them exclusively ours.
+            let plane = unsafe { PlaneMut::from_raw(ptr, shape[1], shape[0], strides[0].max(0) as usize) };
+            views[i] = Some(plane.map_err(to_py)?);
+        }
+        let mut frame = FrameMut::new(format, self.inner.width(), self.inner.height(), views).map_err(to_py)?;
+        let inner = Arc::clone(&self.inner);
+        py.detach(move || inner.apply(&mut frame, lifted)).map_err(to_py)?;
+        drop(borrows);
+        Ok(())
+    }
+
+    /// The luma cover of the masks that apply, as a bool array (height, width).
+    #[pyo3(signature = (lifted = false))]
+    fn coverage<'py>(&self, py: Python<'py>, lifted: bool) -> Bound<'py, PyArray2<bool>> {
+        let spans = self.inner.coverage(lifted);
+        let out = PyArray2::<bool>::zeros(py, [spans.height() as usize, spans.width() as usize], false);
+        {
+            let mut rw = out.readwrite();
+            let mut view = rw.as_array_mut();
+            for y in 0..spans.height() {
+                for &(a, b) in spans.row(y) {
+                    for x in a..b {
+                        view[[y as usize, x as usize]] = true;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One mask as passed from Python: vertices, style kind and parameters, liftable.
+type MaskTuple = (Vec<(f64, f64)>, String, Vec<f64>, bool);
+
+/// Compiles masks for frames of one geometry.
+#[pyfunction]
+#[pyo3(signature = (masks, width, height, format, matrix = None, full_range = None))]
+fn compile(
+    py: Python<'_>,
+    masks: Vec<MaskTuple>,
+    width: u32,
+    height: u32,
+    format: &str,
+    matrix: Option<&str>,
+    full_range: Option<bool>,
+) -> PyResult<PyCompiledMasks> {
+    let format = PixelFormat::parse(format).map_err(to_py)?;
+    let matrix = parse_matrix(matrix)?;
+    let space = (matrix.is_some() || full_range.is_some()).then(|| ColourSpace {
+        matrix: matrix.unwrap_or(Matrix::for_height(height)),
+        full_range: full_range.unwrap_or(format.implies_full_range()),
+    });
+    let specs = masks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (points, kind, params, liftable))| {
+            let polygon = Polygon::new(points).map_err(|e| match e {
+                Error::InvalidGeometry(m) => InvalidGeometryError::new_err(format!("masks[{i}].polygon: {m}")),
+                other => to_py(other),
+            })?;
+            let style = parse_style(&kind, &params).map_err(|e| {
+                let msg = e.value(py).to_string();
+                MaskConfigError::new_err(format!("masks[{i}].style: {msg}"))
+            })?;
+            Ok(MaskSpec { polygon, style, liftable })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let compiled = py
+        .detach(move || CompiledMasks::compile(&specs, width, height, format, space))
+        .map_err(to_py)?;
+    Ok(PyCompiledMasks { inner: Arc::new(compiled) })
+}
+
+/// Converts an RGB colour to Y, U, V samples.
+#[pyfunction]
+#[pyo3(signature = (rgb, matrix, full_range))]
+fn rgb_to_yuv(rgb: (u8, u8, u8), matrix: &str, full_range: bool) -> PyResult<(u8, u8, u8)> {
+    let matrix = parse_matrix(Some(matrix))?.unwrap_or(Matrix::Bt601);
+    let [y, u, v] = privmask_core::color::rgb_to_yuv([rgb.0, rgb.1, rgb.2], ColourSpace { matrix, full_range });
+    Ok((y, u, v))
+}
+
+/// Checks polygon vertices (finite, at least 3 distinct, not all collinear).
+#[pyfunction]
+fn validate_polygon(points: Vec<(f64, f64)>) -> PyResult<()> {
+    Polygon::new(points).map(|_| ()).map_err(to_py)
+}
+
+/// Checks a style's kind and parameters.
+#[pyfunction]
+fn validate_style(kind: &str, params: Vec<f64>) -> PyResult<()> {
+    parse_style(kind, &params).map(|_| ())
+}
+
+/// The supported pixel format names.
+#[pyfunction]
+fn formats() -> Vec<&'static str> {
+    PixelFormat::ALL.iter().map(|f| f.name()).collect()
+}
+
+/// The Python module.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::{compile, formats, rgb_to_yuv, validate_polygon, validate_style, PyCompiledMasks};
+
+    #[pymodule_init]
+    fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+        use pyo3::types::PyModuleMethods;
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

@@ -1,0 +1,185 @@
+"""Frames: a pixel format and its planes, wrapped without copying."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from privmask import _native
+from privmask.errors import FrameFormatError
+
+__all__ = ["FORMATS", "Frame"]
+
+FORMATS: tuple[str, ...] = tuple(_native.formats())
+
+_SUBSAMPLING = {
+    "gray": (1, 1),
+    "yuv420p": (2, 2),
+    "yuvj420p": (2, 2),
+    "yuv422p": (2, 1),
+    "yuv444p": (1, 1),
+    "nv12": (2, 2),
+    "nv21": (2, 2),
+}
+_PLANES = {"gray": 1, "nv12": 2, "nv21": 2}
+
+# FFmpeg's AVColorSpace and AVColorRange values, as PyAV reports them.
+_AV_MATRIX = {1: "bt709", 5: "bt601", 6: "bt601"}
+_AV_RANGE = {1: False, 2: True}
+
+
+def plane_shapes(fmt: str, width: int, height: int) -> list[tuple[int, int]]:
+    """The ``(rows, bytes per row)`` of each plane of a ``width`` x ``height`` frame."""
+    if fmt not in _SUBSAMPLING:
+        raise FrameFormatError(f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)}")
+    sx, sy = _SUBSAMPLING[fmt]
+    cw, ch = -(-width // sx), -(-height // sy)
+    n = _PLANES.get(fmt, 3)
+    if n == 1:
+        return [(height, width)]
+    if n == 2:
+        return [(height, width), (ch, 2 * cw)]
+    return [(height, width), (ch, cw), (ch, cw)]
+
+
+class Frame:
+    """A video frame as numpy planes, wrapped without copying; ``apply`` writes into them.
+
+    ``planes`` are 2-D ``uint8`` arrays, luma first: ``(height, width)`` for Y, chroma sizes
+    rounded up as FFmpeg does; ``nv12``/``nv21`` have one interleaved chroma plane of
+    ``(ceil(h/2), 2*ceil(w/2))`` bytes. Rows may be padded (a row stride larger than the width, as
+    PyAV's ``line_size``); samples within a row must be contiguous, and planes writeable.
+
+    ``matrix`` (``"bt601"``/``"bt709"``) and ``full_range`` say how the frame is coded when that
+    differs from the default (BT.709 from 720 rows up, else BT.601; full range for ``yuvj*``).
+    """
+
+    __slots__ = ("_source", "format", "full_range", "height", "matrix", "planes", "width")
+
+    format: str
+    planes: tuple[npt.NDArray[np.uint8], ...]
+    width: int
+    height: int
+    matrix: str | None
+    full_range: bool | None
+
+    def __init__(
+        self,
+        format: str,
+        planes: Sequence[npt.NDArray[np.uint8]],
+        *,
+        matrix: str | None = None,
+        full_range: bool | None = None,
+        _source: Any = None,
+    ) -> None:
+        if not isinstance(format, str) or format not in _SUBSAMPLING:
+            raise FrameFormatError(
+                f"unsupported pixel format {format!r}; supported: {', '.join(FORMATS)}"
+            )
+        if matrix not in (None, "bt601", "bt709"):
+            raise FrameFormatError(f"matrix must be 'bt601', 'bt709' or None, got {matrix!r}")
+        planes = list(planes)
+        for i, p in enumerate(planes):
+            if not isinstance(p, np.ndarray):
+                raise FrameFormatError(f"plane {i} must be a numpy array, got {type(p).__name__}")
+            if p.dtype != np.uint8:
+                raise FrameFormatError(
+                    f"plane {i} has dtype {p.dtype}; privmask needs uint8 (8-bit) planes"
+                )
+            if p.ndim != 2:
+                raise FrameFormatError(
+                    f"plane {i} has {p.ndim} dimensions; pass 2-D (rows, bytes per row) arrays"
+                )
+        if not planes:
+            raise FrameFormatError(f"a {format} frame needs planes, got none")
+        height, width = planes[0].shape
+        expected = plane_shapes(format, width, height)
+        if len(planes) != len(expected):
+            raise FrameFormatError(
+                f"{format} frames have {len(expected)} planes, got {len(planes)}"
+            )
+        for i, (p, shape) in enumerate(zip(planes, expected, strict=True)):
+            if p.shape != shape:
+                raise FrameFormatError(
+                    f"plane {i} of a {width}x{height} {format} frame must have shape {shape}, "
+                    f"got {p.shape}"
+                )
+            if p.shape[1] > 1 and p.strides[1] != 1:
+                raise FrameFormatError(
+                    f"plane {i} has a sample stride of {p.strides[1]} bytes; rows must be "
+                    "contiguous (use np.ascontiguousarray, or a view with unit inner stride)"
+                )
+            if p.shape[0] > 1 and p.strides[0] < p.shape[1]:
+                raise FrameFormatError(
+                    f"plane {i} has a row stride of {p.strides[0]} bytes for rows of "
+                    f"{p.shape[1]} bytes; rows must not overlap or run backwards"
+                )
+            if not p.flags.writeable:
+                raise FrameFormatError(
+                    f"plane {i} is read-only; privmask masks in place, pass a writeable array"
+                )
+        self.format = format
+        self.planes = tuple(planes)
+        self.width = width
+        self.height = height
+        self.matrix = matrix
+        self.full_range = full_range
+        self._source = _source
+
+    @classmethod
+    def from_av(cls, frame: Any) -> Frame:
+        """Wraps a PyAV ``VideoFrame``'s own plane buffers (no copy): masking the returned
+        ``Frame`` changes the ``VideoFrame``. Its colour space and range are read from the frame.
+        """
+        fmt = getattr(getattr(frame, "format", None), "name", None)
+        if fmt is None or not hasattr(frame, "planes"):
+            raise FrameFormatError(f"expected an av.VideoFrame, got {type(frame).__name__}")
+        if fmt not in _SUBSAMPLING:
+            raise FrameFormatError(
+                f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)} "
+                "(convert with frame.reformat(format='yuv420p'))"
+            )
+        shapes = plane_shapes(fmt, frame.width, frame.height)
+        planes = []
+        for i, (plane, (rows, row_bytes)) in enumerate(zip(frame.planes, shapes, strict=False)):
+            buf = np.frombuffer(plane, dtype=np.uint8)
+            line = plane.line_size
+            if buf.size >= rows * line:
+                arr = buf[: rows * line].reshape(rows, line)[:, :row_bytes]
+            elif buf.size >= (rows - 1) * line + row_bytes:
+                arr = np.lib.stride_tricks.as_strided(
+                    buf, shape=(rows, row_bytes), strides=(line, 1), writeable=buf.flags.writeable
+                )
+            else:
+                raise FrameFormatError(
+                    f"plane {i} buffer holds {buf.size} bytes, too few for {rows} rows of "
+                    f"{row_bytes} bytes at line size {line}"
+                )
+            planes.append(arr)
+        matrix = _AV_MATRIX.get(int(getattr(frame, "colorspace", 0) or 0))
+        full_range = _AV_RANGE.get(int(getattr(frame, "color_range", 0) or 0))
+        return cls(fmt, planes, matrix=matrix, full_range=full_range, _source=frame)
+
+    @classmethod
+    def blank(cls, format: str, width: int, height: int, *, value: int = 0) -> Frame:
+        """A new frame with every sample set to ``value`` (chroma at 128 unless ``gray``)."""
+        shapes = plane_shapes(format, width, height)
+        planes = [
+            np.full(s, value if i == 0 else 128, dtype=np.uint8) for i, s in enumerate(shapes)
+        ]
+        return cls(format, planes)
+
+    def copy(self) -> Frame:
+        """A deep copy with contiguous planes."""
+        return Frame(
+            self.format,
+            [p.copy() for p in self.planes],
+            matrix=self.matrix,
+            full_range=self.full_range,
+        )
+
+    def __repr__(self) -> str:
+        return f"Frame({self.format!r}, {self.width}x{self.height})"

@@ -1,0 +1,162 @@
+"""Mask styles: how a covered area is hidden, and how irreversible that is."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from privmask import _native
+from privmask.errors import MaskConfigError
+
+__all__ = ["Blur", "Grade", "Mosaic", "Solid", "Style"]
+
+_HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
+
+
+class Grade(enum.Enum):
+    """How much of the original a style lets through.
+
+    ``ANONYMISING``: the output does not depend on what was there (``Solid``).
+    ``BOUNDED``: one value per block or cell survives (``Mosaic``, ``Blur``). Bounded is
+    pseudonymisation, not anonymisation: masked faces can still be linked back to their originals.
+    """
+
+    ANONYMISING = "anonymising"
+    BOUNDED = "bounded"
+
+
+def _triple(value: object, what: str) -> tuple[int, int, int]:
+    if isinstance(value, str):
+        m = _HEX.match(value)
+        if not m:
+            raise MaskConfigError(f"{what} must look like '#rrggbb', got {value!r}")
+        h = m.group(1)
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    if isinstance(value, (tuple, list)) and len(value) == 3:
+        out = []
+        for c in value:
+            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= 255:
+                raise MaskConfigError(f"{what} components must be integers 0-255, got {value!r}")
+            out.append(c)
+        return (out[0], out[1], out[2])
+    raise MaskConfigError(f"{what} must be '#rrggbb' or three integers 0-255, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Solid:
+    """Every covered sample set to one colour. Anonymising.
+
+    ``color`` is RGB (``"#rrggbb"`` or a 0-255 triple), converted with the frame's matrix and
+    range; ``yuv`` gives raw sample values instead (exactly one of the two).
+    """
+
+    color: tuple[int, int, int] | None
+    yuv: tuple[int, int, int] | None
+
+    def __init__(
+        self,
+        color: str | tuple[int, int, int] | None = None,
+        *,
+        yuv: tuple[int, int, int] | None = None,
+    ) -> None:
+        if color is not None and yuv is not None:
+            raise MaskConfigError("give either color (RGB) or yuv, not both")
+        rgb = _triple(color, "color") if color is not None else None
+        raw = _triple(yuv, "yuv") if yuv is not None else None
+        if rgb is None and raw is None:
+            rgb = (0, 0, 0)
+        object.__setattr__(self, "color", rgb)
+        object.__setattr__(self, "yuv", raw)
+
+    @property
+    def grade(self) -> Grade:
+        return Grade.ANONYMISING
+
+    def _native_spec(self) -> tuple[str, list[float]]:
+        if self.yuv is not None:
+            return ("solid_yuv", [float(c) for c in self.yuv])
+        assert self.color is not None
+        return ("solid_rgb", [float(c) for c in self.color])
+
+    def __repr__(self) -> str:
+        if self.yuv is not None:
+            return f"Solid(yuv={self.yuv!r})"
+        assert self.color is not None
+        return "Solid(color='#{:02x}{:02x}{:02x}')".format(*self.color)
+
+
+def _one_length(
+    rel: float | None, px: float | None, rel_name: str, px_name: str, default: float
+) -> tuple[float | None, float | None]:
+    if rel is not None and px is not None:
+        raise MaskConfigError(f"give either {rel_name} or {px_name}, not both")
+    for name, v in ((rel_name, rel), (px_name, px)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise MaskConfigError(f"{name} must be a number, got {v!r}")
+    if rel is None and px is None:
+        rel = default
+    return (None if rel is None else float(rel), None if px is None else float(px))
+
+
+@dataclass(frozen=True, slots=True)
+class Mosaic:
+    """Pixelation: every covered sample becomes the mean of the covered samples of its block.
+    Bounded (one value per block).
+
+    ``block`` is the block edge as a fraction of the frame height (the same strength on a 4K
+    stream and its substream); ``block_px`` in luma pixels (at least 2). Give at most one; the
+    default is ``block=0.02``. Blocks are rounded up to a multiple of the chroma subsampling.
+    """
+
+    block: float | None
+    block_px: float | None
+
+    def __init__(self, block: float | None = None, *, block_px: float | None = None) -> None:
+        rel, px = _one_length(block, block_px, "block", "block_px", 0.02)
+        object.__setattr__(self, "block", rel)
+        object.__setattr__(self, "block_px", px)
+        _native.validate_style(*self._native_spec())
+
+    @property
+    def grade(self) -> Grade:
+        return Grade.BOUNDED
+
+    def _native_spec(self) -> tuple[str, list[float]]:
+        if self.block_px is not None:
+            return ("mosaic_px", [self.block_px])
+        assert self.block is not None
+        return ("mosaic_rel", [self.block])
+
+
+@dataclass(frozen=True, slots=True)
+class Blur:
+    """The information-bounded Gaussian blur. Bounded (one value per cell).
+
+    Cells of ``max(2, ceil(sigma_px))`` pixels are averaged, the averages smoothed with a Gaussian
+    on the cell grid and interpolated back, so no full-resolution detail survives (a true Gaussian
+    can be deconvolved). ``sigma`` is relative to the frame height, ``sigma_px`` in luma pixels
+    (at least 1). Give at most one; the default is ``sigma=0.01``.
+    """
+
+    sigma: float | None
+    sigma_px: float | None
+
+    def __init__(self, sigma: float | None = None, *, sigma_px: float | None = None) -> None:
+        rel, px = _one_length(sigma, sigma_px, "sigma", "sigma_px", 0.01)
+        object.__setattr__(self, "sigma", rel)
+        object.__setattr__(self, "sigma_px", px)
+        _native.validate_style(*self._native_spec())
+
+    @property
+    def grade(self) -> Grade:
+        return Grade.BOUNDED
+
+    def _native_spec(self) -> tuple[str, list[float]]:
+        if self.sigma_px is not None:
+            return ("blur_px", [self.sigma_px])
+        assert self.sigma is not None
+        return ("blur_rel", [self.sigma])
+
+
+Style = Solid | Mosaic | Blur
