@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +29,7 @@ class Mask:
     """
 
     shape: Polygon
-    style: Style = Solid()
+    style: Style = field(default_factory=Solid)
     liftable: bool = False
     name: str = ""
 
@@ -191,4 +191,3 @@ def _compile_cached(
         kind, params = m.style._native_spec()
         specs.append((list(m.shape.points), kind, params, m.liftable))
     return _native.compile(specs, width, height, fmt, matrix, full_range)
-

@@ -76,10 +76,23 @@ impl BlockPlan {
                     segments.push(s);
                     i += 1;
                 }
-                blocks.push(Block { bx, by, count, first, end: segments.len() as u32 });
+                blocks.push(Block {
+                    bx,
+                    by,
+                    count,
+                    first,
+                    end: segments.len() as u32,
+                });
             }
         }
-        BlockPlan { block_w, block_h, cols, rows, blocks, segments }
+        BlockPlan {
+            block_w,
+            block_h,
+            cols,
+            rows,
+            blocks,
+            segments,
+        }
     }
 
     /// The blocks that hold covered samples.
@@ -105,7 +118,17 @@ mod tests {
         let got: Vec<_> = plan
             .blocks()
             .iter()
-            .map(|b| (b.bx, b.by, b.count, plan.segments(b).iter().map(|s| (s.y, s.x0, s.x1)).collect::<Vec<_>>()))
+            .map(|b| {
+                (
+                    b.bx,
+                    b.by,
+                    b.count,
+                    plan.segments(b)
+                        .iter()
+                        .map(|s| (s.y, s.x0, s.x1))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -44,7 +44,11 @@ pub fn rgb_to_yuv(rgb: [u8; 3], space: ColourSpace) -> [u8; 3] {
     let y = kr * r + (1.0 - kr - kb) * g + kb * b;
     let pb = (b - y) / (2.0 * (1.0 - kb));
     let pr = (r - y) / (2.0 * (1.0 - kr));
-    let (ys, cs, yo) = if space.full_range { (255.0, 255.0, 0.0) } else { (219.0, 224.0, 16.0) };
+    let (ys, cs, yo) = if space.full_range {
+        (255.0, 255.0, 0.0)
+    } else {
+        (219.0, 224.0, 16.0)
+    };
     let q = |v: f64| (v + 0.5).floor().clamp(0.0, 255.0) as u8;
     [q(yo + ys * y), q(128.0 + cs * pb), q(128.0 + cs * pr)]
 }
@@ -53,9 +57,18 @@ pub fn rgb_to_yuv(rgb: [u8; 3], space: ColourSpace) -> [u8; 3] {
 mod tests {
     use super::*;
 
-    const LIMITED_601: ColourSpace = ColourSpace { matrix: Matrix::Bt601, full_range: false };
-    const LIMITED_709: ColourSpace = ColourSpace { matrix: Matrix::Bt709, full_range: false };
-    const FULL_601: ColourSpace = ColourSpace { matrix: Matrix::Bt601, full_range: true };
+    const LIMITED_601: ColourSpace = ColourSpace {
+        matrix: Matrix::Bt601,
+        full_range: false,
+    };
+    const LIMITED_709: ColourSpace = ColourSpace {
+        matrix: Matrix::Bt709,
+        full_range: false,
+    };
+    const FULL_601: ColourSpace = ColourSpace {
+        matrix: Matrix::Bt601,
+        full_range: true,
+    };
 
     #[test]
     fn reference_colours() {

@@ -101,10 +101,21 @@ impl CompiledMasks {
                     let p = plan(&c, (sx, sy));
                     (c, p)
                 });
-                Ok(CompiledMask { liftable: m.liftable, yuv, luma: (luma, luma_plan), chroma })
+                Ok(CompiledMask {
+                    liftable: m.liftable,
+                    yuv,
+                    luma: (luma, luma_plan),
+                    chroma,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(CompiledMasks { width, height, format, space, masks: compiled })
+        Ok(CompiledMasks {
+            width,
+            height,
+            format,
+            space,
+            masks: compiled,
+        })
     }
 
     /// Frame width the masks were compiled for.
@@ -144,18 +155,21 @@ impl CompiledMasks {
 
     /// The union of the luma covers of the masks that apply (`lifted` skips liftable ones).
     pub fn coverage(&self, lifted: bool) -> Spans {
-        self.masks
-            .iter()
-            .filter(|m| !(lifted && m.liftable))
-            .fold(Spans::from_rows(self.width, self.height, vec![Vec::new(); self.height as usize]), |acc, m| {
-                acc.union(&m.luma.0)
-            })
+        self.masks.iter().filter(|m| !(lifted && m.liftable)).fold(
+            Spans::from_rows(
+                self.width,
+                self.height,
+                vec![Vec::new(); self.height as usize],
+            ),
+            |acc, m| acc.union(&m.luma.0),
+        )
     }
 
     /// Applies the masks in list order, in place. With `lifted`, liftable masks are skipped and
     /// permanent ones still applied. The frame is checked first; on error nothing is written.
     pub fn apply(&self, frame: &mut FrameMut<'_>, lifted: bool) -> Result<()> {
-        if (frame.width(), frame.height(), frame.format()) != (self.width, self.height, self.format) {
+        if (frame.width(), frame.height(), frame.format()) != (self.width, self.height, self.format)
+        {
             return Err(Error::FrameFormat(format!(
                 "masks were compiled for {}x{} {} but the frame is {}x{} {}",
                 self.width,

@@ -19,7 +19,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidGeometry(m) | Error::FrameFormat(m) | Error::MaskConfig(m) => f.write_str(m),
+            Error::InvalidGeometry(m) | Error::FrameFormat(m) | Error::MaskConfig(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

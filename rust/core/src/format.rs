@@ -95,9 +95,10 @@ impl PixelFormat {
         match self {
             PixelFormat::Gray | PixelFormat::Yuv444p => (1, 1),
             PixelFormat::Yuv422p => (2, 1),
-            PixelFormat::Yuv420p | PixelFormat::Yuvj420p | PixelFormat::Nv12 | PixelFormat::Nv21 => {
-                (2, 2)
-            }
+            PixelFormat::Yuv420p
+            | PixelFormat::Yuvj420p
+            | PixelFormat::Nv12
+            | PixelFormat::Nv21 => (2, 2),
         }
     }
 
@@ -117,16 +118,35 @@ impl PixelFormat {
 
     /// The channels of the format, luma first.
     pub fn channels(self) -> &'static [ChannelLayout] {
-        const fn ch(plane: usize, offset: usize, step: usize, component: Component) -> ChannelLayout {
-            ChannelLayout { plane, offset, step, component }
+        const fn ch(
+            plane: usize,
+            offset: usize,
+            step: usize,
+            component: Component,
+        ) -> ChannelLayout {
+            ChannelLayout {
+                plane,
+                offset,
+                step,
+                component,
+            }
         }
         const GRAY: [ChannelLayout; 1] = [ch(0, 0, 1, Component::Y)];
-        const PLANAR: [ChannelLayout; 3] =
-            [ch(0, 0, 1, Component::Y), ch(1, 0, 1, Component::U), ch(2, 0, 1, Component::V)];
-        const NV12: [ChannelLayout; 3] =
-            [ch(0, 0, 1, Component::Y), ch(1, 0, 2, Component::U), ch(1, 1, 2, Component::V)];
-        const NV21: [ChannelLayout; 3] =
-            [ch(0, 0, 1, Component::Y), ch(1, 1, 2, Component::U), ch(1, 0, 2, Component::V)];
+        const PLANAR: [ChannelLayout; 3] = [
+            ch(0, 0, 1, Component::Y),
+            ch(1, 0, 1, Component::U),
+            ch(2, 0, 1, Component::V),
+        ];
+        const NV12: [ChannelLayout; 3] = [
+            ch(0, 0, 1, Component::Y),
+            ch(1, 0, 2, Component::U),
+            ch(1, 1, 2, Component::V),
+        ];
+        const NV21: [ChannelLayout; 3] = [
+            ch(0, 0, 1, Component::Y),
+            ch(1, 1, 2, Component::U),
+            ch(1, 0, 2, Component::V),
+        ];
         match self {
             PixelFormat::Gray => &GRAY,
             PixelFormat::Nv12 => &NV12,

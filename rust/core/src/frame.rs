@@ -31,14 +31,24 @@ impl<'a> PlaneMut<'a> {
                 "row stride {stride} is smaller than the row width {row_bytes} bytes"
             )));
         }
-        let needed = if rows == 0 { 0 } else { (rows - 1) * stride + row_bytes };
+        let needed = if rows == 0 {
+            0
+        } else {
+            (rows - 1) * stride + row_bytes
+        };
         if data.len() < needed {
             return Err(Error::FrameFormat(format!(
                 "plane buffer holds {} bytes but {rows} rows of {row_bytes} bytes at stride {stride} need {needed}",
                 data.len()
             )));
         }
-        Ok(PlaneMut { ptr: data.as_mut_ptr(), row_bytes, rows, stride, _borrow: PhantomData })
+        Ok(PlaneMut {
+            ptr: data.as_mut_ptr(),
+            row_bytes,
+            rows,
+            stride,
+            _borrow: PhantomData,
+        })
     }
 
     /// Borrows a plane from raw parts, as a binding does with a strided numpy array.
@@ -47,13 +57,24 @@ impl<'a> PlaneMut<'a> {
     /// For every `y < rows`, the `row_bytes` bytes at `ptr + y * stride` must be valid for reads
     /// and writes for `'a`, and nothing else may access them during `'a`. Rows must not overlap
     /// (`stride >= row_bytes`, checked).
-    pub unsafe fn from_raw(ptr: *mut u8, row_bytes: usize, rows: usize, stride: usize) -> Result<Self> {
+    pub unsafe fn from_raw(
+        ptr: *mut u8,
+        row_bytes: usize,
+        rows: usize,
+        stride: usize,
+    ) -> Result<Self> {
         if stride < row_bytes && rows > 1 {
             return Err(Error::FrameFormat(format!(
                 "row stride {stride} is smaller than the row width {row_bytes} bytes; rows would overlap"
             )));
         }
-        Ok(PlaneMut { ptr, row_bytes, rows, stride, _borrow: PhantomData })
+        Ok(PlaneMut {
+            ptr,
+            row_bytes,
+            rows,
+            stride,
+            _borrow: PhantomData,
+        })
     }
 
     /// Bytes per row that belong to the image.
@@ -93,7 +114,12 @@ pub struct FrameMut<'a> {
 
 impl<'a> FrameMut<'a> {
     /// Checks that the planes have exactly the sizes `format` implies for `width` x `height`.
-    pub fn new(format: PixelFormat, width: u32, height: u32, planes: [Option<PlaneMut<'a>>; 3]) -> Result<Self> {
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        planes: [Option<PlaneMut<'a>>; 3],
+    ) -> Result<Self> {
         check_dimensions(width, height)?;
         let given = planes.iter().filter(|p| p.is_some()).count();
         if given != format.plane_count() || planes.iter().take(given).any(|p| p.is_none()) {
@@ -115,7 +141,12 @@ impl<'a> FrameMut<'a> {
                 )));
             }
         }
-        Ok(FrameMut { format, width, height, planes })
+        Ok(FrameMut {
+            format,
+            width,
+            height,
+            planes,
+        })
     }
 
     /// The pixel format.
@@ -135,9 +166,19 @@ impl<'a> FrameMut<'a> {
 
     /// A view of one channel (luma, or one chroma component) for reading and writing samples.
     pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, 'a> {
-        let (width, height) = self.format.plane_samples(layout.plane, self.width, self.height);
-        let plane = self.planes[layout.plane].as_mut().expect("validated in FrameMut::new");
-        ChannelMut { plane, offset: layout.offset, step: layout.step, width, height }
+        let (width, height) = self
+            .format
+            .plane_samples(layout.plane, self.width, self.height);
+        let plane = self.planes[layout.plane]
+            .as_mut()
+            .expect("validated in FrameMut::new");
+        ChannelMut {
+            plane,
+            offset: layout.offset,
+            step: layout.step,
+            width,
+            height,
+        }
     }
 }
 
@@ -206,7 +247,11 @@ mod tests {
         let mut y = vec![0u8; 4 * 2];
         let mut uv = vec![0u8; 4];
         {
-            let planes = [Some(PlaneMut::new(&mut y, 4, 2, 4).unwrap()), Some(PlaneMut::new(&mut uv, 4, 1, 4).unwrap()), None];
+            let planes = [
+                Some(PlaneMut::new(&mut y, 4, 2, 4).unwrap()),
+                Some(PlaneMut::new(&mut uv, 4, 1, 4).unwrap()),
+                None,
+            ];
             let mut f = FrameMut::new(PixelFormat::Nv21, 4, 2, planes).unwrap();
             let v = PixelFormat::Nv21.channels()[2];
             let mut ch = f.channel(v);

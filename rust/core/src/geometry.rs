@@ -24,7 +24,11 @@ pub struct Polygon {
 impl Polygon {
     /// Validates and wraps the vertices: all finite, at least three distinct, not all collinear.
     pub fn new(points: Vec<(f64, f64)>) -> Result<Self> {
-        if let Some((i, p)) = points.iter().enumerate().find(|(_, p)| !(p.0.is_finite() && p.1.is_finite())) {
+        if let Some((i, p)) = points
+            .iter()
+            .enumerate()
+            .find(|(_, p)| !(p.0.is_finite() && p.1.is_finite()))
+        {
             return Err(Error::InvalidGeometry(format!(
                 "vertex {i} is {p:?}; coordinates must be finite numbers (no NaN or infinity)"
             )));
@@ -62,11 +66,16 @@ impl Polygon {
         let (w, h) = (f64::from(width), f64::from(height));
         let mut px: Vec<(f64, f64)> = self.points.iter().map(|&(x, y)| (x * w, y * h)).collect();
         let (lo_x, hi_x, lo_y, hi_y) = (-GUARD_PX, w + GUARD_PX, -GUARD_PX, h + GUARD_PX);
-        if px.iter().any(|&(x, y)| x < lo_x || x > hi_x || y < lo_y || y > hi_y) {
+        if px
+            .iter()
+            .any(|&(x, y)| x < lo_x || x > hi_x || y < lo_y || y > hi_y)
+        {
             px = clip_to_box(&px, lo_x, hi_x, lo_y, hi_y);
         }
         let snap = |v: f64| (v * SUBPIXEL as f64 + 0.5).floor() as i64;
-        FixedPolygon { points: px.into_iter().map(|(x, y)| (snap(x), snap(y))).collect() }
+        FixedPolygon {
+            points: px.into_iter().map(|(x, y)| (snap(x), snap(y))).collect(),
+        }
     }
 }
 
@@ -82,7 +91,9 @@ pub struct FixedPolygon {
 /// approximately, so compare with a relative tolerance that is far below any visible area).
 fn all_collinear(points: &[(f64, f64)]) -> bool {
     let a = points[0];
-    let Some(&b) = points.iter().find(|&&p| p != a) else { return true };
+    let Some(&b) = points.iter().find(|&&p| p != a) else {
+        return true;
+    };
     let scale = points
         .iter()
         .map(|p| (p.0 - a.0).abs().max((p.1 - a.1).abs()))
@@ -95,16 +106,33 @@ fn all_collinear(points: &[(f64, f64)]) -> bool {
 }
 
 /// Clips a closed polygon to an axis-aligned box, one half-plane at a time.
-fn clip_to_box(points: &[(f64, f64)], lo_x: f64, hi_x: f64, lo_y: f64, hi_y: f64) -> Vec<(f64, f64)> {
+fn clip_to_box(
+    points: &[(f64, f64)],
+    lo_x: f64,
+    hi_x: f64,
+    lo_y: f64,
+    hi_y: f64,
+) -> Vec<(f64, f64)> {
     let mut poly = points.to_vec();
     // (axis, bound, keep-below): each pass keeps one side of one line.
-    let planes = [(0, lo_x, false), (0, hi_x, true), (1, lo_y, false), (1, hi_y, true)];
+    let planes = [
+        (0, lo_x, false),
+        (0, hi_x, true),
+        (1, lo_y, false),
+        (1, hi_y, true),
+    ];
     for (axis, bound, keep_below) in planes {
         if poly.is_empty() {
             break;
         }
         let coord = |p: &(f64, f64)| if axis == 0 { p.0 } else { p.1 };
-        let inside = |p: &(f64, f64)| if keep_below { coord(p) <= bound } else { coord(p) >= bound };
+        let inside = |p: &(f64, f64)| {
+            if keep_below {
+                coord(p) <= bound
+            } else {
+                coord(p) >= bound
+            }
+        };
         let mut out = Vec::with_capacity(poly.len() + 4);
         for i in 0..poly.len() {
             let cur = poly[i];
@@ -135,8 +163,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_vertices() {
-        assert!(matches!(Polygon::new(vec![(0.0, 0.0), (f64::NAN, 1.0), (1.0, 1.0)]), Err(Error::InvalidGeometry(_))));
-        assert!(matches!(Polygon::new(vec![(0.0, 0.0), (1.0, 1.0), (0.0, 0.0)]), Err(Error::InvalidGeometry(_))));
+        assert!(matches!(
+            Polygon::new(vec![(0.0, 0.0), (f64::NAN, 1.0), (1.0, 1.0)]),
+            Err(Error::InvalidGeometry(_))
+        ));
+        assert!(matches!(
+            Polygon::new(vec![(0.0, 0.0), (1.0, 1.0), (0.0, 0.0)]),
+            Err(Error::InvalidGeometry(_))
+        ));
         let e = Polygon::new(vec![(0.0, 0.0), (0.5, 0.5), (1.0, 1.0)]).unwrap_err();
         assert!(e.to_string().contains("zero area"), "{e}");
         assert!(Polygon::new(vec![(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]).is_ok());
@@ -145,7 +179,10 @@ mod tests {
     #[test]
     fn snaps_to_subpixels() {
         let p = Polygon::new(vec![(0.0, 0.0), (0.5, 0.0), (0.25, 1.0)]).unwrap();
-        assert_eq!(p.to_fixed(10, 4).points, vec![(0, 0), (1280, 0), (640, 1024)]);
+        assert_eq!(
+            p.to_fixed(10, 4).points,
+            vec![(0, 0), (1280, 0), (640, 1024)]
+        );
     }
 
     #[test]
@@ -153,7 +190,12 @@ mod tests {
         let p = Polygon::new(vec![(-1e12, -1e12), (1e12, -1e12), (0.5, 1e12)]).unwrap();
         let f = p.to_fixed(100, 100);
         let bound = ((100.0 + GUARD_PX) * SUBPIXEL as f64) as i64;
-        assert!(f.points.iter().all(|&(x, y)| x.abs() <= bound && y.abs() <= bound), "{f:?}");
+        assert!(
+            f.points
+                .iter()
+                .all(|&(x, y)| x.abs() <= bound && y.abs() <= bound),
+            "{f:?}"
+        );
         assert!(f.points.len() >= 3);
     }
 }

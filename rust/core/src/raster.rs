@@ -38,7 +38,10 @@ impl Spans {
             row.sort_unstable();
             let first = runs.len();
             for (a, b) in row {
-                let (a, b) = (a.clamp(0, i64::from(width)) as u32, b.clamp(0, i64::from(width)) as u32);
+                let (a, b) = (
+                    a.clamp(0, i64::from(width)) as u32,
+                    b.clamp(0, i64::from(width)) as u32,
+                );
                 if a >= b {
                     continue;
                 }
@@ -50,7 +53,12 @@ impl Spans {
             }
             row_start.push(runs.len() as u32);
         }
-        Spans { width, height, row_start, runs }
+        Spans {
+            width,
+            height,
+            row_start,
+            runs,
+        }
     }
 
     /// Width in samples of the plane the spans describe.
@@ -155,7 +163,10 @@ struct Height {
 
 impl Height {
     fn int(v: i64) -> Self {
-        Height { n: i128::from(v), d: 1 }
+        Height {
+            n: i128::from(v),
+            d: 1,
+        }
     }
     fn cmp(&self, o: &Height) -> Ordering {
         (self.n * o.d).cmp(&(o.n * self.d))
@@ -179,7 +190,11 @@ fn columns_at(e: &Edge, h: Height) -> (i64, i64) {
     let num = i128::from(e.x0) * e.dy() * h.d + (h.n - i128::from(e.y0) * h.d) * e.dx();
     let den = e.dy() * h.d * i128::from(SUBPIXEL);
     let floor = num.div_euclid(den);
-    let ceil = if num.rem_euclid(den) == 0 { floor } else { floor + 1 };
+    let ceil = if num.rem_euclid(den) == 0 {
+        floor
+    } else {
+        floor + 1
+    };
     (floor as i64, ceil as i64)
 }
 
@@ -191,7 +206,11 @@ fn crossing(a: &Edge, b: &Edge) -> Option<Height> {
     }
     let n = i128::from(b.x0 - a.x0) * a.dy() * b.dy() + i128::from(a.y0) * a.dx() * b.dy()
         - i128::from(b.y0) * b.dx() * a.dy();
-    Some(if d > 0 { Height { n, d } } else { Height { n: -n, d: -d } })
+    Some(if d > 0 {
+        Height { n, d }
+    } else {
+        Height { n: -n, d: -d }
+    })
 }
 
 /// Rasterises one polygon conservatively onto a `width` x `height` pixel grid.
@@ -201,8 +220,20 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
     for i in 0..pts.len() {
         let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
         match a.1.cmp(&b.1) {
-            Ordering::Less => edges.push(Edge { x0: a.0, y0: a.1, x1: b.0, y1: b.1, dir: 1 }),
-            Ordering::Greater => edges.push(Edge { x0: b.0, y0: b.1, x1: a.0, y1: a.1, dir: -1 }),
+            Ordering::Less => edges.push(Edge {
+                x0: a.0,
+                y0: a.1,
+                x1: b.0,
+                y1: b.1,
+                dir: 1,
+            }),
+            Ordering::Greater => edges.push(Edge {
+                x0: b.0,
+                y0: b.1,
+                x1: a.0,
+                y1: a.1,
+                dir: -1,
+            }),
             Ordering::Equal => {} // horizontal edges change no winding number
         }
     }
@@ -214,7 +245,9 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
     let ymin = edges.iter().map(|e| e.y0).min().unwrap_or(0);
     let ymax = edges.iter().map(|e| e.y1).max().unwrap_or(0);
     let first_row = ymin.div_euclid(SUBPIXEL).max(0);
-    let last_row = (ymax + SUBPIXEL - 1).div_euclid(SUBPIXEL).min(i64::from(height));
+    let last_row = (ymax + SUBPIXEL - 1)
+        .div_euclid(SUBPIXEL)
+        .min(i64::from(height));
 
     let mut active: Vec<Edge> = Vec::new();
     let mut cuts: Vec<Height> = Vec::new();
@@ -260,9 +293,9 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
         for w in cuts.windows(2) {
             let (h0, h1) = (w[0], w[1]);
             spanning.clear();
-            spanning.extend(
-                active.iter().filter(|e| h0.cmp_int(e.y0) != Ordering::Less && h1.cmp_int(e.y1) != Ordering::Greater),
-            );
+            spanning.extend(active.iter().filter(|e| {
+                h0.cmp_int(e.y0) != Ordering::Less && h1.cmp_int(e.y1) != Ordering::Greater
+            }));
             spanning.sort_by(|a, b| cmp_at(a, b, h0).then_with(|| cmp_at(a, b, h1)));
             let mut winding = 0;
             for pair in spanning.windows(2) {
@@ -271,7 +304,8 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
                 if winding == 0 {
                     continue;
                 }
-                let coincide = cmp_at(l, r, h0) == Ordering::Equal && cmp_at(l, r, h1) == Ordering::Equal;
+                let coincide =
+                    cmp_at(l, r, h0) == Ordering::Equal && cmp_at(l, r, h1) == Ordering::Equal;
                 if coincide {
                     continue;
                 }
@@ -294,21 +328,38 @@ mod tests {
     fn cover(points: &[(f64, f64)], w: u32, h: u32) -> Vec<String> {
         let spans = rasterize(&Polygon::new(points.to_vec()).unwrap().to_fixed(w, h), w, h);
         (0..h)
-            .map(|y| (0..w).map(|x| if spans.contains(x, y) { '#' } else { '.' }).collect())
+            .map(|y| {
+                (0..w)
+                    .map(|x| if spans.contains(x, y) { '#' } else { '.' })
+                    .collect()
+            })
             .collect()
     }
 
     #[test]
     fn pixel_aligned_rectangle_covers_exactly_its_pixels() {
         // x from 2/8 to 5/8 of 8 px, y from 1/4 to 3/4 of 4 px.
-        let got = cover(&[(0.25, 0.25), (0.625, 0.25), (0.625, 0.75), (0.25, 0.75)], 8, 4);
+        let got = cover(
+            &[(0.25, 0.25), (0.625, 0.25), (0.625, 0.75), (0.25, 0.75)],
+            8,
+            4,
+        );
         assert_eq!(got, ["........", "..###...", "..###...", "........"]);
     }
 
     #[test]
     fn partial_pixels_are_covered_whole() {
         // 1.5 px to 3.25 px across, 0.5 to 1.1 px down.
-        let got = cover(&[(1.5 / 6.0, 0.5 / 3.0), (3.25 / 6.0, 0.5 / 3.0), (3.25 / 6.0, 1.1 / 3.0), (1.5 / 6.0, 1.1 / 3.0)], 6, 3);
+        let got = cover(
+            &[
+                (1.5 / 6.0, 0.5 / 3.0),
+                (3.25 / 6.0, 0.5 / 3.0),
+                (3.25 / 6.0, 1.1 / 3.0),
+                (1.5 / 6.0, 1.1 / 3.0),
+            ],
+            6,
+            3,
+        );
         assert_eq!(got, [".###..", ".###..", "......"]);
     }
 
@@ -335,8 +386,16 @@ mod tests {
         assert_eq!(cover(&twice, 4, 4), ["....", ".##.", ".##.", "...."]);
         // An outer square with an inner square traversed the other way: a hole.
         let ring = [
-            (0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0),
-            (0.25, 0.25), (0.25, 0.75), (0.75, 0.75), (0.75, 0.25), (0.25, 0.25),
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (0.0, 1.0),
+            (0.0, 0.0),
+            (0.25, 0.25),
+            (0.25, 0.75),
+            (0.75, 0.75),
+            (0.75, 0.25),
+            (0.25, 0.25),
         ];
         assert_eq!(cover(&ring, 4, 4), ["####", "#..#", "#..#", "####"]);
     }
@@ -350,7 +409,9 @@ mod tests {
 
     #[test]
     fn outside_and_huge_polygons() {
-        assert!(cover(&[(2.0, 2.0), (3.0, 2.0), (3.0, 3.0)], 3, 3).iter().all(|r| r == "..."));
+        assert!(cover(&[(2.0, 2.0), (3.0, 2.0), (3.0, 3.0)], 3, 3)
+            .iter()
+            .all(|r| r == "..."));
         let all = cover(&[(-1e9, -1e9), (1e9, -1e9), (1e9, 1e9), (-1e9, 1e9)], 3, 2);
         assert_eq!(all, ["###", "###"]);
     }

@@ -74,15 +74,15 @@ impl Style {
 
 fn check_length(len: Length, what: &str, min_px: f64) -> Result<()> {
     match len {
-        Length::Relative(v) if !(v.is_finite() && v > 0.0 && v <= 1.0) => Err(Error::MaskConfig(format!(
-            "{what} must be a fraction of the frame height in (0, 1], got {v}"
-        ))),
+        Length::Relative(v) if !(v.is_finite() && v > 0.0 && v <= 1.0) => Err(Error::MaskConfig(
+            format!("{what} must be a fraction of the frame height in (0, 1], got {v}"),
+        )),
         Length::Pixels(v) if !(v.is_finite() && v >= min_px) => Err(Error::MaskConfig(format!(
             "{what} must be at least {min_px} px (smaller ones keep too much detail), got {v}"
         ))),
-        Length::Pixels(v) if v > f64::from(crate::format::MAX_DIMENSION) => Err(Error::MaskConfig(format!(
-            "{what} of {v} px is larger than any frame privmask accepts"
-        ))),
+        Length::Pixels(v) if v > f64::from(crate::format::MAX_DIMENSION) => Err(Error::MaskConfig(
+            format!("{what} of {v} px is larger than any frame privmask accepts"),
+        )),
         _ => Ok(()),
     }
 }
@@ -126,7 +126,10 @@ mod tests {
         assert!(Style::Blur(Length::Relative(f64::NAN)).validate().is_err());
         assert!(Style::Mosaic(Length::Relative(0.0)).validate().is_err());
         assert!(Style::Mosaic(Length::Pixels(2.0)).validate().is_ok());
-        assert_eq!(Style::Solid(Colour::Yuv([16, 128, 128])).grade(), Grade::Anonymising);
+        assert_eq!(
+            Style::Solid(Colour::Yuv([16, 128, 128])).grade(),
+            Grade::Anonymising
+        );
         assert_eq!(Style::Blur(Length::Pixels(8.0)).grade(), Grade::Bounded);
     }
 }

@@ -11,8 +11,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use privmask_core::{
-    Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix, PixelFormat, PlaneMut,
-    Polygon, Style,
+    Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix, PixelFormat,
+    PlaneMut, Polygon, Style,
 };
 
 pyo3::import_exception!(privmask.errors, InvalidGeometryError);
@@ -43,7 +43,9 @@ fn parse_style(kind: &str, params: &[f64]) -> PyResult<Style> {
         if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
             Ok(v as u8)
         } else {
-            Err(MaskConfigError::new_err(format!("colour components must be integers 0-255, got {v}")))
+            Err(MaskConfigError::new_err(format!(
+                "colour components must be integers 0-255, got {v}"
+            )))
         }
     };
     let triple = || -> PyResult<[u8; 3]> {
@@ -55,7 +57,9 @@ fn parse_style(kind: &str, params: &[f64]) -> PyResult<Style> {
     let one = || -> PyResult<f64> {
         match params {
             [v] => Ok(*v),
-            _ => Err(PyValueError::new_err(format!("style {kind:?} takes exactly one parameter"))),
+            _ => Err(PyValueError::new_err(format!(
+                "style {kind:?} takes exactly one parameter"
+            ))),
         }
     };
     let style = match kind {
@@ -65,7 +69,11 @@ fn parse_style(kind: &str, params: &[f64]) -> PyResult<Style> {
         "mosaic_px" => Style::Mosaic(Length::Pixels(one()?)),
         "blur_rel" => Style::Blur(Length::Relative(one()?)),
         "blur_px" => Style::Blur(Length::Pixels(one()?)),
-        other => return Err(MaskConfigError::new_err(format!("unknown style kind {other:?}"))),
+        other => {
+            return Err(MaskConfigError::new_err(format!(
+                "unknown style kind {other:?}"
+            )))
+        }
     };
     style.validate().map_err(to_py)?;
     Ok(style)
@@ -129,7 +137,12 @@ impl PyCompiledMasks {
     /// Applies the masks in place to a frame given as its planes (2-D uint8 arrays with unit
     /// sample stride). Checks everything first: on error nothing is written.
     #[pyo3(signature = (planes, lifted = false))]
-    fn apply_planes(&self, py: Python<'_>, planes: Vec<Bound<'_, PyAny>>, lifted: bool) -> PyResult<()> {
+    fn apply_planes(
+        &self,
+        py: Python<'_>,
+        planes: Vec<Bound<'_, PyAny>>,
+        lifted: bool,
+    ) -> PyResult<()> {
         let format = self.inner.format();
         if planes.len() != format.plane_count() {
             return Err(FrameFormatError::new_err(format!(
@@ -142,7 +155,9 @@ impl PyCompiledMasks {
         let mut borrows: Vec<PyReadwriteArray2<'_, u8>> = Vec::with_capacity(planes.len());
         for (i, p) in planes.iter().enumerate() {
             let arr = p.cast::<PyArray2<u8>>().map_err(|_| {
-                FrameFormatError::new_err(format!("plane {i} must be a 2-D numpy array of dtype uint8"))
+                FrameFormatError::new_err(format!(
+                    "plane {i} must be a 2-D numpy array of dtype uint8"
+                ))
             })?;
             let rw = arr.try_readwrite().map_err(|_| {
                 FrameFormatError::new_err(format!(
@@ -170,12 +185,24 @@ impl PyCompiledMasks {
             // SAFETY: numpy guarantees the `shape[1]` bytes of each of the `shape[0]` rows at
             // `ptr + y * strides[0]` belong to this array; the read-write borrow held in `borrows`
             // until after the kernel returns makes them exclusively ours.
-            let plane = unsafe { PlaneMut::from_raw(ptr, shape[1], shape[0], strides[0].max(0) as usize) };
+            let plane =
+                unsafe { PlaneMut::from_raw(ptr, shape[1], shape[0], strides[0].max(0) as usize) };
             views[i] = Some(plane.map_err(to_py)?);
         }
-        let mut frame = FrameMut::new(format, self.inner.width(), self.inner.height(), views).map_err(to_py)?;
+        // Plane 0's rows and bytes per row are the frame's own size; the core checks the other
+        // planes against it, then the whole geometry against what the masks were compiled for.
+        let (width, height) = views[0]
+            .as_ref()
+            .map_or((0, 0), |p| (p.row_bytes(), p.rows()));
+        let (Ok(width), Ok(height)) = (u32::try_from(width), u32::try_from(height)) else {
+            return Err(FrameFormatError::new_err(
+                "plane 0 is larger than any supported frame",
+            ));
+        };
+        let mut frame = FrameMut::new(format, width, height, views).map_err(to_py)?;
         let inner = Arc::clone(&self.inner);
-        py.detach(move || inner.apply(&mut frame, lifted)).map_err(to_py)?;
+        py.detach(move || inner.apply(&mut frame, lifted))
+            .map_err(to_py)?;
         drop(borrows);
         Ok(())
     }
@@ -184,7 +211,8 @@ impl PyCompiledMasks {
     #[pyo3(signature = (lifted = false))]
     fn coverage<'py>(&self, py: Python<'py>, lifted: bool) -> Bound<'py, PyArray2<bool>> {
         let spans = self.inner.coverage(lifted);
-        let out = PyArray2::<bool>::zeros(py, [spans.height() as usize, spans.width() as usize], false);
+        let out =
+            PyArray2::<bool>::zeros(py, [spans.height() as usize, spans.width() as usize], false);
         {
             let mut rw = out.readwrite();
             let mut view = rw.as_array_mut();
@@ -226,20 +254,28 @@ fn compile(
         .enumerate()
         .map(|(i, (points, kind, params, liftable))| {
             let polygon = Polygon::new(points).map_err(|e| match e {
-                Error::InvalidGeometry(m) => InvalidGeometryError::new_err(format!("masks[{i}].polygon: {m}")),
+                Error::InvalidGeometry(m) => {
+                    InvalidGeometryError::new_err(format!("masks[{i}].polygon: {m}"))
+                }
                 other => to_py(other),
             })?;
             let style = parse_style(&kind, &params).map_err(|e| {
                 let msg = e.value(py).to_string();
                 MaskConfigError::new_err(format!("masks[{i}].style: {msg}"))
             })?;
-            Ok(MaskSpec { polygon, style, liftable })
+            Ok(MaskSpec {
+                polygon,
+                style,
+                liftable,
+            })
         })
         .collect::<PyResult<Vec<_>>>()?;
     let compiled = py
         .detach(move || CompiledMasks::compile(&specs, width, height, format, space))
         .map_err(to_py)?;
-    Ok(PyCompiledMasks { inner: Arc::new(compiled) })
+    Ok(PyCompiledMasks {
+        inner: Arc::new(compiled),
+    })
 }
 
 /// Converts an RGB colour to Y, U, V samples.
@@ -247,7 +283,8 @@ fn compile(
 #[pyo3(signature = (rgb, matrix, full_range))]
 fn rgb_to_yuv(rgb: (u8, u8, u8), matrix: &str, full_range: bool) -> PyResult<(u8, u8, u8)> {
     let matrix = parse_matrix(Some(matrix))?.unwrap_or(Matrix::Bt601);
-    let [y, u, v] = privmask_core::color::rgb_to_yuv([rgb.0, rgb.1, rgb.2], ColourSpace { matrix, full_range });
+    let [y, u, v] =
+        privmask_core::color::rgb_to_yuv([rgb.0, rgb.1, rgb.2], ColourSpace { matrix, full_range });
     Ok((y, u, v))
 }
 

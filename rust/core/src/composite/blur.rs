@@ -37,7 +37,11 @@ impl BlurPlan {
         if cells.blocks().is_empty() {
             region = (0, 0, 0, 0);
         }
-        BlurPlan { cells, kernel, region }
+        BlurPlan {
+            cells,
+            kernel,
+            region,
+        }
     }
 
     fn radius(&self) -> i64 {
@@ -150,7 +154,9 @@ fn cell_sum(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &crate::blocks::Bl
         .iter()
         .map(|s| {
             let row = ch.row(s.y);
-            (s.x0..s.x1).map(|x| u64::from(row[x as usize * step])).sum::<u64>()
+            (s.x0..s.x1)
+                .map(|x| u64::from(row[x as usize * step]))
+                .sum::<u64>()
         })
         .sum()
 }

@@ -10,9 +10,14 @@ pub fn block_mean(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &Block) -> u
     for s in plan.segments(block) {
         let row = ch.row(s.y);
         if step == 1 {
-            sum += row[s.x0 as usize..s.x1 as usize].iter().map(|&v| u64::from(v)).sum::<u64>();
+            sum += row[s.x0 as usize..s.x1 as usize]
+                .iter()
+                .map(|&v| u64::from(v))
+                .sum::<u64>();
         } else {
-            sum += (s.x0..s.x1).map(|x| u64::from(row[x as usize * step])).sum::<u64>();
+            sum += (s.x0..s.x1)
+                .map(|x| u64::from(row[x as usize * step]))
+                .sum::<u64>();
         }
     }
     let n = u64::from(block.count);

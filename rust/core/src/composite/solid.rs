@@ -17,7 +17,10 @@ pub fn solid(ch: &mut ChannelMut<'_, '_>, spans: &Spans, value: u8) {
             if step == 1 {
                 row[a..b].fill(value);
             } else {
-                row[a * step..(b - 1) * step + 1].iter_mut().step_by(step).for_each(|s| *s = value);
+                row[a * step..(b - 1) * step + 1]
+                    .iter_mut()
+                    .step_by(step)
+                    .for_each(|s| *s = value);
             }
         }
     }

@@ -1,0 +1,54 @@
+"""Type stubs for the compiled module ``privmask._native`` (the Rust core's bindings)."""
+
+from collections.abc import Sequence
+from typing import final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CompiledMasks",
+    "__version__",
+    "compile",
+    "formats",
+    "rgb_to_yuv",
+    "validate_polygon",
+    "validate_style",
+]
+
+__version__: str
+
+@final
+class CompiledMasks:
+    """Masks compiled for one frame geometry; immutable and shareable across threads."""
+
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def matrix(self) -> str: ...
+    @property
+    def full_range(self) -> bool: ...
+    def __len__(self) -> int: ...
+    def apply_planes(
+        self, planes: Sequence[npt.NDArray[np.uint8]], lifted: bool = False
+    ) -> None: ...
+    def coverage(self, lifted: bool = False) -> npt.NDArray[np.bool_]: ...
+
+def compile(
+    masks: Sequence[tuple[Sequence[tuple[float, float]], str, Sequence[float], bool]],
+    width: int,
+    height: int,
+    format: str,
+    matrix: str | None = None,
+    full_range: bool | None = None,
+) -> CompiledMasks: ...
+def rgb_to_yuv(
+    rgb: tuple[int, int, int], matrix: str, full_range: bool
+) -> tuple[int, int, int]: ...
+def validate_polygon(points: Sequence[tuple[float, float]]) -> None: ...
+def validate_style(kind: str, params: Sequence[float]) -> None: ...
+def formats() -> list[str]: ...

@@ -1,0 +1,351 @@
+"""Property tests: the output of privmask cannot be undone, and only the cover is touched.
+
+Random polygons (convex, concave, self-intersecting, partly or wholly outside the frame), random
+frame sizes including odd ones and 1x1, every pixel format, every style, planes with and without
+row padding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import privmask as pm
+from tests import reference as ref
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+
+NICE = [k / 8 for k in range(-4, 13)]
+coords = st.one_of(
+    st.floats(-0.5, 1.5, allow_nan=False, allow_infinity=False),
+    st.sampled_from(NICE),
+)
+
+
+@st.composite
+def polygons(draw: st.DrawFn) -> pm.Polygon:
+    kind = draw(st.sampled_from(["free", "rect", "outside"]))
+    if kind == "rect":
+        x, y = draw(coords), draw(coords)
+        w = draw(st.floats(0.01, 1.0))
+        h = draw(st.floats(0.01, 1.0))
+        return pm.Polygon.rect(x, y, w, h)
+    pts = draw(st.lists(st.tuples(coords, coords), min_size=3, max_size=8))
+    if kind == "outside":
+        pts = [(x + 2.0, y) for x, y in pts]
+    try:
+        return pm.Polygon(pts)
+    except pm.InvalidGeometryError:
+        assume(False)
+        raise
+
+
+sizes = st.tuples(st.integers(1, 24), st.integers(1, 24))
+formats = st.sampled_from(pm.FORMATS)
+byte = st.integers(0, 255)
+solids = st.one_of(
+    st.tuples(byte, byte, byte).map(lambda c: pm.Solid(c)),
+    st.tuples(byte, byte, byte).map(lambda c: pm.Solid(yuv=c)),
+)
+mosaics = st.integers(2, 7).map(lambda b: pm.Mosaic(block_px=b))
+blurs = st.floats(1.0, 6.0).map(lambda s: pm.Blur(sigma_px=s))
+styles = st.one_of(solids, mosaics, blurs)
+masks = st.builds(pm.Mask, polygons(), styles, st.booleans())
+mask_sets = st.lists(masks, min_size=1, max_size=3).map(pm.MaskSet)
+
+
+@dataclass
+class Buffers:
+    """A frame whose planes are views into padded buffers, so padding can be checked too."""
+
+    frame: pm.Frame
+    buffers: list[npt.NDArray[np.uint8]]
+
+
+@st.composite
+def frames(draw: st.DrawFn, fmt: str | None = None) -> Buffers:
+    fmt = fmt or draw(formats)
+    w, h = draw(sizes)
+    seed = draw(st.integers(0, 2**32 - 1))
+    pad = draw(st.sampled_from([0, 0, 3, 16]))
+    rng = np.random.default_rng(seed)
+    shapes = pm.frame.plane_shapes(fmt, w, h)
+    buffers = [rng.integers(0, 256, (r, c + pad), dtype=np.uint8) for r, c in shapes]
+    planes = [b[:, :c] for b, (_, c) in zip(buffers, shapes, strict=True)]
+    return Buffers(pm.Frame(fmt, planes), buffers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def masked(frame: pm.Frame, ms: pm.MaskSet, *, lifted: bool = False) -> pm.Frame:
+    out = frame.copy()
+    pm.apply(out, ms, lifted=lifted)
+    return out
+
+
+def covers(ms: pm.MaskSet, frame: pm.Frame, *, lifted: bool = False) -> dict[str, np.ndarray]:
+    """Reference cover per component, from the exact reference rasteriser."""
+    luma = np.zeros((frame.height, frame.width), dtype=bool)
+    for m in ms:
+        if not (lifted and m.liftable):
+            luma |= ref.coverage(list(m.shape.points), frame.width, frame.height)
+    chroma = ref.chroma_cover(luma, frame.format)
+    return {"y": luma, "u": chroma, "v": chroma}
+
+
+def channels(frame: pm.Frame) -> list[tuple[str, np.ndarray]]:
+    return ref.channel_views(frame.format, list(frame.planes))
+
+
+def grid(fmt: str, px: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Luma and chroma (width, height) of a block grid whose luma edge resolves from ``px``."""
+    sx, sy = ref.SUBSAMPLING[fmt]
+    a = max(sx, sy)
+    b = -(-px // a) * a
+    return (b, b), (b // sx, b // sy)
+
+
+def mosaic_grid(fmt: str, style: pm.Mosaic) -> dict[str, tuple[int, int]]:
+    assert style.block_px is not None
+    luma, chroma = grid(fmt, math.ceil(style.block_px))
+    return {"y": luma, "u": chroma, "v": chroma}
+
+
+def blur_grid(fmt: str, style: pm.Blur) -> tuple[dict[str, tuple[int, int]], float]:
+    assert style.sigma_px is not None
+    g = max(2, math.ceil(style.sigma_px))
+    luma, chroma = grid(fmt, g)
+    return {"y": luma, "u": chroma, "v": chroma}, style.sigma_px / luma[0]
+
+
+def perturb_keeping_block_sums(
+    frame: pm.Frame, cover: dict[str, np.ndarray], blocks: dict[str, tuple[int, int]], seed: int
+) -> None:
+    """Moves value between two covered samples of each block, so every block sum stays put."""
+    rng = np.random.default_rng(seed)
+    for comp, view in channels(frame):
+        bw, bh = blocks[comp]
+        c = cover[comp]
+        for by in range(0, view.shape[0], bh):
+            for bx in range(0, view.shape[1], bw):
+                ys, xs = np.nonzero(c[by : by + bh, bx : bx + bw])
+                if len(ys) < 2:
+                    continue
+                i, j = rng.choice(len(ys), 2, replace=False)
+                pi, pj = (by + ys[i], bx + xs[i]), (by + ys[j], bx + xs[j])
+                vi, vj = int(view[pi]), int(view[pj])
+                d = int(rng.integers(-min(vi, 255 - vj), min(255 - vi, vj) + 1))
+                view[pi], view[pj] = vi + d, vj - d
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage
+
+
+@given(polygons(), sizes)
+def test_coverage_equals_exact_reference(poly: pm.Polygon, size: tuple[int, int]) -> None:
+    w, h = size
+    got = pm.coverage(pm.MaskSet([pm.Mask(poly)]), w, h)
+    want = ref.coverage(list(poly.points), w, h)
+    np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outside invariance and chroma
+
+
+@given(mask_sets, frames(), st.booleans())
+def test_outside_the_cover_nothing_changes(ms: pm.MaskSet, fb: Buffers, lifted: bool) -> None:
+    before = [b.copy() for b in fb.buffers]
+    original = fb.frame.copy()
+    pm.apply(fb.frame, ms, lifted=lifted)
+    cov = covers(ms, fb.frame, lifted=lifted)
+    for (comp, new), (_, old) in zip(channels(fb.frame), channels(original), strict=True):
+        np.testing.assert_array_equal(new[~cov[comp]], old[~cov[comp]], err_msg=comp)
+    # Row padding beyond each plane's width is never touched either.
+    for buf, old, plane in zip(fb.buffers, before, fb.frame.planes, strict=True):
+        np.testing.assert_array_equal(buf[:, plane.shape[1] :], old[:, plane.shape[1] :])
+
+
+@given(polygons(), solids, frames())
+def test_solid_changes_exactly_the_cover_including_cosited_chroma(
+    poly: pm.Polygon, style: pm.Solid, fb: Buffers
+) -> None:
+    ms = pm.MaskSet([pm.Mask(poly, style)])
+    compiled = ms.compile(fb.frame.width, fb.frame.height, fb.frame.format)
+    colour = dict(zip("yuv", _solid_yuv(style, compiled), strict=True))
+    # Inputs where no covered sample can keep its value by chance: every sample differs from
+    # the colour the mask writes.
+    for comp, view in channels(fb.frame):
+        view[...] = (colour[comp] + 1 + view.astype(np.int64) % 254) % 256
+    before = fb.frame.copy()
+    pm.apply(fb.frame, compiled)
+    cov = covers(ms, fb.frame)
+    for (comp, new), (_, old) in zip(channels(fb.frame), channels(before), strict=True):
+        np.testing.assert_array_equal(new != old, cov[comp], err_msg=comp)
+        assert (new[cov[comp]] == colour[comp]).all()
+
+
+def _solid_yuv(style: pm.Solid, compiled: pm.CompiledMasks) -> tuple[int, int, int]:
+    if style.yuv is not None:
+        return style.yuv
+    assert style.color is not None
+    return pm._native.rgb_to_yuv(style.color, compiled.matrix, compiled.full_range)
+
+
+# ---------------------------------------------------------------------------------------------
+# Irreversibility
+
+
+@given(st.lists(st.builds(pm.Mask, polygons(), solids), min_size=1, max_size=3), frames())
+def test_solid_output_is_independent_of_the_content(ms_list: list[pm.Mask], fb: Buffers) -> None:
+    ms = pm.MaskSet(ms_list)
+    other = fb.frame.copy()
+    cov = covers(ms, fb.frame)
+    rng = np.random.default_rng(len(ms_list))
+    for comp, view in channels(other):
+        view[cov[comp]] = rng.integers(0, 256, int(cov[comp].sum()), dtype=np.uint8)
+    a, b = masked(fb.frame, ms), masked(other, ms)
+    for pa, pb in zip(a.planes, b.planes, strict=True):
+        np.testing.assert_array_equal(pa, pb)
+
+
+@given(polygons(), st.one_of(mosaics, blurs), frames(), st.integers(0, 2**32 - 1))
+def test_mosaic_and_blur_depend_only_on_block_sums(
+    poly: pm.Polygon, style: pm.Mosaic | pm.Blur, fb: Buffers, seed: int
+) -> None:
+    ms = pm.MaskSet([pm.Mask(poly, style)])
+    if isinstance(style, pm.Mosaic):
+        blocks = mosaic_grid(fb.frame.format, style)
+    else:
+        blocks, _ = blur_grid(fb.frame.format, style)
+    other = fb.frame.copy()
+    perturb_keeping_block_sums(other, covers(ms, fb.frame), blocks, seed)
+    a, b = masked(fb.frame, ms), masked(other, ms)
+    for pa, pb in zip(a.planes, b.planes, strict=True):
+        np.testing.assert_array_equal(pa, pb)
+
+
+@given(polygons(), mosaics, frames())
+def test_mosaic_equals_block_means_and_is_constant_per_block(
+    poly: pm.Polygon, style: pm.Mosaic, fb: Buffers
+) -> None:
+    ms = pm.MaskSet([pm.Mask(poly, style)])
+    out = masked(fb.frame, ms)
+    cov = covers(ms, fb.frame)
+    blocks = mosaic_grid(fb.frame.format, style)
+    for (comp, new), (_, old) in zip(channels(out), channels(fb.frame), strict=True):
+        bw, bh = blocks[comp]
+        want = ref.mosaic(np.ascontiguousarray(old), cov[comp], bw, bh)
+        np.testing.assert_array_equal(new, want, err_msg=comp)
+        for by in range(0, new.shape[0], bh):
+            for bx in range(0, new.shape[1], bw):
+                inside = new[by : by + bh, bx : bx + bw][cov[comp][by : by + bh, bx : bx + bw]]
+                assert len(set(inside.tolist())) <= 1
+
+
+@given(polygons(), blurs, frames())
+def test_blur_matches_the_float64_reference_within_one_level(
+    poly: pm.Polygon, style: pm.Blur, fb: Buffers
+) -> None:
+    ms = pm.MaskSet([pm.Mask(poly, style)])
+    out = masked(fb.frame, ms)
+    cov = covers(ms, fb.frame)
+    cells, sigma_cells = blur_grid(fb.frame.format, style)
+    for (comp, new), (_, old) in zip(channels(out), channels(fb.frame), strict=True):
+        cw, chh = cells[comp]
+        want = ref.blur(np.ascontiguousarray(old), cov[comp], cw, chh, sigma_cells)
+        diff = np.abs(new.astype(np.float64) - want)
+        assert diff.max(initial=0) <= 0.5 + 1e-3, (comp, diff.max())
+
+
+# ---------------------------------------------------------------------------------------------
+# Idempotence, order, lifting
+
+
+@given(polygons(), st.one_of(solids, mosaics), frames())
+def test_solid_and_mosaic_are_idempotent(
+    poly: pm.Polygon, style: pm.Solid | pm.Mosaic, fb: Buffers
+) -> None:
+    ms = pm.MaskSet([pm.Mask(poly, style)])
+    once = masked(fb.frame, ms)
+    twice = masked(once, ms)
+    for a, b in zip(once.planes, twice.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(st.lists(masks, min_size=2, max_size=4), frames())
+def test_masks_apply_in_list_order(ms_list: list[pm.Mask], fb: Buffers) -> None:
+    together = masked(fb.frame, pm.MaskSet(ms_list))
+    one_by_one = fb.frame.copy()
+    for m in ms_list:
+        pm.apply(one_by_one, pm.MaskSet([m]))
+    for a, b in zip(together.planes, one_by_one.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(mask_sets, frames())
+def test_lifted_skips_liftable_masks_only(ms: pm.MaskSet, fb: Buffers) -> None:
+    lifted = masked(fb.frame, ms, lifted=True)
+    permanent_only = masked(fb.frame, pm.MaskSet([m for m in ms if not m.liftable]))
+    for a, b in zip(lifted.planes, permanent_only.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors never half-apply
+
+
+def _bad_targets(fb: Buffers) -> list[tuple[str, object]]:
+    f = fb.frame
+    planes = list(f.planes)
+    ro = [p.copy() for p in planes]
+    ro[-1].flags.writeable = False
+    wrong_dtype = [*planes[:-1], planes[-1].astype(np.uint16)]
+    strided = [*planes[:-1], np.repeat(planes[-1], 2, axis=1)[:, ::2]]
+    short = [*planes[:-1], planes[-1][:-1] if planes[-1].shape[0] > 1 else planes[-1][:, :0]]
+    cases: list[tuple[str, object]] = [
+        ("read-only plane", ro),
+        ("wrong dtype", wrong_dtype),
+        ("wrong shape", short),
+        ("missing plane", planes[:-1]),
+        ("not arrays", [p.tolist() for p in planes]),
+    ]
+    if planes[-1].shape[1] > 1:  # a sample stride only matters with two samples in a row
+        cases.append(("sample stride 2", strided))
+    return cases
+
+
+@given(mask_sets, frames())
+def test_bad_planes_raise_and_leave_every_plane_unchanged(ms: pm.MaskSet, fb: Buffers) -> None:
+    compiled = ms.compile(fb.frame.width, fb.frame.height, fb.frame.format)
+    for what, planes in _bad_targets(fb):
+        assert isinstance(planes, list)
+        before = [np.array(p, copy=True) for p in planes]
+        with pytest.raises(pm.FrameFormatError):
+            compiled.apply_planes(planes)
+        for p, b in zip(planes, before, strict=True):
+            np.testing.assert_array_equal(np.asarray(p), b, err_msg=what)
+
+
+@given(mask_sets, frames())
+def test_geometry_mismatch_raises_and_leaves_the_frame_unchanged(
+    ms: pm.MaskSet, fb: Buffers
+) -> None:
+    f = fb.frame
+    compiled = ms.compile(f.width + 2, f.height, f.format)
+    before = f.copy()
+    with pytest.raises(pm.FrameFormatError, match="compiled for"):
+        pm.apply(f, compiled)
+    for a, b in zip(f.planes, before.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
