@@ -64,6 +64,11 @@ bench: build
 demo: build
 	$(PY) -m privmask.demo --out demo
 
+.PHONY: schema
+schema: build
+	$(PY) -c "import json; from privmask.schema import json_schema; \
+	  open('schema/maskset.schema.json', 'w').write(json.dumps(json_schema(), indent=2, sort_keys=True) + '\n')"
+
 .PHONY: format
 format: build
 	cargo fmt --all

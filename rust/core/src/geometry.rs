@@ -87,22 +87,31 @@ pub struct FixedPolygon {
     pub points: Vec<(i64, i64)>,
 }
 
-/// Exact collinearity test on the doubles as given (products of doubles are exact in `f64` only
-/// approximately, so compare with a relative tolerance that is far below any visible area).
+/// Whether all vertices lie on one line, up to a relative tolerance far below any visible area.
+/// Points are scaled into [-1, 1] first so that huge coordinates cannot overflow.
 fn all_collinear(points: &[(f64, f64)]) -> bool {
-    let a = points[0];
-    let Some(&b) = points.iter().find(|&&p| p != a) else {
-        return true;
-    };
-    let scale = points
+    let m = points
+        .iter()
+        .map(|p| p.0.abs().max(p.1.abs()))
+        .fold(1.0_f64, f64::max);
+    let q: Vec<(f64, f64)> = points.iter().map(|p| (p.0 / m, p.1 / m)).collect();
+    let a = q[0];
+    let scale = q
         .iter()
         .map(|p| (p.0 - a.0).abs().max((p.1 - a.1).abs()))
         .fold(0.0_f64, f64::max);
-    let tol = scale * scale * 1e-15;
-    points.iter().all(|&p| {
-        let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
-        cross.abs() <= tol
-    })
+    let Some(&b) = q
+        .iter()
+        .find(|p| (p.0 - a.0).abs().max((p.1 - a.1).abs()) == scale)
+    else {
+        return true;
+    };
+    if scale == 0.0 {
+        return true;
+    }
+    let tol = scale * scale * 1e-14;
+    q.iter()
+        .all(|&p| ((b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0)).abs() <= tol)
 }
 
 /// Clips a closed polygon to an axis-aligned box, one half-plane at a time.
@@ -171,6 +180,8 @@ mod tests {
             Polygon::new(vec![(0.0, 0.0), (1.0, 1.0), (0.0, 0.0)]),
             Err(Error::InvalidGeometry(_))
         ));
+        assert!(Polygon::new(vec![(-1e300, -1e300), (1e300, -1e300), (0.5, 1e300)]).is_ok());
+        assert!(Polygon::new(vec![(-1e308, 0.0), (1e308, 0.0), (0.0, 1e-300)]).is_err());
         let e = Polygon::new(vec![(0.0, 0.0), (0.5, 0.5), (1.0, 1.0)]).unwrap_err();
         assert!(e.to_string().contains("zero area"), "{e}");
         assert!(Polygon::new(vec![(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]).is_ok());

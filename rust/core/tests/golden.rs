@@ -1,0 +1,218 @@
+//! Golden tests: small frames whose expected output is written out by hand.
+
+use privmask_core::{
+    Colour, CompiledMasks, FrameMut, Length, MaskSpec, PixelFormat, PlaneMut, Polygon, Style,
+};
+
+fn rect_px(x0: f64, y0: f64, x1: f64, y1: f64, w: f64, h: f64) -> Polygon {
+    Polygon::new(vec![
+        (x0 / w, y0 / h),
+        (x1 / w, y0 / h),
+        (x1 / w, y1 / h),
+        (x0 / w, y1 / h),
+    ])
+    .unwrap()
+}
+
+fn mask(polygon: Polygon, style: Style) -> MaskSpec {
+    MaskSpec {
+        polygon,
+        style,
+        liftable: false,
+    }
+}
+
+/// Applies `masks` to contiguous planes of the given format and returns them.
+fn run(
+    format: PixelFormat,
+    w: u32,
+    h: u32,
+    masks: &[MaskSpec],
+    mut planes: Vec<Vec<u8>>,
+) -> Vec<Vec<u8>> {
+    let compiled = CompiledMasks::compile(masks, w, h, format, None).unwrap();
+    {
+        let mut views: [Option<PlaneMut<'_>>; 3] = [None, None, None];
+        for (i, p) in planes.iter_mut().enumerate() {
+            let (_, rows) = format.plane_samples(i, w, h);
+            let row_bytes = format.plane_row_bytes(i, w, h);
+            views[i] = Some(PlaneMut::new(p, row_bytes, rows as usize, row_bytes).unwrap());
+        }
+        let mut frame = FrameMut::new(format, w, h, views).unwrap();
+        compiled.apply(&mut frame, false).unwrap();
+    }
+    planes
+}
+
+#[test]
+fn solid_on_yuv420p_covers_cosited_chroma() {
+    // 6x4 frame; the rectangle covers luma columns 1..4 of rows 1..3. Chroma is 3x2: each
+    // chroma sample co-sites a 2x2 luma block, so chroma columns 0..2 of both rows are covered.
+    let m = mask(
+        rect_px(1.0, 1.0, 4.0, 3.0, 6.0, 4.0),
+        Style::Solid(Colour::Yuv([9, 7, 5])),
+    );
+    let out = run(
+        PixelFormat::Yuv420p,
+        6,
+        4,
+        &[m],
+        vec![vec![100; 24], vec![50; 6], vec![60; 6]],
+    );
+    #[rustfmt::skip]
+    let luma = vec![
+        100, 100, 100, 100, 100, 100,
+        100,   9,   9,   9, 100, 100,
+        100,   9,   9,   9, 100, 100,
+        100, 100, 100, 100, 100, 100,
+    ];
+    assert_eq!(out[0], luma);
+    assert_eq!(out[1], vec![7, 7, 50, 7, 7, 50]);
+    assert_eq!(out[2], vec![5, 5, 60, 5, 5, 60]);
+}
+
+#[test]
+fn solid_on_nv21_writes_v_then_u() {
+    let m = mask(
+        rect_px(0.0, 0.0, 2.0, 2.0, 4.0, 2.0),
+        Style::Solid(Colour::Yuv([1, 2, 3])),
+    );
+    let out = run(PixelFormat::Nv21, 4, 2, &[m], vec![vec![0; 8], vec![0; 4]]);
+    assert_eq!(out[0], vec![1, 1, 0, 0, 1, 1, 0, 0]);
+    assert_eq!(out[1], vec![3, 2, 0, 0]);
+}
+
+#[test]
+fn mosaic_takes_rounded_means_of_covered_samples_only() {
+    // Gray 4x4, blocks of 2. The triangle below the anti-diagonal x + y < 4 (in pixels) leaves
+    // the bottom-right pixels of the grid uncovered.
+    let tri = Polygon::new(vec![(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]).unwrap();
+    let m = mask(tri, Style::Mosaic(Length::Pixels(2.0)));
+    #[rustfmt::skip]
+    let input = vec![
+        10, 20, 30, 41,
+        50, 60, 70, 80,
+         1,  2,  3,  4,
+         5,  6,  7,  8,
+    ];
+    // Covered: row 0 all, row 1 x<3, row 2 x<2, row 3 x<1.
+    // Block (0,0): 10 20 50 60 -> 35. Block (1,0): 30 41 70 -> 141/3 = 47.
+    // Block (0,1): 1 2 5 -> 8/3 = 2.67 -> 3. Block (1,1): none covered.
+    #[rustfmt::skip]
+    let want = vec![
+        35, 35, 47, 47,
+        35, 35, 47, 80,
+         3,  3,  3,  4,
+         3,  6,  7,  8,
+    ];
+    assert_eq!(
+        run(PixelFormat::Gray, 4, 4, &[m], vec![input]).remove(0),
+        want
+    );
+}
+
+#[test]
+fn mosaic_rounds_half_up() {
+    let m = mask(
+        rect_px(0.0, 0.0, 2.0, 1.0, 2.0, 1.0),
+        Style::Mosaic(Length::Pixels(2.0)),
+    );
+    assert_eq!(
+        run(PixelFormat::Gray, 2, 1, &[m], vec![vec![1, 2]]).remove(0),
+        vec![2, 2]
+    );
+}
+
+#[test]
+fn blur_interpolates_smoothed_cell_means() {
+    // Gray 4x2, sigma 2 px: cells of 2 px, sigma 1 cell. Cell means 10 and 30.
+    // Smoothed: F0 = (10 + 30 e^-1/2) / (1 + e^-1/2) = 17.551, F1 = 22.449.
+    // Sample centres in cell units: -0.25, 0.25, 0.75, 1.25 -> 17.55, 18.78, 21.22, 22.45.
+    let m = mask(
+        rect_px(0.0, 0.0, 4.0, 2.0, 4.0, 2.0),
+        Style::Blur(Length::Pixels(2.0)),
+    );
+    let out = run(
+        PixelFormat::Gray,
+        4,
+        2,
+        &[m],
+        vec![vec![10, 10, 30, 30, 10, 10, 30, 30]],
+    );
+    assert_eq!(out[0], vec![18, 19, 21, 22, 18, 19, 21, 22]);
+}
+
+#[test]
+fn later_masks_read_earlier_results_and_lifted_skips_liftable_only() {
+    let first = MaskSpec {
+        polygon: rect_px(0.0, 0.0, 2.0, 1.0, 4.0, 1.0),
+        style: Style::Solid(Colour::Yuv([100, 0, 0])),
+        liftable: true,
+    };
+    let second = mask(
+        rect_px(1.0, 0.0, 3.0, 1.0, 4.0, 1.0),
+        Style::Mosaic(Length::Pixels(2.0)),
+    );
+    let masks = [first, second];
+    // Mosaic blocks: [0,2) and [2,4). Second covers x 1..3: block 0 {x1} = 100, block 1 {x2} = 3.
+    assert_eq!(
+        run(PixelFormat::Gray, 4, 1, &masks, vec![vec![1, 2, 3, 4]]).remove(0),
+        vec![100, 100, 3, 4]
+    );
+    let compiled = CompiledMasks::compile(&masks, 4, 1, PixelFormat::Gray, None).unwrap();
+    let mut data = vec![1, 2, 3, 4];
+    {
+        let plane = PlaneMut::new(&mut data, 4, 1, 4).unwrap();
+        let mut frame = FrameMut::new(PixelFormat::Gray, 4, 1, [Some(plane), None, None]).unwrap();
+        compiled.apply(&mut frame, true).unwrap();
+    }
+    assert_eq!(data, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn rgb_colours_follow_the_frame_height() {
+    let red = Style::Solid(Colour::Rgb([255, 0, 0]));
+    let full = |w: u32, h: u32| {
+        mask(
+            rect_px(0.0, 0.0, w as f64, h as f64, w as f64, h as f64),
+            red,
+        )
+    };
+    // 2x2 is standard definition: BT.601, Y 81.
+    let sd = run(PixelFormat::Gray, 2, 2, &[full(2, 2)], vec![vec![0; 4]]);
+    assert_eq!(sd[0], vec![81; 4]);
+    // 720 rows: BT.709, Y 63.
+    let hd = run(
+        PixelFormat::Gray,
+        1,
+        720,
+        &[full(1, 720)],
+        vec![vec![0; 720]],
+    );
+    assert!(hd[0].iter().all(|&v| v == 63));
+}
+
+#[test]
+fn wrong_geometry_is_refused_before_anything_is_written() {
+    let m = mask(
+        rect_px(0.0, 0.0, 2.0, 2.0, 2.0, 2.0),
+        Style::Solid(Colour::Yuv([0, 0, 0])),
+    );
+    let compiled = CompiledMasks::compile(&[m], 2, 2, PixelFormat::Gray, None).unwrap();
+    let mut data = vec![7u8; 6];
+    let plane = PlaneMut::new(&mut data, 3, 2, 3).unwrap();
+    let mut frame = FrameMut::new(PixelFormat::Gray, 3, 2, [Some(plane), None, None]).unwrap();
+    let err = compiled.apply(&mut frame, false).unwrap_err();
+    assert!(err.to_string().contains("compiled for 2x2"), "{err}");
+    assert_eq!(data, vec![7u8; 6]);
+}
+
+#[test]
+fn weak_styles_are_refused_at_compile_time() {
+    let m = mask(
+        rect_px(0.0, 0.0, 2.0, 2.0, 2.0, 2.0),
+        Style::Mosaic(Length::Pixels(1.0)),
+    );
+    let err = CompiledMasks::compile(&[m], 2, 2, PixelFormat::Gray, None).unwrap_err();
+    assert!(err.to_string().starts_with("masks[0].style"), "{err}");
+}
