@@ -57,7 +57,9 @@ solids = st.one_of(
 )
 mosaics = st.integers(2, 7).map(lambda b: pm.Mosaic(block_px=b))
 blurs = st.floats(1.0, 6.0).map(lambda s: pm.Blur(sigma_px=s))
-styles = st.one_of(solids, mosaics, blurs)
+fills = st.one_of(st.just(pm.Fill()), st.tuples(byte, byte, byte).map(lambda c: pm.Fill(c)))
+anonymising = st.one_of(solids, fills)
+styles = st.one_of(solids, mosaics, blurs, fills)
 masks = st.builds(pm.Mask, polygons(), styles, st.booleans())
 mask_sets = st.lists(masks, min_size=1, max_size=3).map(pm.MaskSet)
 
@@ -203,12 +205,33 @@ def _solid_yuv(style: pm.Solid, compiled: pm.CompiledMasks) -> tuple[int, int, i
     return pm._native.rgb_to_yuv(style.color, compiled.matrix, compiled.full_range)
 
 
+@given(polygons(), frames(), byte, byte)
+def test_fill_continues_the_surroundings_and_replaces_cosited_chroma(
+    poly: pm.Polygon, fb: Buffers, outside: int, inside: int
+) -> None:
+    assume(outside != inside)
+    ms = pm.MaskSet([pm.Mask(poly, pm.Fill())])
+    cov = covers(ms, fb.frame)
+    for comp, view in channels(fb.frame):
+        view[...] = np.where(cov[comp], inside, outside)
+    before = fb.frame.copy()
+    pm.apply(fb.frame, ms)
+    for (comp, new), (_, old) in zip(channels(fb.frame), channels(before), strict=True):
+        # A flat surround continues flat; a cover with nothing around it becomes mid-grey.
+        expected = outside if (~cov[comp]).any() else 128
+        assert (new[cov[comp]] == expected).all(), comp
+        if expected != inside:
+            np.testing.assert_array_equal(new != old, cov[comp], err_msg=comp)
+
+
 # ---------------------------------------------------------------------------------------------
 # Irreversibility
 
 
-@given(st.lists(st.builds(pm.Mask, polygons(), solids), min_size=1, max_size=3), frames())
-def test_solid_output_is_independent_of_the_content(ms_list: list[pm.Mask], fb: Buffers) -> None:
+@given(st.lists(st.builds(pm.Mask, polygons(), anonymising), min_size=1, max_size=3), frames())
+def test_solid_and_fill_output_is_independent_of_the_content(
+    ms_list: list[pm.Mask], fb: Buffers
+) -> None:
     ms = pm.MaskSet(ms_list)
     other = fb.frame.copy()
     cov = covers(ms, fb.frame)
@@ -273,9 +296,9 @@ def test_blur_matches_the_float64_reference_within_one_level(
 # Idempotence, order, lifting
 
 
-@given(polygons(), st.one_of(solids, mosaics), frames())
-def test_solid_and_mosaic_are_idempotent(
-    poly: pm.Polygon, style: pm.Solid | pm.Mosaic, fb: Buffers
+@given(polygons(), st.one_of(solids, mosaics, fills), frames())
+def test_solid_mosaic_and_fill_are_idempotent(
+    poly: pm.Polygon, style: pm.Solid | pm.Mosaic | pm.Fill, fb: Buffers
 ) -> None:
     ms = pm.MaskSet([pm.Mask(poly, style)])
     once = masked(fb.frame, ms)
@@ -284,14 +307,40 @@ def test_solid_and_mosaic_are_idempotent(
         np.testing.assert_array_equal(a, b)
 
 
-@given(st.lists(masks, min_size=2, max_size=4), frames())
-def test_masks_apply_in_list_order(ms_list: list[pm.Mask], fb: Buffers) -> None:
+@given(
+    st.lists(st.builds(pm.Mask, polygons(), st.one_of(solids, mosaics, blurs)), min_size=1),
+    st.none() | st.builds(pm.Mask, polygons(), fills),
+    frames(),
+)
+def test_masks_apply_in_list_order(
+    ms_list: list[pm.Mask], last_fill: pm.Mask | None, fb: Buffers
+) -> None:
+    # Each mask reads the result of the ones before it: applying the set equals applying its
+    # masks one at a time. (A fill also never reads what a *later* mask hides, so one-at-a-time
+    # only matches when the fill comes last; that rule is tested by the independence property.)
+    ms_list = [*ms_list[:3], *([last_fill] if last_fill else [])]
     together = masked(fb.frame, pm.MaskSet(ms_list))
     one_by_one = fb.frame.copy()
     for m in ms_list:
         pm.apply(one_by_one, pm.MaskSet([m]))
     for a, b in zip(together.planes, one_by_one.planes, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@given(polygons(), polygons(), frames())
+def test_fill_never_reads_what_a_later_mask_hides(
+    fill_poly: pm.Polygon, later_poly: pm.Polygon, fb: Buffers
+) -> None:
+    ms = pm.MaskSet([pm.Mask(fill_poly, pm.Fill()), pm.Mask(later_poly, pm.Mosaic(block_px=2))])
+    later = pm.MaskSet([ms[1]])
+    other = fb.frame.copy()
+    cov = covers(later, fb.frame)
+    for comp, view in channels(other):
+        view[cov[comp]] = 255 - view[cov[comp]]
+    # Outside the later mask's cover, nothing of its original content may show up.
+    a, b = masked(fb.frame, ms), masked(other, ms)
+    for (comp, va), (_, vb) in zip(channels(a), channels(b), strict=True):
+        np.testing.assert_array_equal(va[~cov[comp]], vb[~cov[comp]], err_msg=comp)
 
 
 @given(mask_sets, frames())

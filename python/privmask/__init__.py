@@ -21,13 +21,14 @@ from privmask.errors import (
 from privmask.frame import FORMATS, Frame
 from privmask.geometry import Polygon
 from privmask.masks import CompiledMasks, Mask, MaskSet
-from privmask.styles import Blur, Grade, Mosaic, Solid, Style
+from privmask.styles import Blur, Fill, Grade, Mosaic, Solid, Style
 
 __all__ = [
     "FORMATS",
     "AuditIntegrityError",
     "Blur",
     "CompiledMasks",
+    "Fill",
     "Frame",
     "FrameFormatError",
     "Grade",

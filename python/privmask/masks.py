@@ -13,7 +13,7 @@ from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.geometry import Polygon
 from privmask.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
-from privmask.styles import Blur, Mosaic, Solid, Style
+from privmask.styles import Blur, Fill, Mosaic, Solid, Style
 
 __all__ = ["CompiledMasks", "Mask", "MaskSet"]
 
@@ -36,8 +36,8 @@ class Mask:
     def __post_init__(self) -> None:
         if not isinstance(self.shape, Polygon):
             raise InvalidGeometryError(f"shape must be a privmask.Polygon, got {self.shape!r}")
-        if not isinstance(self.style, (Solid, Mosaic, Blur)):
-            raise MaskConfigError(f"style must be Solid, Mosaic or Blur, got {self.style!r}")
+        if not isinstance(self.style, (Solid, Mosaic, Blur, Fill)):
+            raise MaskConfigError(f"style must be Solid, Mosaic, Blur or Fill, got {self.style!r}")
         if not isinstance(self.liftable, bool):
             raise MaskConfigError(f"liftable must be True or False, got {self.liftable!r}")
         if not isinstance(self.name, str):
@@ -59,12 +59,16 @@ class Mask:
                 style["block_px"] = self.style.block_px
             else:
                 style["block"] = self.style.block
-        else:
+        elif isinstance(self.style, Blur):
             style = {"type": "blur"}
             if self.style.sigma_px is not None:
                 style["sigma_px"] = self.style.sigma_px
             else:
                 style["sigma"] = self.style.sigma
+        else:
+            style = {"type": "fill"}
+            if self.style.outline is not None:
+                style["outline"] = "#{:02x}{:02x}{:02x}".format(*self.style.outline)
         return {
             "name": self.name,
             "polygon": [list(p) for p in self.shape.points],

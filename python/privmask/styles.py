@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from privmask import _native
 from privmask.errors import MaskConfigError
 
-__all__ = ["Blur", "Grade", "Mosaic", "Solid", "Style"]
+__all__ = ["Blur", "Fill", "Grade", "Mosaic", "Solid", "Style"]
 
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
@@ -17,7 +17,7 @@ _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 class Grade(enum.Enum):
     """How much of the original a style lets through.
 
-    ``ANONYMISING``: the output does not depend on what was there (``Solid``).
+    ``ANONYMISING``: the output does not depend on what was there (``Solid``, ``Fill``).
     ``BOUNDED``: one value per block or cell survives (``Mosaic``, ``Blur``). Bounded is
     pseudonymisation, not anonymisation: masked faces can still be linked back to their originals.
     """
@@ -159,4 +159,33 @@ class Blur:
         return ("blur_rel", [self.sigma])
 
 
-Style = Solid | Mosaic | Blur
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """Covered samples interpolated from the visible samples around the cover. Anonymising.
+
+    Only samples outside the cover are read (pull-push interpolation), so the output carries
+    nothing of what was inside, like ``Solid``, yet reads as a continuation of the surroundings
+    instead of a black box. A cover that spans the whole frame becomes flat mid-grey.
+    ``outline`` (RGB, ``"#rrggbb"`` or a 0-255 triple; off by default) draws a one-sample border
+    just inside the cover so viewers can still see that something was masked.
+    """
+
+    outline: tuple[int, int, int] | None
+
+    def __init__(self, outline: str | tuple[int, int, int] | None = None) -> None:
+        object.__setattr__(self, "outline", None if outline is None else _triple(outline, "outline"))
+
+    @property
+    def grade(self) -> Grade:
+        return Grade.ANONYMISING
+
+    def _native_spec(self) -> tuple[str, list[float]]:
+        return ("fill", [] if self.outline is None else [float(c) for c in self.outline])
+
+    def __repr__(self) -> str:
+        if self.outline is None:
+            return "Fill()"
+        return "Fill(outline='#{:02x}{:02x}{:02x}')".format(*self.outline)
+
+
+Style = Solid | Mosaic | Blur | Fill

@@ -3,6 +3,7 @@
 use crate::blocks::BlockPlan;
 use crate::color::{ColourSpace, Matrix};
 use crate::composite::blur::{blur, BlurPlan};
+use crate::composite::fill::{fill, FillPlan};
 use crate::composite::{mosaic::mosaic, solid::solid};
 use crate::error::{Error, Result};
 use crate::format::{check_dimensions, Component, PixelFormat};
@@ -28,16 +29,44 @@ enum PlanePlan {
     Solid,
     Mosaic(BlockPlan),
     Blur(BlurPlan),
+    Fill(FillPlan),
 }
 
 #[derive(Clone, Debug, PartialEq)]
 struct CompiledMask {
     liftable: bool,
-    /// Samples to write for solid masks, indexed by component (Y, U, V).
+    /// Samples to write for solid masks (and fill outlines), indexed by component (Y, U, V).
     yuv: [u8; 3],
+    /// Whether a fill draws its outline in `yuv`.
+    outline: bool,
     /// Luma cover and plan, then chroma cover and plan (absent for `gray`).
     luma: (Spans, PlanePlan),
     chroma: Option<(Spans, PlanePlan)>,
+}
+
+/// What the masks after some point will cover: a fill must not read it, or the original under a
+/// later mask would leak into the fill. With `lifted`, later liftable masks are not applied, so
+/// what they cover stays visible and may be read.
+struct Hidden {
+    all: Spans,
+    permanent: Spans,
+}
+
+impl Hidden {
+    fn new(width: u32, height: u32) -> Self {
+        let empty = Spans::from_rows(width, height, vec![Vec::new(); height as usize]);
+        Hidden {
+            all: empty.clone(),
+            permanent: empty,
+        }
+    }
+
+    fn add(&mut self, cover: &Spans, liftable: bool) {
+        self.all = self.all.union(cover);
+        if !liftable {
+            self.permanent = self.permanent.union(cover);
+        }
+    }
 }
 
 /// A mask list compiled for one `(width, height, format, colour space)`: covers as row spans per
@@ -69,46 +98,67 @@ impl CompiledMasks {
         });
         let (sx, sy) = format.subsampling();
         let has_chroma = format != PixelFormat::Gray;
-        let compiled = masks
+        for (i, m) in masks.iter().enumerate() {
+            m.style.validate().map_err(|e| match e {
+                Error::MaskConfig(msg) => Error::MaskConfig(format!("masks[{i}].style: {msg}")),
+                other => other,
+            })?;
+        }
+        // Covers first: a fill must know what later masks will hide (see `Hidden`).
+        let covers: Vec<(Spans, Option<Spans>)> = masks
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                m.style.validate().map_err(|e| match e {
-                    Error::MaskConfig(msg) => Error::MaskConfig(format!("masks[{i}].style: {msg}")),
-                    other => other,
-                })?;
+            .map(|m| {
                 let luma = rasterize(&m.polygon.to_fixed(width, height), width, height);
                 let chroma = has_chroma.then(|| luma.subsample(sx, sy));
-                let yuv = match m.style {
-                    Style::Solid(c) => c.to_yuv(space),
-                    _ => [0; 3],
-                };
-                let plan = |spans: &Spans, div: (u32, u32)| match m.style {
-                    Style::Solid(_) => PlanePlan::Solid,
-                    Style::Mosaic(len) => {
-                        let b = mosaic_block_px(len, height, sx.max(sy));
-                        PlanePlan::Mosaic(BlockPlan::new(spans, b / div.0, b / div.1))
-                    }
-                    Style::Blur(len) => {
-                        let sigma = blur_sigma_px(len, height);
-                        let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
-                        let cells = BlockPlan::new(spans, g / div.0, g / div.1);
-                        PlanePlan::Blur(BlurPlan::new(cells, sigma / f64::from(g)))
-                    }
-                };
-                let luma_plan = plan(&luma, (1, 1));
-                let chroma = chroma.map(|c| {
-                    let p = plan(&c, (sx, sy));
-                    (c, p)
-                });
-                Ok(CompiledMask {
-                    liftable: m.liftable,
-                    yuv,
-                    luma: (luma, luma_plan),
-                    chroma,
-                })
+                (luma, chroma)
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
+        let mut compiled = Vec::with_capacity(masks.len());
+        let mut hidden_luma = Hidden::new(width, height);
+        let (cw, ch) = format.plane_samples(1, width, height);
+        let mut hidden_chroma = Hidden::new(cw, ch);
+        for (m, (luma, chroma)) in masks.iter().zip(covers).rev() {
+            let (yuv, outline) = match m.style {
+                Style::Solid(c) | Style::Fill(Some(c)) => {
+                    (c.to_yuv(space), matches!(m.style, Style::Fill(_)))
+                }
+                _ => ([0; 3], false),
+            };
+            let plan = |spans: &Spans, div: (u32, u32), hidden: &Hidden| match m.style {
+                Style::Solid(_) => PlanePlan::Solid,
+                Style::Mosaic(len) => {
+                    let b = mosaic_block_px(len, height, sx.max(sy));
+                    PlanePlan::Mosaic(BlockPlan::new(spans, b / div.0, b / div.1))
+                }
+                Style::Blur(len) => {
+                    let sigma = blur_sigma_px(len, height);
+                    let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
+                    let cells = BlockPlan::new(spans, g / div.0, g / div.1);
+                    PlanePlan::Blur(BlurPlan::new(cells, sigma / f64::from(g)))
+                }
+                Style::Fill(_) => PlanePlan::Fill(FillPlan::new(
+                    spans.clone(),
+                    [spans.union(&hidden.all), spans.union(&hidden.permanent)],
+                )),
+            };
+            let luma_plan = plan(&luma, (1, 1), &hidden_luma);
+            let chroma = chroma.map(|c| {
+                let p = plan(&c, (sx, sy), &hidden_chroma);
+                (c, p)
+            });
+            hidden_luma.add(&luma, m.liftable);
+            if let Some((c, _)) = &chroma {
+                hidden_chroma.add(c, m.liftable);
+            }
+            compiled.push(CompiledMask {
+                liftable: m.liftable,
+                yuv,
+                outline,
+                luma: (luma, luma_plan),
+                chroma,
+            });
+        }
+        compiled.reverse();
         Ok(CompiledMasks {
             width,
             height,
@@ -197,6 +247,12 @@ impl CompiledMasks {
                     }
                     PlanePlan::Mosaic(blocks) => mosaic(&mut ch, blocks),
                     PlanePlan::Blur(p) => blur(&mut ch, p),
+                    PlanePlan::Fill(p) => {
+                        fill(&mut ch, p, lifted);
+                        if m.outline {
+                            solid(&mut ch, p.border(), m.yuv[layout.component as usize]);
+                        }
+                    }
                 }
             }
         }

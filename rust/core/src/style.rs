@@ -42,6 +42,9 @@ pub enum Style {
     /// The information-bounded Gaussian: cell means, smoothed on the cell grid, interpolated back;
     /// the length is sigma.
     Blur(Length),
+    /// Every covered sample interpolated from the visible samples around the cover; an optional
+    /// outline colour marks the cover's border so viewers can see that something was masked.
+    Fill(Option<Colour>),
 }
 
 /// How much of the original a style can let through (see DESIGN §3).
@@ -57,7 +60,7 @@ impl Style {
     /// The irreversibility grade of the style.
     pub fn grade(&self) -> Grade {
         match self {
-            Style::Solid(_) => Grade::Anonymising,
+            Style::Solid(_) | Style::Fill(_) => Grade::Anonymising,
             Style::Mosaic(_) | Style::Blur(_) => Grade::Bounded,
         }
     }
@@ -65,7 +68,7 @@ impl Style {
     /// Checks the parameters that do not depend on a frame.
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Style::Solid(_) => Ok(()),
+            Style::Solid(_) | Style::Fill(_) => Ok(()),
             Style::Mosaic(len) => check_length(len, "mosaic block", 2.0),
             Style::Blur(len) => check_length(len, "blur sigma", 1.0),
         }

@@ -216,3 +216,51 @@ fn weak_styles_are_refused_at_compile_time() {
     let err = CompiledMasks::compile(&[m], 2, 2, PixelFormat::Gray, None).unwrap_err();
     assert!(err.to_string().starts_with("masks[0].style"), "{err}");
 }
+
+#[test]
+fn fill_pulls_and_pushes_from_the_visible_neighbours() {
+    // Gray 5x1, x 1..4 covered; visible 10 on the left and 40 on the right.
+    // Pull: [10 _ _ _ 40] -> [10 _ 40] -> [10 40] -> [25]; push back with bilinear upsampling:
+    // level 1 middle = 0.75*10 + 0.25*40 = 17.5; level 0 at 1, 2, 3 = 11.875, 15.625, 23.125.
+    let m = mask(rect_px(1.0, 0.0, 4.0, 1.0, 5.0, 1.0), Style::Fill(None));
+    let out = run(
+        PixelFormat::Gray,
+        5,
+        1,
+        &[m],
+        vec![vec![10, 99, 250, 3, 40]],
+    );
+    assert_eq!(out[0], vec![10, 12, 16, 23, 40]);
+}
+
+#[test]
+fn fill_of_the_whole_frame_is_mid_grey_and_outline_marks_the_border() {
+    let all = mask(rect_px(0.0, 0.0, 3.0, 2.0, 3.0, 2.0), Style::Fill(None));
+    assert_eq!(
+        run(
+            PixelFormat::Gray,
+            3,
+            2,
+            &[all],
+            vec![vec![1, 2, 3, 4, 5, 6]]
+        )[0],
+        vec![128; 6]
+    );
+    // 5x5 gray, 3x3 cover in the middle, outline 0: the ring is outlined, the centre is filled
+    // from the visible frame around it (all 50 here).
+    let boxed = mask(
+        rect_px(1.0, 1.0, 4.0, 4.0, 5.0, 5.0),
+        Style::Fill(Some(Colour::Yuv([0, 0, 0]))),
+    );
+    let mut input = vec![50u8; 25];
+    input[12] = 255;
+    #[rustfmt::skip]
+    let want = vec![
+        50, 50, 50, 50, 50,
+        50,  0,  0,  0, 50,
+        50,  0, 50,  0, 50,
+        50,  0,  0,  0, 50,
+        50, 50, 50, 50, 50,
+    ];
+    assert_eq!(run(PixelFormat::Gray, 5, 5, &[boxed], vec![input])[0], want);
+}

@@ -69,6 +69,8 @@ fn parse_style(kind: &str, params: &[f64]) -> PyResult<Style> {
         "mosaic_px" => Style::Mosaic(Length::Pixels(one()?)),
         "blur_rel" => Style::Blur(Length::Relative(one()?)),
         "blur_px" => Style::Blur(Length::Pixels(one()?)),
+        "fill" if params.is_empty() => Style::Fill(None),
+        "fill" => Style::Fill(Some(Colour::Rgb(triple()?))),
         other => {
             return Err(MaskConfigError::new_err(format!(
                 "unknown style kind {other:?}"

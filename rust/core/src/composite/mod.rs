@@ -4,5 +4,6 @@
 //! only ever grown), so once a frame has been validated a mask is applied whole.
 
 pub mod blur;
+pub mod fill;
 pub mod mosaic;
 pub mod solid;

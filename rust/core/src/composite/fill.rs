@@ -1,0 +1,235 @@
+//! Fill: covered samples interpolated from the visible samples around the cover (pull-push).
+//!
+//! Only samples that stay visible are read (neither this cover nor what later masks will hide),
+//! so the output inside the cover does not depend on anything hidden: the style is anonymising like a solid colour, yet reads as a continuation of the
+//! surroundings. Pull-push (a weighted mip-map built up from the known samples, then blended back
+//! down) is O(samples) over the cover's bounding box grown by one sample.
+
+use std::cell::RefCell;
+
+use crate::frame::ChannelMut;
+use crate::raster::Spans;
+
+/// Value written when nothing around the cover is visible (the cover is the whole plane).
+pub const MID_GREY: u8 = 128;
+
+/// A compiled fill for one plane geometry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FillPlan {
+    /// The covered samples.
+    pub spans: Spans,
+    /// The window read and solved, `(x0, y0, x1, y1)` half-open: the cover's bounding box grown by
+    /// one sample, clamped to the plane.
+    region: (u32, u32, u32, u32),
+    /// Covered samples with an uncovered 4-neighbour inside the plane: where an outline goes.
+    border: Spans,
+    /// Samples that must not be read: the cover and whatever later masks hide, for an ordinary
+    /// apply (`[0]`) and a lifted one (`[1]`, where later liftable masks stay visible).
+    unreadable: [Spans; 2],
+}
+
+impl FillPlan {
+    /// Plans a fill of the samples covered by `spans`, reading none of `unreadable` (which must
+    /// include `spans`) for an ordinary apply and a lifted one.
+    pub fn new(spans: Spans, unreadable: [Spans; 2]) -> Self {
+        let region = match spans.row_range() {
+            None => (0, 0, 0, 0),
+            Some((y0, y1)) => {
+                let x0 = (y0..y1)
+                    .filter_map(|y| spans.row(y).first())
+                    .map(|r| r.0)
+                    .min()
+                    .unwrap_or(0);
+                let x1 = (y0..y1)
+                    .filter_map(|y| spans.row(y).last())
+                    .map(|r| r.1)
+                    .max()
+                    .unwrap_or(0);
+                (
+                    x0.saturating_sub(1),
+                    y0.saturating_sub(1),
+                    (x1 + 1).min(spans.width()),
+                    (y1 + 1).min(spans.height()),
+                )
+            }
+        };
+        let border = border_of(&spans);
+        FillPlan {
+            spans,
+            region,
+            border,
+            unreadable,
+        }
+    }
+
+    /// The covered samples that touch an uncovered one (left, right, up or down).
+    pub fn border(&self) -> &Spans {
+        &self.border
+    }
+}
+
+fn border_of(spans: &Spans) -> Spans {
+    let (w, h) = (spans.width(), spans.height());
+    let rows = (0..h)
+        .map(|y| {
+            let mut out = Vec::new();
+            for &(a, b) in spans.row(y) {
+                for x in a..b {
+                    let open = |xx: i64, yy: i64| {
+                        xx >= 0
+                            && yy >= 0
+                            && xx < i64::from(w)
+                            && yy < i64::from(h)
+                            && !spans.contains(xx as u32, yy as u32)
+                    };
+                    let (xi, yi) = (i64::from(x), i64::from(y));
+                    // Left and right neighbours of a run's interior are covered by construction.
+                    let edge_of_run = x == a || x + 1 == b;
+                    if (edge_of_run && (open(xi - 1, yi) || open(xi + 1, yi)))
+                        || open(xi, yi - 1)
+                        || open(xi, yi + 1)
+                    {
+                        out.push((i64::from(x), i64::from(x) + 1));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    Spans::from_rows(w, h, rows)
+}
+
+/// One level of the pyramid: `w * h` values, then `w * h` weights in [0, 1], at `offset`.
+struct Level {
+    w: usize,
+    h: usize,
+    offset: usize,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Fills the covered samples of the channel from the samples around them.
+pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
+    let unreadable = &plan.unreadable[usize::from(lifted)];
+    let (x0, y0, x1, y1) = plan.region;
+    if x0 >= x1 || y0 >= y1 {
+        return;
+    }
+    let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    // Pyramid layout: for each level, `w * h` values then `w * h` weights, levels one after another.
+    let mut levels = Vec::with_capacity(24);
+    let mut total = 0;
+    let (mut w, mut h) = (rw, rh);
+    loop {
+        levels.push(Level {
+            w,
+            h,
+            offset: total,
+        });
+        total += 2 * w * h;
+        if w == 1 && h == 1 {
+            break;
+        }
+        (w, h) = (w.div_ceil(2), h.div_ceil(2));
+    }
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < total {
+            buf.resize(total, 0.0);
+        }
+        let buf = &mut buf[..total];
+
+        // Level 0: visible samples known with weight 1, covered ones unknown.
+        let step = ch.step();
+        let (values, weights) = buf[..2 * rw * rh].split_at_mut(rw * rh);
+        weights.fill(1.0);
+        for y in 0..rh {
+            let row = ch.row((y0 as usize + y) as u32);
+            for x in 0..rw {
+                values[y * rw + x] = f32::from(row[(x0 as usize + x) * step]);
+            }
+            for &(a, b) in unreadable.row(y0 + y as u32) {
+                let (a, b) = (a.clamp(x0, x1), b.clamp(x0, x1));
+                weights[y * rw + (a - x0) as usize..y * rw + (b - x0) as usize].fill(0.0);
+            }
+        }
+
+        // Pull: each coarser sample is the weighted mean of its (up to) 2x2 children.
+        for k in 1..levels.len() {
+            let (fine, coarse) = (&levels[k - 1], &levels[k]);
+            let (lo, hi) = buf.split_at_mut(coarse.offset);
+            let fv = &lo[fine.offset..fine.offset + fine.w * fine.h];
+            let fw = &lo[fine.offset + fine.w * fine.h..fine.offset + 2 * fine.w * fine.h];
+            let (cv, cw) = hi[..2 * coarse.w * coarse.h].split_at_mut(coarse.w * coarse.h);
+            for cy in 0..coarse.h {
+                for cx in 0..coarse.w {
+                    let (mut sv, mut sw) = (0.0f32, 0.0f32);
+                    for fy in 2 * cy..(2 * cy + 2).min(fine.h) {
+                        for fx in 2 * cx..(2 * cx + 2).min(fine.w) {
+                            let i = fy * fine.w + fx;
+                            sv += fw[i] * fv[i];
+                            sw += fw[i];
+                        }
+                    }
+                    cv[cy * coarse.w + cx] = if sw > 0.0 { sv / sw } else { 0.0 };
+                    cw[cy * coarse.w + cx] = sw.min(1.0);
+                }
+            }
+        }
+
+        // Nothing visible at all: the whole window is covered.
+        let top = levels.last().expect("at least one level");
+        if buf[top.offset + 1] == 0.0 {
+            buf[levels[0].offset..levels[0].offset + rw * rh].fill(f32::from(MID_GREY));
+        } else {
+            // Push: blend each level with the bilinear upsampling of the one above, by weight.
+            for k in (0..levels.len() - 1).rev() {
+                let (fine, coarse) = (&levels[k], &levels[k + 1]);
+                let (lo, hi) = buf.split_at_mut(coarse.offset);
+                let cv = &hi[..coarse.w * coarse.h];
+                let (fv, fw) = lo[fine.offset..fine.offset + 2 * fine.w * fine.h]
+                    .split_at_mut(fine.w * fine.h);
+                let at = |x: i64, y: i64| {
+                    let x = x.clamp(0, coarse.w as i64 - 1) as usize;
+                    let y = y.clamp(0, coarse.h as i64 - 1) as usize;
+                    cv[y * coarse.w + x]
+                };
+                for y in 0..fine.h {
+                    let v = (y as f32 + 0.5) / 2.0 - 0.5;
+                    let (cy, ty) = (v.floor() as i64, v - v.floor());
+                    for x in 0..fine.w {
+                        let i = y * fine.w + x;
+                        if fw[i] >= 1.0 {
+                            continue;
+                        }
+                        let u = (x as f32 + 0.5) / 2.0 - 0.5;
+                        let (cx, tx) = (u.floor() as i64, u - u.floor());
+                        let upper = at(cx, cy) * (1.0 - tx) + at(cx + 1, cy) * tx;
+                        let lower = at(cx, cy + 1) * (1.0 - tx) + at(cx + 1, cy + 1) * tx;
+                        let c = upper * (1.0 - ty) + lower * ty;
+                        fv[i] = fw[i] * fv[i] + (1.0 - fw[i]) * c;
+                    }
+                }
+            }
+        }
+
+        // Write the covered samples.
+        let solved = &buf[..rw * rh];
+        for y in y0..y1 {
+            let runs = plan.spans.row(y);
+            if runs.is_empty() {
+                continue;
+            }
+            let row = ch.row_mut(y);
+            let base = (y - y0) as usize * rw;
+            for &(a, b) in runs {
+                for x in a..b {
+                    let v = solved[base + (x - x0) as usize];
+                    row[x as usize * step] = (v + 0.5).floor().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    });
+}
