@@ -134,7 +134,7 @@ impl CompiledMasks {
                     let sigma = blur_sigma_px(len, height);
                     let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
                     let cells = BlockPlan::new(spans, g / div.0, g / div.1);
-                    PlanePlan::Blur(BlurPlan::new(cells, sigma / f64::from(g)))
+                    PlanePlan::Blur(BlurPlan::new(spans.clone(), cells, sigma / f64::from(g)))
                 }
                 Style::Fill(_) => PlanePlan::Fill(FillPlan::new(
                     spans.clone(),

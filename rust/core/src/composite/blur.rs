@@ -7,6 +7,7 @@ use std::cell::RefCell;
 
 use crate::blocks::BlockPlan;
 use crate::frame::ChannelMut;
+use crate::raster::Spans;
 
 /// A compiled blur for one plane geometry.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,11 +19,34 @@ pub struct BlurPlan {
     /// Bounding box of the cells with covered samples, grown by one cell and clamped to the grid:
     /// `(x0, y0, x1, y1)`, half-open. The smoothed field is needed exactly there.
     region: (u32, u32, u32, u32),
+    /// The covered samples, by row.
+    spans: Spans,
+    /// Per sample column: the two region columns of the field around its centre and the weight of
+    /// the second (bilinear interpolation, clamped at the region's edges).
+    cols: Vec<(u32, u32, f32)>,
+    /// The same per sample row.
+    rows: Vec<(u32, u32, f32)>,
+}
+
+/// For each of `n` samples on a grid of cells `cell` samples wide: the two cells whose centres
+/// bracket the sample's centre, relative to `lo` and clamped to `[lo, hi)`, and the weight of the
+/// second.
+fn interpolation_table(n: u32, cell: u32, lo: u32, hi: u32) -> Vec<(u32, u32, f32)> {
+    (0..n)
+        .map(|x| {
+            let u = (x as f32 + 0.5) / cell as f32 - 0.5;
+            let c = u.floor();
+            let t = u - c;
+            let clamp = |v: i64| (v.clamp(i64::from(lo), i64::from(hi) - 1) - i64::from(lo)) as u32;
+            (clamp(c as i64), clamp(c as i64 + 1), t)
+        })
+        .collect()
 }
 
 impl BlurPlan {
-    /// Plans a blur of the covered samples in `cells` with `sigma_cells` measured in cells.
-    pub fn new(cells: BlockPlan, sigma_cells: f64) -> Self {
+    /// Plans a blur of the covered samples `spans`, grouped by cell in `cells`, with `sigma_cells`
+    /// measured in cells.
+    pub fn new(spans: Spans, cells: BlockPlan, sigma_cells: f64) -> Self {
         let radius = (3.0 * sigma_cells).ceil().max(1.0) as i32;
         let kernel = (-radius..=radius)
             .map(|k| (-(f64::from(k * k)) / (2.0 * sigma_cells * sigma_cells)).exp() as f32)
@@ -37,10 +61,15 @@ impl BlurPlan {
         if cells.blocks().is_empty() {
             region = (0, 0, 0, 0);
         }
+        let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
+        let rows = interpolation_table(spans.height(), cells.block_h, region.1, region.3.max(1));
         BlurPlan {
             cells,
             kernel,
             region,
+            spans,
+            cols,
+            rows,
         }
     }
 
@@ -118,30 +147,30 @@ pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
         }
         let field = &*value;
 
-        // 3. Bilinear interpolation of the smoothed field at each covered sample's centre.
-        let (cw, chh) = (cells.block_w as f32, cells.block_h as f32);
-        let at = |cx: i64, cy: i64| {
-            let cx = cx.clamp(i64::from(x0), i64::from(x1) - 1) as usize - x0 as usize;
-            let cy = cy.clamp(i64::from(y0), i64::from(y1) - 1) as usize - y0 as usize;
-            field[cy * rw + cx]
-        };
+        // 3. Bilinear interpolation of the smoothed field at each covered sample's centre: blend
+        //    the two field rows around the sample row once, then interpolate along the row.
+        let blended = &mut hval[..rw];
         let step = ch.step();
-        for b in cells.blocks() {
-            for s in cells.segments(b) {
-                let v = (s.y as f32 + 0.5) / chh - 0.5;
-                let cy = v.floor();
-                let ty = v - cy;
-                let cy = cy as i64;
-                let row = ch.row_mut(s.y);
-                for x in s.x0..s.x1 {
-                    let u = (x as f32 + 0.5) / cw - 0.5;
-                    let cx = u.floor();
-                    let tx = u - cx;
-                    let cx = cx as i64;
-                    let top = at(cx, cy) * (1.0 - tx) + at(cx + 1, cy) * tx;
-                    let bottom = at(cx, cy + 1) * (1.0 - tx) + at(cx + 1, cy + 1) * tx;
-                    let out = top * (1.0 - ty) + bottom * ty;
-                    row[x as usize * step] = (out + 0.5).floor().clamp(0.0, 255.0) as u8;
+        for y in 0..plan.spans.height() {
+            let runs = plan.spans.row(y);
+            if runs.is_empty() {
+                continue;
+            }
+            let (j0, j1, ty) = plan.rows[y as usize];
+            let (r0, r1) = (
+                &field[j0 as usize * rw..][..rw],
+                &field[j1 as usize * rw..][..rw],
+            );
+            for ((b, &a0), &a1) in blended.iter_mut().zip(r0).zip(r1) {
+                *b = a0 + (a1 - a0) * ty;
+            }
+            let row = ch.row_mut(y);
+            for &(a, b) in runs {
+                for x in a..b {
+                    let (i0, i1, tx) = plan.cols[x as usize];
+                    let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
+                    // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at 255.
+                    row[x as usize * step] = (v0 + (v1 - v0) * tx + 0.5) as u8;
                 }
             }
         }
@@ -154,9 +183,16 @@ fn cell_sum(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &crate::blocks::Bl
         .iter()
         .map(|s| {
             let row = ch.row(s.y);
-            (s.x0..s.x1)
-                .map(|x| u64::from(row[x as usize * step]))
-                .sum::<u64>()
+            if step == 1 {
+                row[s.x0 as usize..s.x1 as usize]
+                    .iter()
+                    .map(|&v| u64::from(v))
+                    .sum::<u64>()
+            } else {
+                (s.x0..s.x1)
+                    .map(|x| u64::from(row[x as usize * step]))
+                    .sum::<u64>()
+            }
         })
         .sum()
 }

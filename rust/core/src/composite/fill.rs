@@ -147,8 +147,15 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
         weights.fill(1.0);
         for y in 0..rh {
             let row = ch.row((y0 as usize + y) as u32);
-            for x in 0..rw {
-                values[y * rw + x] = f32::from(row[(x0 as usize + x) * step]);
+            let out = &mut values[y * rw..][..rw];
+            if step == 1 {
+                for (o, &v) in out.iter_mut().zip(&row[x0 as usize..x1 as usize]) {
+                    *o = f32::from(v);
+                }
+            } else {
+                for (x, o) in out.iter_mut().enumerate() {
+                    *o = f32::from(row[(x0 as usize + x) * step]);
+                }
             }
             for &(a, b) in unreadable.row(y0 + y as u32) {
                 let (a, b) = (a.clamp(x0, x1), b.clamp(x0, x1));
@@ -164,17 +171,31 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
             let fw = &lo[fine.offset + fine.w * fine.h..fine.offset + 2 * fine.w * fine.h];
             let (cv, cw) = hi[..2 * coarse.w * coarse.h].split_at_mut(coarse.w * coarse.h);
             for cy in 0..coarse.h {
-                for cx in 0..coarse.w {
-                    let (mut sv, mut sw) = (0.0f32, 0.0f32);
-                    for fy in 2 * cy..(2 * cy + 2).min(fine.h) {
-                        for fx in 2 * cx..(2 * cx + 2).min(fine.w) {
-                            let i = fy * fine.w + fx;
-                            sv += fw[i] * fv[i];
-                            sw += fw[i];
+                let (out_v, out_w) = (
+                    &mut cv[cy * coarse.w..][..coarse.w],
+                    &mut cw[cy * coarse.w..][..coarse.w],
+                );
+                out_v.fill(0.0);
+                out_w.fill(0.0);
+                // Accumulate weight * value and weight of the one or two child rows, in pairs of
+                // children (the last pair of an odd row has one).
+                for fy in 2 * cy..(2 * cy + 2).min(fine.h) {
+                    let (rv, rw) = (&fv[fy * fine.w..][..fine.w], &fw[fy * fine.w..][..fine.w]);
+                    for (((v2, w2), ov), ow) in rv
+                        .chunks(2)
+                        .zip(rw.chunks(2))
+                        .zip(out_v.iter_mut())
+                        .zip(out_w.iter_mut())
+                    {
+                        for (v, w) in v2.iter().zip(w2) {
+                            *ov += w * v;
+                            *ow += w;
                         }
                     }
-                    cv[cy * coarse.w + cx] = if sw > 0.0 { sv / sw } else { 0.0 };
-                    cw[cy * coarse.w + cx] = sw.min(1.0);
+                }
+                for (ov, ow) in out_v.iter_mut().zip(out_w.iter_mut()) {
+                    *ov = if *ow > 0.0 { *ov / *ow } else { 0.0 };
+                    *ow = ow.min(1.0);
                 }
             }
         }
@@ -191,25 +212,29 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
                 let cv = &hi[..coarse.w * coarse.h];
                 let (fv, fw) = lo[fine.offset..fine.offset + 2 * fine.w * fine.h]
                     .split_at_mut(fine.w * fine.h);
-                let at = |x: i64, y: i64| {
-                    let x = x.clamp(0, coarse.w as i64 - 1) as usize;
-                    let y = y.clamp(0, coarse.h as i64 - 1) as usize;
-                    cv[y * coarse.w + x]
-                };
+                // Fine sample x sits at coarse position x/2 - 1/4: between coarse (x-1)>>1 and
+                // the next, with weight 3/4 or 1/4 on the second. Edges clamp.
+                let cmax = (coarse.w - 1) as i64;
+                let hmax = (coarse.h - 1) as i64;
                 for y in 0..fine.h {
-                    let v = (y as f32 + 0.5) / 2.0 - 0.5;
-                    let (cy, ty) = (v.floor() as i64, v - v.floor());
+                    let cy = (y as i64 - 1) >> 1;
+                    let ty = if y % 2 == 0 { 0.75 } else { 0.25 };
+                    let r0 = cy.clamp(0, hmax) as usize * coarse.w;
+                    let r1 = (cy + 1).clamp(0, hmax) as usize * coarse.w;
                     for x in 0..fine.w {
                         let i = y * fine.w + x;
-                        if fw[i] >= 1.0 {
+                        let wi = fw[i];
+                        if wi >= 1.0 {
                             continue;
                         }
-                        let u = (x as f32 + 0.5) / 2.0 - 0.5;
-                        let (cx, tx) = (u.floor() as i64, u - u.floor());
-                        let upper = at(cx, cy) * (1.0 - tx) + at(cx + 1, cy) * tx;
-                        let lower = at(cx, cy + 1) * (1.0 - tx) + at(cx + 1, cy + 1) * tx;
-                        let c = upper * (1.0 - ty) + lower * ty;
-                        fv[i] = fw[i] * fv[i] + (1.0 - fw[i]) * c;
+                        let cx = (x as i64 - 1) >> 1;
+                        let tx = if x % 2 == 0 { 0.75 } else { 0.25 };
+                        let (c0, c1) =
+                            (cx.clamp(0, cmax) as usize, (cx + 1).clamp(0, cmax) as usize);
+                        let upper = cv[r0 + c0] + (cv[r0 + c1] - cv[r0 + c0]) * tx;
+                        let lower = cv[r1 + c0] + (cv[r1 + c1] - cv[r1 + c0]) * tx;
+                        let c = upper + (lower - upper) * ty;
+                        fv[i] = wi * fv[i] + (1.0 - wi) * c;
                     }
                 }
             }
@@ -226,8 +251,8 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
             let base = (y - y0) as usize * rw;
             for &(a, b) in runs {
                 for x in a..b {
-                    let v = solved[base + (x - x0) as usize];
-                    row[x as usize * step] = (v + 0.5).floor().clamp(0.0, 255.0) as u8;
+                    // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at 255.
+                    row[x as usize * step] = (solved[base + (x - x0) as usize] + 0.5) as u8;
                 }
             }
         }
