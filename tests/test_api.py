@@ -274,6 +274,13 @@ def test_coverage_is_a_bool_image_and_respects_lifted() -> None:
     assert lifted.sum() < cov.sum() and not (lifted & ~cov).any()
 
 
+def test_exclusion_map_is_the_permanent_cover() -> None:
+    ms = _sample_set()
+    permanent = pm.MaskSet([m for m in ms if not m.liftable])
+    np.testing.assert_array_equal(ms.exclusion_map(40, 30), pm.coverage(permanent, 40, 30))
+    assert ms.exclusion_map(40, 30).sum() < pm.coverage(ms, 40, 30).sum()
+
+
 def test_compiled_masks_are_shared_across_threads() -> None:
     ms = _sample_set()
     compiled = ms.compile(320, 240, "yuv420p")

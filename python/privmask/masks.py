@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.geometry import Polygon
@@ -159,6 +162,14 @@ class MaskSet:
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the set."""
         return _hash_of(self)
+
+    def exclusion_map(self, width: int, height: int) -> npt.NDArray[np.bool_]:
+        """The cover of the permanent masks on a ``width`` x ``height`` frame (bool, ``(h, w)``).
+
+        Motion detection and other analytics should ignore these areas: nobody may see them,
+        so events there must not be reported either. Liftable masks are not included.
+        """
+        return self.compile(width, height, "gray").coverage(lifted=True)
 
     def compile(
         self,
