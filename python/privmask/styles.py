@@ -173,7 +173,8 @@ class Fill:
     outline: tuple[int, int, int] | None
 
     def __init__(self, outline: str | tuple[int, int, int] | None = None) -> None:
-        object.__setattr__(self, "outline", None if outline is None else _triple(outline, "outline"))
+        rgb = None if outline is None else _triple(outline, "outline")
+        object.__setattr__(self, "outline", rgb)
 
     @property
     def grade(self) -> Grade:
