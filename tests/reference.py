@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +27,19 @@ SUBSAMPLING = {
     "yuv444p": (1, 1),
     "nv12": (2, 2),
     "nv21": (2, 2),
+    "yuv420p10le": (2, 2),
+    "p010le": (2, 2),
+    "rgb24": (1, 1),
+    "bgr24": (1, 1),
 }
+#: Bits per sample value, and how far values sit up in their 16-bit words.
+DEPTH = {"yuv420p10le": 10, "p010le": 10}
+SHIFT = {"p010le": 6}
+
+
+def max_value(fmt: str) -> int:
+    return (1 << DEPTH.get(fmt, 8)) - 1
+
 
 Edge = tuple[Fraction, Fraction, Fraction, Fraction, int]  # xa, ya, xb, yb (ya < yb), direction
 
@@ -106,7 +119,7 @@ def coverage(points: list[tuple[float, float]], w: int, h: int) -> npt.NDArray[n
 
 
 def chroma_cover(luma: npt.NDArray[np.bool_], fmt: str) -> npt.NDArray[np.bool_]:
-    """A chroma sample is covered iff any luma pixel it co-sites is."""
+    """A chroma sample is covered iff any luma pixel it co-sites is (RGB: same as luma)."""
     sx, sy = SUBSAMPLING[fmt]
     h, w = luma.shape
     ch, cw = -(-h // sy), -(-w // sx)
@@ -115,22 +128,24 @@ def chroma_cover(luma: npt.NDArray[np.bool_], fmt: str) -> npt.NDArray[np.bool_]
     return padded.reshape(ch, sy, cw, sx).any(axis=(1, 3))
 
 
-def channel_views(
-    fmt: str, planes: list[npt.NDArray[np.uint8]]
-) -> list[tuple[str, npt.NDArray[np.uint8]]]:
-    """(component, 2-D view of its samples) for each channel, undoing nv12/nv21 interleaving."""
+def channel_views(fmt: str, planes: list[npt.NDArray[Any]]) -> list[tuple[str, npt.NDArray[Any]]]:
+    """(component, 2-D view of its stored words) for each channel, undoing interleaving."""
     if fmt == "gray":
         return [("y", planes[0])]
-    if fmt in ("nv12", "nv21"):
+    if fmt in ("rgb24", "bgr24"):
+        p = planes[0]
+        r, g, b = (p[:, 0::3], p[:, 1::3], p[:, 2::3])
+        return [("r", r), ("g", g), ("b", b)] if fmt == "rgb24" else [("r", b), ("g", g), ("b", r)]
+    if fmt in ("nv12", "nv21", "p010le"):
         first, second = planes[1][:, 0::2], planes[1][:, 1::2]
-        u, v = (first, second) if fmt == "nv12" else (second, first)
+        u, v = (second, first) if fmt == "nv21" else (first, second)
         return [("y", planes[0]), ("u", u), ("v", v)]
     return [("y", planes[0]), ("u", planes[1]), ("v", planes[2])]
 
 
 def mosaic(
-    values: npt.NDArray[np.uint8], cover: npt.NDArray[np.bool_], bw: int, bh: int
-) -> npt.NDArray[np.uint8]:
+    values: npt.NDArray[np.int64], cover: npt.NDArray[np.bool_], bw: int, bh: int
+) -> npt.NDArray[np.int64]:
     """Each covered sample becomes the mean (rounded half up) of its block's covered samples."""
     out = values.copy()
     h, w = values.shape
@@ -145,7 +160,7 @@ def mosaic(
 
 
 def blur(
-    values: npt.NDArray[np.uint8],
+    values: npt.NDArray[np.int64],
     cover: npt.NDArray[np.bool_],
     cw: int,
     chh: int,

@@ -339,7 +339,7 @@ def test_decoded_pyav_frames_are_masked_in_place() -> None:
         np.testing.assert_array_equal(vf.to_ndarray()[:64], expected.planes[0])
 
 
-def test_from_av_reads_colour_tags_and_refuses_rgb() -> None:
+def test_from_av_reads_colour_tags_and_refuses_unsupported_formats() -> None:
     av = pytest.importorskip("av")
     rgb = np.zeros((8, 8, 3), np.uint8)
     tagged = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
@@ -347,9 +347,43 @@ def test_from_av_reads_colour_tags_and_refuses_rgb() -> None:
     )
     f = pm.Frame.from_av(tagged)
     assert f.matrix == "bt709"
+    rgba = np.zeros((8, 8, 4), np.uint8)
     with pytest.raises(pm.FrameFormatError, match="reformat"):
-        pm.Frame.from_av(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+        pm.Frame.from_av(av.VideoFrame.from_ndarray(rgba, format="rgba"))
     nv = av.VideoFrame(10, 6, "nv12")
     f = pm.Frame.from_av(nv)
     assert [p.shape for p in f.planes] == [(6, 10), (3, 10)]
     assert Fraction(1, 2) == Fraction(f.planes[1].shape[0], f.height)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p10le", "p010le", "rgb24", "bgr24", "nv12", "yuv422p"])
+def test_pyav_frames_of_every_layout_mask_like_numpy_planes(fmt: str) -> None:
+    av = pytest.importorskip("av")
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (34, 50, 3), dtype=np.uint8)
+    vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+    ms = _sample_set()
+    expected = pm.Frame(fmt, [np.array(p, copy=True) for p in pm.Frame.from_av(vf).planes])
+    pm.apply(expected, ms)
+    pm.apply(vf, ms)
+    for a, b in zip(pm.Frame.from_av(vf).planes, expected.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(vf.to_ndarray(format="rgb24"), rgb)
+
+
+def test_packed_rgb_gets_rgb_colours_and_ten_bit_gets_full_depth() -> None:
+    red = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 1, 1), pm.Solid("#ff0000"))])
+    rgb = pm.Frame.blank("rgb24", 3, 2)
+    pm.apply(rgb, red)
+    assert rgb.planes[0][0, :3].tolist() == [255, 0, 0]
+    bgr = pm.Frame.blank("bgr24", 3, 2)
+    pm.apply(bgr, red)
+    assert bgr.planes[0][0, :3].tolist() == [0, 0, 255]
+    ten = pm.Frame.blank("yuv420p10le", 4, 4)
+    pm.apply(ten, red)
+    # BT.601 limited red at 10 bits: Y = (16 + 219 * 0.299) * 4 = 325.9 -> 326.
+    assert ten.planes[0][0, 0] == 326 and ten.planes[2][0, 0] == 960
+    p010 = pm.Frame.blank("p010le", 4, 4)
+    pm.apply(p010, red)
+    assert p010.planes[0][0, 0] == 326 << 6
+    assert pm.Solid("#ff0000").samples("yuv420p10le") == (326, 361, 960)

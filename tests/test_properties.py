@@ -80,7 +80,9 @@ def frames(draw: st.DrawFn, fmt: str | None = None) -> Buffers:
     pad = draw(st.sampled_from([0, 0, 3, 16]))
     rng = np.random.default_rng(seed)
     shapes = pm.frame.plane_shapes(fmt, w, h)
-    buffers = [rng.integers(0, 256, (r, c + pad), dtype=np.uint8) for r, c in shapes]
+    dtype = pm.frame.sample_dtype(fmt)
+    top, shift = ref.max_value(fmt), ref.SHIFT.get(fmt, 0)
+    buffers = [(rng.integers(0, top + 1, (r, c + pad)) << shift).astype(dtype) for r, c in shapes]
     planes = [b[:, :c] for b, (_, c) in zip(buffers, shapes, strict=True)]
     return Buffers(pm.Frame(fmt, planes), buffers)
 
@@ -102,32 +104,43 @@ def covers(ms: pm.MaskSet, frame: pm.Frame, *, lifted: bool = False) -> dict[str
         if not (lifted and m.liftable):
             luma |= ref.coverage(list(m.shape.points), frame.width, frame.height)
     chroma = ref.chroma_cover(luma, frame.format)
-    return {"y": luma, "u": chroma, "v": chroma}
+    return {"y": luma, "u": chroma, "v": chroma, "r": luma, "g": luma, "b": luma}
 
 
 def channels(frame: pm.Frame) -> list[tuple[str, np.ndarray]]:
-    return ref.channel_views(frame.format, list(frame.planes))
+    """Each channel's sample values (a copy, as int64: ``p010le`` words shifted down)."""
+    shift = ref.SHIFT.get(frame.format, 0)
+    return [
+        (comp, view.astype(np.int64) >> shift)
+        for comp, view in ref.channel_views(frame.format, list(frame.planes))
+    ]
 
 
-def grid(fmt: str, px: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Luma and chroma (width, height) of a block grid whose luma edge resolves from ``px``."""
+def store(frame: pm.Frame, comp: str, values: np.ndarray) -> None:
+    """Writes sample values into one channel of the frame (as words)."""
+    shift = ref.SHIFT.get(frame.format, 0)
+    view = dict(ref.channel_views(frame.format, list(frame.planes)))[comp]
+    view[...] = (np.asarray(values, dtype=np.int64) << shift).astype(view.dtype)
+
+
+def grid(fmt: str, px: int) -> dict[str, tuple[int, int]]:
+    """(width, height) per component of a block grid whose luma edge resolves from ``px``."""
     sx, sy = ref.SUBSAMPLING[fmt]
     a = max(sx, sy)
     b = -(-px // a) * a
-    return (b, b), (b // sx, b // sy)
+    full, sub = (b, b), (b // sx, b // sy)
+    return {"y": full, "u": sub, "v": sub, "r": full, "g": full, "b": full}
 
 
 def mosaic_grid(fmt: str, style: pm.Mosaic) -> dict[str, tuple[int, int]]:
     assert style.block_px is not None
-    luma, chroma = grid(fmt, math.ceil(style.block_px))
-    return {"y": luma, "u": chroma, "v": chroma}
+    return grid(fmt, math.ceil(style.block_px))
 
 
 def blur_grid(fmt: str, style: pm.Blur) -> tuple[dict[str, tuple[int, int]], float]:
     assert style.sigma_px is not None
-    g = max(2, math.ceil(style.sigma_px))
-    luma, chroma = grid(fmt, g)
-    return {"y": luma, "u": chroma, "v": chroma}, style.sigma_px / luma[0]
+    cells = grid(fmt, max(2, math.ceil(style.sigma_px)))
+    return cells, style.sigma_px / cells["y"][0]
 
 
 def perturb_keeping_block_sums(
@@ -135,6 +148,7 @@ def perturb_keeping_block_sums(
 ) -> None:
     """Moves value between two covered samples of each block, so every block sum stays put."""
     rng = np.random.default_rng(seed)
+    top = ref.max_value(frame.format)
     for comp, view in channels(frame):
         bw, bh = blocks[comp]
         c = cover[comp]
@@ -146,8 +160,9 @@ def perturb_keeping_block_sums(
                 i, j = rng.choice(len(ys), 2, replace=False)
                 pi, pj = (by + ys[i], bx + xs[i]), (by + ys[j], bx + xs[j])
                 vi, vj = int(view[pi]), int(view[pj])
-                d = int(rng.integers(-min(vi, 255 - vj), min(255 - vi, vj) + 1))
+                d = int(rng.integers(-min(vi, top - vj), min(top - vi, vj) + 1))
                 view[pi], view[pj] = vi + d, vj - d
+        store(frame, comp, view)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,25 +199,22 @@ def test_solid_changes_exactly_the_cover_including_cosited_chroma(
     poly: pm.Polygon, style: pm.Solid, fb: Buffers
 ) -> None:
     ms = pm.MaskSet([pm.Mask(poly, style)])
-    compiled = ms.compile(fb.frame.width, fb.frame.height, fb.frame.format)
-    colour = dict(zip("yuv", _solid_yuv(style, compiled), strict=True))
+    f = fb.frame
+    compiled = ms.compile(f.width, f.height, f.format)
+    names = "rgb" if f.format in ("rgb24", "bgr24") else "yuv"
+    samples = style.samples(f.format, matrix=compiled.matrix, full_range=compiled.full_range)
+    colour = dict(zip(names, samples, strict=True))
     # Inputs where no covered sample can keep its value by chance: every sample differs from
     # the colour the mask writes.
-    for comp, view in channels(fb.frame):
-        view[...] = (colour[comp] + 1 + view.astype(np.int64) % 254) % 256
+    top = ref.max_value(f.format)
+    for comp, view in channels(f):
+        store(f, comp, (colour[comp] + 1 + view % (top - 1)) % (top + 1))
     before = fb.frame.copy()
     pm.apply(fb.frame, compiled)
     cov = covers(ms, fb.frame)
     for (comp, new), (_, old) in zip(channels(fb.frame), channels(before), strict=True):
         np.testing.assert_array_equal(new != old, cov[comp], err_msg=comp)
         assert (new[cov[comp]] == colour[comp]).all()
-
-
-def _solid_yuv(style: pm.Solid, compiled: pm.CompiledMasks) -> tuple[int, int, int]:
-    if style.yuv is not None:
-        return style.yuv
-    assert style.color is not None
-    return pm._native.rgb_to_yuv(style.color, compiled.matrix, compiled.full_range)
 
 
 @given(polygons(), frames(), byte, byte)
@@ -212,13 +224,13 @@ def test_fill_continues_the_surroundings_and_replaces_cosited_chroma(
     assume(outside != inside)
     ms = pm.MaskSet([pm.Mask(poly, pm.Fill())])
     cov = covers(ms, fb.frame)
-    for comp, view in channels(fb.frame):
-        view[...] = np.where(cov[comp], inside, outside)
+    for comp, _ in channels(fb.frame):
+        store(fb.frame, comp, np.where(cov[comp], inside, outside))
     before = fb.frame.copy()
     pm.apply(fb.frame, ms)
     for (comp, new), (_, old) in zip(channels(fb.frame), channels(before), strict=True):
         # A flat surround continues flat; a cover with nothing around it becomes mid-grey.
-        expected = outside if (~cov[comp]).any() else 128
+        expected = outside if (~cov[comp]).any() else (ref.max_value(fb.frame.format) + 1) // 2
         assert (new[cov[comp]] == expected).all(), comp
         if expected != inside:
             np.testing.assert_array_equal(new != old, cov[comp], err_msg=comp)
@@ -236,8 +248,10 @@ def test_solid_and_fill_output_is_independent_of_the_content(
     other = fb.frame.copy()
     cov = covers(ms, fb.frame)
     rng = np.random.default_rng(len(ms_list))
+    top = ref.max_value(other.format)
     for comp, view in channels(other):
-        view[cov[comp]] = rng.integers(0, 256, int(cov[comp].sum()), dtype=np.uint8)
+        view[cov[comp]] = rng.integers(0, top + 1, int(cov[comp].sum()))
+        store(other, comp, view)
     a, b = masked(fb.frame, ms), masked(other, ms)
     for pa, pb in zip(a.planes, b.planes, strict=True):
         np.testing.assert_array_equal(pa, pb)
@@ -269,7 +283,7 @@ def test_mosaic_equals_block_means_and_is_constant_per_block(
     blocks = mosaic_grid(fb.frame.format, style)
     for (comp, new), (_, old) in zip(channels(out), channels(fb.frame), strict=True):
         bw, bh = blocks[comp]
-        want = ref.mosaic(np.ascontiguousarray(old), cov[comp], bw, bh)
+        want = ref.mosaic(old, cov[comp], bw, bh)
         np.testing.assert_array_equal(new, want, err_msg=comp)
         for by in range(0, new.shape[0], bh):
             for bx in range(0, new.shape[1], bw):
@@ -287,7 +301,7 @@ def test_blur_matches_the_float64_reference_within_one_level(
     cells, sigma_cells = blur_grid(fb.frame.format, style)
     for (comp, new), (_, old) in zip(channels(out), channels(fb.frame), strict=True):
         cw, chh = cells[comp]
-        want = ref.blur(np.ascontiguousarray(old), cov[comp], cw, chh, sigma_cells)
+        want = ref.blur(old, cov[comp], cw, chh, sigma_cells)
         diff = np.abs(new.astype(np.float64) - want)
         assert diff.max(initial=0) <= 0.5 + 1e-3, (comp, diff.max())
 
@@ -335,8 +349,10 @@ def test_fill_never_reads_what_a_later_mask_hides(
     later = pm.MaskSet([ms[1]])
     other = fb.frame.copy()
     cov = covers(later, fb.frame)
+    top = ref.max_value(other.format)
     for comp, view in channels(other):
-        view[cov[comp]] = 255 - view[cov[comp]]
+        view[cov[comp]] = top - view[cov[comp]]
+        store(other, comp, view)
     # Outside the later mask's cover, nothing of its original content may show up.
     a, b = masked(fb.frame, ms), masked(other, ms)
     for (comp, va), (_, vb) in zip(channels(a), channels(b), strict=True):
@@ -360,7 +376,8 @@ def _bad_targets(fb: Buffers) -> list[tuple[str, object]]:
     planes = list(f.planes)
     ro = [p.copy() for p in planes]
     ro[-1].flags.writeable = False
-    wrong_dtype = [*planes[:-1], planes[-1].astype(np.uint16)]
+    other = np.uint8 if planes[-1].dtype == np.uint16 else np.uint16
+    wrong_dtype = [*planes[:-1], planes[-1].astype(other)]
     strided = [*planes[:-1], np.repeat(planes[-1], 2, axis=1)[:, ::2]]
     short = [*planes[:-1], planes[-1][:-1] if planes[-1].shape[0] > 1 else planes[-1][:, :0]]
     cases: list[tuple[str, object]] = [

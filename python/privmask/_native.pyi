@@ -9,9 +9,9 @@ import numpy.typing as npt
 __all__ = [
     "CompiledMasks",
     "__version__",
+    "colour_samples",
     "compile",
     "formats",
-    "rgb_to_yuv",
     "validate_polygon",
     "validate_style",
 ]
@@ -34,7 +34,9 @@ class CompiledMasks:
     def full_range(self) -> bool: ...
     def __len__(self) -> int: ...
     def apply_planes(
-        self, planes: Sequence[npt.NDArray[np.uint8]], lifted: bool = False
+        self,
+        planes: Sequence[npt.NDArray[np.uint8] | npt.NDArray[np.uint16]],
+        lifted: bool = False,
     ) -> None: ...
     def coverage(self, lifted: bool = False) -> npt.NDArray[np.bool_]: ...
 
@@ -46,8 +48,8 @@ def compile(
     matrix: str | None = None,
     full_range: bool | None = None,
 ) -> CompiledMasks: ...
-def rgb_to_yuv(
-    rgb: tuple[int, int, int], matrix: str, full_range: bool
+def colour_samples(
+    kind: str, values: tuple[int, int, int], format: str, matrix: str, full_range: bool
 ) -> tuple[int, int, int]: ...
 def validate_polygon(points: Sequence[tuple[float, float]]) -> None: ...
 def validate_style(kind: str, params: Sequence[float]) -> None: ...

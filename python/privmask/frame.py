@@ -11,9 +11,12 @@ import numpy.typing as npt
 from privmask import _native
 from privmask.errors import FrameFormatError
 
-__all__ = ["FORMATS", "Frame"]
+__all__ = ["FORMATS", "Frame", "Plane"]
 
 FORMATS: tuple[str, ...] = tuple(_native.formats())
+
+#: A plane: ``uint8`` samples, or ``uint16`` words for the 10-bit formats.
+Plane = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 _SUBSAMPLING = {
     "gray": (1, 1),
@@ -23,8 +26,19 @@ _SUBSAMPLING = {
     "yuv444p": (1, 1),
     "nv12": (2, 2),
     "nv21": (2, 2),
+    "yuv420p10le": (2, 2),
+    "p010le": (2, 2),
+    "rgb24": (1, 1),
+    "bgr24": (1, 1),
 }
-_PLANES = {"gray": 1, "nv12": 2, "nv21": 2}
+_PLANES = {"gray": 1, "nv12": 2, "nv21": 2, "p010le": 2, "rgb24": 1, "bgr24": 1}
+_WIDE = ("yuv420p10le", "p010le")
+
+
+def sample_dtype(fmt: str) -> type[np.uint8] | type[np.uint16]:
+    """The numpy dtype of a format's planes: uint16 words for 10-bit formats, else uint8."""
+    return np.uint16 if fmt in _WIDE else np.uint8
+
 
 # FFmpeg's AVColorSpace and AVColorRange values, as PyAV reports them.
 _AV_MATRIX = {1: "bt709", 5: "bt601", 6: "bt601"}
@@ -32,12 +46,14 @@ _AV_RANGE = {1: False, 2: True}
 
 
 def plane_shapes(fmt: str, width: int, height: int) -> list[tuple[int, int]]:
-    """The ``(rows, bytes per row)`` of each plane of a ``width`` x ``height`` frame."""
+    """The ``(rows, samples per row)`` of each plane of a ``width`` x ``height`` frame."""
     if fmt not in _SUBSAMPLING:
         raise FrameFormatError(f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)}")
     sx, sy = _SUBSAMPLING[fmt]
     cw, ch = -(-width // sx), -(-height // sy)
     n = _PLANES.get(fmt, 3)
+    if fmt in ("rgb24", "bgr24"):
+        return [(height, 3 * width)]
     if n == 1:
         return [(height, width)]
     if n == 2:
@@ -48,10 +64,12 @@ def plane_shapes(fmt: str, width: int, height: int) -> list[tuple[int, int]]:
 class Frame:
     """A video frame as numpy planes, wrapped without copying; ``apply`` writes into them.
 
-    ``planes`` are 2-D ``uint8`` arrays, luma first: ``(height, width)`` for Y, chroma sizes
-    rounded up as FFmpeg does; ``nv12``/``nv21`` have one interleaved chroma plane of
-    ``(ceil(h/2), 2*ceil(w/2))`` bytes. Rows may be padded (a row stride larger than the width, as
-    PyAV's ``line_size``); samples within a row must be contiguous, and planes writeable.
+    ``planes`` are 2-D arrays, luma first: ``(height, width)`` for Y, chroma sizes rounded up as
+    FFmpeg does; ``nv12``/``nv21``/``p010le`` have one interleaved chroma plane of
+    ``(ceil(h/2), 2*ceil(w/2))`` samples; ``rgb24``/``bgr24`` one ``(height, 3*width)`` plane.
+    Samples are ``uint8``, or ``uint16`` words for ``yuv420p10le`` (value in the low 10 bits)
+    and ``p010le`` (value in the high 10 bits). Rows may be padded (a row stride larger than the
+    width, as PyAV's ``line_size``); samples within a row must be contiguous, planes writeable.
 
     ``matrix`` (``"bt601"``/``"bt709"``) and ``full_range`` say how the frame is coded when that
     differs from the default (BT.709 from 720 rows up, else BT.601; full range for ``yuvj*``).
@@ -60,7 +78,7 @@ class Frame:
     __slots__ = ("_source", "format", "full_range", "height", "matrix", "planes", "width")
 
     format: str
-    planes: tuple[npt.NDArray[np.uint8], ...]
+    planes: tuple[Plane, ...]
     width: int
     height: int
     matrix: str | None
@@ -69,7 +87,7 @@ class Frame:
     def __init__(
         self,
         format: str,
-        planes: Sequence[npt.NDArray[np.uint8]],
+        planes: Sequence[Plane],
         *,
         matrix: str | None = None,
         full_range: bool | None = None,
@@ -82,12 +100,13 @@ class Frame:
         if matrix not in (None, "bt601", "bt709"):
             raise FrameFormatError(f"matrix must be 'bt601', 'bt709' or None, got {matrix!r}")
         planes = list(planes)
+        dtype = np.dtype(sample_dtype(format))
         for i, p in enumerate(planes):
             if not isinstance(p, np.ndarray):
                 raise FrameFormatError(f"plane {i} must be a numpy array, got {type(p).__name__}")
-            if p.dtype != np.uint8:
+            if p.dtype != dtype:
                 raise FrameFormatError(
-                    f"plane {i} has dtype {p.dtype}; privmask needs uint8 (8-bit) planes"
+                    f"plane {i} has dtype {p.dtype}; {format} planes are {dtype} arrays"
                 )
             if p.ndim != 2:
                 raise FrameFormatError(
@@ -96,6 +115,13 @@ class Frame:
         if not planes:
             raise FrameFormatError(f"a {format} frame needs planes, got none")
         height, width = planes[0].shape
+        if format in ("rgb24", "bgr24"):
+            if width % 3:
+                raise FrameFormatError(
+                    f"plane 0 of a {format} frame holds 3 bytes per pixel; "
+                    f"{width} is not a multiple of 3"
+                )
+            width //= 3
         expected = plane_shapes(format, width, height)
         if len(planes) != len(expected):
             raise FrameFormatError(
@@ -107,12 +133,12 @@ class Frame:
                     f"plane {i} of a {width}x{height} {format} frame must have shape {shape}, "
                     f"got {p.shape}"
                 )
-            if p.shape[1] > 1 and p.strides[1] != 1:
+            if p.shape[1] > 1 and p.strides[1] != p.itemsize:
                 raise FrameFormatError(
                     f"plane {i} has a sample stride of {p.strides[1]} bytes; rows must be "
                     "contiguous (use np.ascontiguousarray, or a view with unit inner stride)"
                 )
-            if p.shape[0] > 1 and p.strides[0] < p.shape[1]:
+            if p.shape[0] > 1 and p.strides[0] < p.shape[1] * p.itemsize:
                 raise FrameFormatError(
                     f"plane {i} has a row stride of {p.strides[0]} bytes for rows of "
                     f"{p.shape[1]} bytes; rows must not overlap or run backwards"
@@ -143,15 +169,23 @@ class Frame:
                 "(convert with frame.reformat(format='yuv420p'))"
             )
         shapes = plane_shapes(fmt, frame.width, frame.height)
+        dtype = np.dtype(sample_dtype(fmt))
         planes = []
-        for i, (plane, (rows, row_bytes)) in enumerate(zip(frame.planes, shapes, strict=False)):
+        for i, (plane, (rows, row_len)) in enumerate(zip(frame.planes, shapes, strict=False)):
             buf = np.frombuffer(plane, dtype=np.uint8)
             line = plane.line_size
+            if line % dtype.itemsize:
+                raise FrameFormatError(f"plane {i} line size {line} splits a {dtype} sample")
+            row_bytes = row_len * dtype.itemsize
             if buf.size >= rows * line:
-                arr = buf[: rows * line].reshape(rows, line)[:, :row_bytes]
+                arr = buf[: rows * line].view(dtype).reshape(rows, line // dtype.itemsize)
+                arr = arr[:, :row_len]
             elif buf.size >= (rows - 1) * line + row_bytes:
                 arr = np.lib.stride_tricks.as_strided(
-                    buf, shape=(rows, row_bytes), strides=(line, 1), writeable=buf.flags.writeable
+                    buf[: buf.size - buf.size % dtype.itemsize].view(dtype),
+                    shape=(rows, row_len),
+                    strides=(line, dtype.itemsize),
+                    writeable=buf.flags.writeable,
                 )
             else:
                 raise FrameFormatError(
@@ -165,10 +199,16 @@ class Frame:
 
     @classmethod
     def blank(cls, format: str, width: int, height: int, *, value: int = 0) -> Frame:
-        """A new frame with every sample set to ``value`` (chroma at 128 unless ``gray``)."""
+        """A new frame with luma (or R, G, B) at ``value`` and chroma at its mid-point; sample
+        values are at the format's depth (0-1023 for 10-bit) and ``p010le`` words are shifted."""
         shapes = plane_shapes(format, width, height)
-        planes = [
-            np.full(s, value if i == 0 else 128, dtype=np.uint8) for i, s in enumerate(shapes)
+        dtype = sample_dtype(format)
+        depth = 10 if format in _WIDE else 8
+        shift = 6 if format == "p010le" else 0
+        mid = 1 << (depth - 1)
+        planes: list[Plane] = [
+            np.full(s, (value if i == 0 else mid) << shift, dtype=dtype)  # type: ignore[misc]
+            for i, s in enumerate(shapes)
         ]
         return cls(format, planes)
 

@@ -73,6 +73,15 @@ class Solid:
     def grade(self) -> Grade:
         return Grade.ANONYMISING
 
+    def samples(
+        self, format: str, *, matrix: str = "bt601", full_range: bool = False
+    ) -> tuple[int, int, int]:
+        """The sample values this colour writes, by component (Y, U, V; or R, G, B for packed
+        RGB), on frames of ``format`` coded with ``matrix`` and range."""
+        kind, values = ("yuv", self.yuv) if self.yuv is not None else ("rgb", self.color)
+        assert values is not None
+        return _native.colour_samples(kind, values, format, matrix, full_range)
+
     def _native_spec(self) -> tuple[str, list[float]]:
         if self.yuv is not None:
             return ("solid_yuv", [float(c) for c in self.yuv])

@@ -6,8 +6,8 @@ use crate::composite::blur::{blur, BlurPlan};
 use crate::composite::fill::{fill, FillPlan};
 use crate::composite::{mosaic::mosaic, solid::solid};
 use crate::error::{Error, Result};
-use crate::format::{check_dimensions, Component, PixelFormat};
-use crate::frame::FrameMut;
+use crate::format::{check_dimensions, PixelFormat};
+use crate::frame::{FrameMut, Sample};
 use crate::geometry::Polygon;
 use crate::raster::{rasterize, Spans};
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
@@ -35,9 +35,9 @@ enum PlanePlan {
 #[derive(Clone, Debug, PartialEq)]
 struct CompiledMask {
     liftable: bool,
-    /// Samples to write for solid masks (and fill outlines), indexed by component (Y, U, V).
-    yuv: [u8; 3],
-    /// Whether a fill draws its outline in `yuv`.
+    /// Sample values for solid masks (and fill outlines), by component index.
+    colour: [u32; 3],
+    /// Whether a fill draws its outline in `colour`.
     outline: bool,
     /// Luma cover and plan, then chroma cover and plan (absent for `gray`).
     luma: (Spans, PlanePlan),
@@ -97,7 +97,7 @@ impl CompiledMasks {
             full_range: format.implies_full_range(),
         });
         let (sx, sy) = format.subsampling();
-        let has_chroma = format != PixelFormat::Gray;
+        let has_chroma = format != PixelFormat::Gray && !format.is_rgb();
         for (i, m) in masks.iter().enumerate() {
             m.style.validate().map_err(|e| match e {
                 Error::MaskConfig(msg) => Error::MaskConfig(format!("masks[{i}].style: {msg}")),
@@ -118,9 +118,9 @@ impl CompiledMasks {
         let (cw, ch) = format.plane_samples(1, width, height);
         let mut hidden_chroma = Hidden::new(cw, ch);
         for (m, (luma, chroma)) in masks.iter().zip(covers).rev() {
-            let (yuv, outline) = match m.style {
+            let (colour, outline) = match m.style {
                 Style::Solid(c) | Style::Fill(Some(c)) => {
-                    (c.to_yuv(space), matches!(m.style, Style::Fill(_)))
+                    (c.samples(format, space), matches!(m.style, Style::Fill(_)))
                 }
                 _ => ([0; 3], false),
             };
@@ -152,7 +152,7 @@ impl CompiledMasks {
             }
             compiled.push(CompiledMask {
                 liftable: m.liftable,
-                yuv,
+                colour,
                 outline,
                 luma: (luma, luma_plan),
                 chroma,
@@ -217,7 +217,7 @@ impl CompiledMasks {
 
     /// Applies the masks in list order, in place. With `lifted`, liftable masks are skipped and
     /// permanent ones still applied. The frame is checked first; on error nothing is written.
-    pub fn apply(&self, frame: &mut FrameMut<'_>, lifted: bool) -> Result<()> {
+    pub fn apply<T: Sample>(&self, frame: &mut FrameMut<'_, T>, lifted: bool) -> Result<()> {
         if (frame.width(), frame.height(), frame.format()) != (self.width, self.height, self.format)
         {
             return Err(Error::FrameFormat(format!(
@@ -232,17 +232,18 @@ impl CompiledMasks {
         }
         for m in self.masks.iter().filter(|m| !(lifted && m.liftable)) {
             for &layout in self.format.channels() {
-                let (spans, plan) = match layout.component {
-                    Component::Y => (&m.luma.0, &m.luma.1),
-                    _ => match &m.chroma {
+                let (spans, plan) = if layout.component.is_full_resolution() {
+                    (&m.luma.0, &m.luma.1)
+                } else {
+                    match &m.chroma {
                         Some((s, p)) => (s, p),
                         None => continue,
-                    },
+                    }
                 };
                 let mut ch = frame.channel(layout);
                 match plan {
                     PlanePlan::Solid => {
-                        let value = m.yuv[layout.component as usize];
+                        let value = m.colour[layout.component.index()];
                         solid(&mut ch, spans, value);
                     }
                     PlanePlan::Mosaic(blocks) => mosaic(&mut ch, blocks),
@@ -250,7 +251,7 @@ impl CompiledMasks {
                     PlanePlan::Fill(p) => {
                         fill(&mut ch, p, lifted);
                         if m.outline {
-                            solid(&mut ch, p.border(), m.yuv[layout.component as usize]);
+                            solid(&mut ch, p.border(), m.colour[layout.component.index()]);
                         }
                     }
                 }

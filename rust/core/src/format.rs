@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 /// Bounded so that the rasteriser's exact integer arithmetic never overflows (see `raster`).
 pub const MAX_DIMENSION: u32 = 16384;
 
-/// The 8-bit pixel formats privmask composites on.
+/// The pixel formats privmask composites on: 8-bit planar and semi-planar YUV, 10-bit YUV in
+/// 16-bit containers, and packed 8-bit RGB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
     /// Luma only.
@@ -24,6 +25,14 @@ pub enum PixelFormat {
     Nv12,
     /// Y plane, then one plane of interleaved V, U at 2x2 subsampling.
     Nv21,
+    /// As `Yuv420p` with 10-bit samples in the low bits of little-endian 16-bit words.
+    Yuv420p10le,
+    /// As `Nv12` with 10-bit samples in the high bits of little-endian 16-bit words.
+    P010le,
+    /// Packed R, G, B bytes (OpenCV pipelines hold BGR).
+    Rgb24,
+    /// Packed B, G, R bytes.
+    Bgr24,
 }
 
 /// One colour channel as it lies in memory: which plane, where in each row, and how far apart.
@@ -48,11 +57,33 @@ pub enum Component {
     U,
     /// Red-difference chroma.
     V,
+    /// Red (packed RGB formats).
+    R,
+    /// Green.
+    G,
+    /// Blue.
+    B,
+}
+
+impl Component {
+    /// Index of the component's value in a colour triple: Y/R 0, U/G 1, V/B 2.
+    pub fn index(self) -> usize {
+        match self {
+            Component::Y | Component::R => 0,
+            Component::U | Component::G => 1,
+            Component::V | Component::B => 2,
+        }
+    }
+
+    /// Whether the channel has one sample per pixel (luma and RGB) rather than being subsampled.
+    pub fn is_full_resolution(self) -> bool {
+        !matches!(self, Component::U | Component::V)
+    }
 }
 
 impl PixelFormat {
     /// Every supported format, in a stable order.
-    pub const ALL: [PixelFormat; 7] = [
+    pub const ALL: [PixelFormat; 11] = [
         PixelFormat::Gray,
         PixelFormat::Yuv420p,
         PixelFormat::Yuvj420p,
@@ -60,6 +91,10 @@ impl PixelFormat {
         PixelFormat::Yuv444p,
         PixelFormat::Nv12,
         PixelFormat::Nv21,
+        PixelFormat::Yuv420p10le,
+        PixelFormat::P010le,
+        PixelFormat::Rgb24,
+        PixelFormat::Bgr24,
     ];
 
     /// Parses an FFmpeg pixel-format name (`"yuv420p"`, `"nv12"`, ...).
@@ -87,18 +122,56 @@ impl PixelFormat {
             PixelFormat::Yuv444p => "yuv444p",
             PixelFormat::Nv12 => "nv12",
             PixelFormat::Nv21 => "nv21",
+            PixelFormat::Yuv420p10le => "yuv420p10le",
+            PixelFormat::P010le => "p010le",
+            PixelFormat::Rgb24 => "rgb24",
+            PixelFormat::Bgr24 => "bgr24",
         }
+    }
+
+    /// Bits per sample value (8 or 10).
+    pub fn depth(self) -> u32 {
+        match self {
+            PixelFormat::Yuv420p10le | PixelFormat::P010le => 10,
+            _ => 8,
+        }
+    }
+
+    /// Bytes per stored sample: 1, or 2 for the 10-bit formats' 16-bit words.
+    pub fn bytes_per_sample(self) -> usize {
+        if self.depth() > 8 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// How far a sample value is shifted up inside its word (6 for `p010le`, else 0).
+    pub fn shift(self) -> u32 {
+        match self {
+            PixelFormat::P010le => 6,
+            _ => 0,
+        }
+    }
+
+    /// Whether samples are R, G, B rather than Y, U, V.
+    pub fn is_rgb(self) -> bool {
+        matches!(self, PixelFormat::Rgb24 | PixelFormat::Bgr24)
     }
 
     /// Chroma subsampling factors `(horizontal, vertical)`; `(1, 1)` for formats without chroma.
     pub fn subsampling(self) -> (u32, u32) {
         match self {
-            PixelFormat::Gray | PixelFormat::Yuv444p => (1, 1),
+            PixelFormat::Gray | PixelFormat::Yuv444p | PixelFormat::Rgb24 | PixelFormat::Bgr24 => {
+                (1, 1)
+            }
             PixelFormat::Yuv422p => (2, 1),
             PixelFormat::Yuv420p
             | PixelFormat::Yuvj420p
             | PixelFormat::Nv12
-            | PixelFormat::Nv21 => (2, 2),
+            | PixelFormat::Nv21
+            | PixelFormat::Yuv420p10le
+            | PixelFormat::P010le => (2, 2),
         }
     }
 
@@ -110,9 +183,19 @@ impl PixelFormat {
     /// Number of separate buffers (planes) a frame of this format has.
     pub fn plane_count(self) -> usize {
         match self {
-            PixelFormat::Gray => 1,
-            PixelFormat::Nv12 | PixelFormat::Nv21 => 2,
+            PixelFormat::Gray | PixelFormat::Rgb24 | PixelFormat::Bgr24 => 1,
+            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::P010le => 2,
             _ => 3,
+        }
+    }
+
+    /// Samples interleaved per pixel in `plane` (2 for a semi-planar chroma plane, 3 for packed
+    /// RGB, else 1).
+    fn interleave(self, plane: usize) -> usize {
+        match self {
+            PixelFormat::Rgb24 | PixelFormat::Bgr24 => 3,
+            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::P010le if plane == 1 => 2,
+            _ => 1,
         }
     }
 
@@ -147,33 +230,45 @@ impl PixelFormat {
             ch(1, 1, 2, Component::U),
             ch(1, 0, 2, Component::V),
         ];
+        const RGB: [ChannelLayout; 3] = [
+            ch(0, 0, 3, Component::R),
+            ch(0, 1, 3, Component::G),
+            ch(0, 2, 3, Component::B),
+        ];
+        const BGR: [ChannelLayout; 3] = [
+            ch(0, 2, 3, Component::R),
+            ch(0, 1, 3, Component::G),
+            ch(0, 0, 3, Component::B),
+        ];
         match self {
             PixelFormat::Gray => &GRAY,
-            PixelFormat::Nv12 => &NV12,
+            PixelFormat::Nv12 | PixelFormat::P010le => &NV12,
             PixelFormat::Nv21 => &NV21,
-            _ => &PLANAR,
+            PixelFormat::Rgb24 => &RGB,
+            PixelFormat::Bgr24 => &BGR,
+            PixelFormat::Yuv420p
+            | PixelFormat::Yuvj420p
+            | PixelFormat::Yuv422p
+            | PixelFormat::Yuv444p
+            | PixelFormat::Yuv420p10le => &PLANAR,
         }
     }
 
     /// Size in samples `(width, height)` of the channels stored in `plane` for a `width` x `height`
     /// frame. Chroma sizes round up, as FFmpeg does for odd frame sizes.
     pub fn plane_samples(self, plane: usize, width: u32, height: u32) -> (u32, u32) {
-        if plane == 0 {
+        if plane == 0 || self.is_rgb() {
             return (width, height);
         }
         let (sx, sy) = self.subsampling();
         (width.div_ceil(sx), height.div_ceil(sy))
     }
 
-    /// Bytes a row of `plane` needs at the least (samples times interleaving).
-    pub fn plane_row_bytes(self, plane: usize, width: u32, height: u32) -> usize {
+    /// Stored samples (bytes, or 16-bit words for 10-bit formats) in a row of `plane`: samples
+    /// per channel times the channels interleaved in it.
+    pub fn plane_row_len(self, plane: usize, width: u32, height: u32) -> usize {
         let (w, _) = self.plane_samples(plane, width, height);
-        let interleave = if plane == 1 && matches!(self, PixelFormat::Nv12 | PixelFormat::Nv21) {
-            2
-        } else {
-            1
-        };
-        w as usize * interleave
+        w as usize * self.interleave(plane)
     }
 }
 
@@ -210,7 +305,14 @@ mod tests {
         assert_eq!(PixelFormat::Yuv420p.plane_samples(1, 33, 21), (17, 11));
         assert_eq!(PixelFormat::Yuv422p.plane_samples(2, 33, 21), (17, 21));
         assert_eq!(PixelFormat::Yuv444p.plane_samples(1, 33, 21), (33, 21));
-        assert_eq!(PixelFormat::Nv12.plane_row_bytes(1, 33, 21), 34);
+        assert_eq!(PixelFormat::Nv12.plane_row_len(1, 33, 21), 34);
+        assert_eq!(PixelFormat::P010le.plane_row_len(1, 33, 21), 34);
+        assert_eq!(PixelFormat::Rgb24.plane_row_len(0, 33, 21), 99);
+        assert_eq!(PixelFormat::Yuv420p10le.plane_samples(2, 33, 21), (17, 11));
+        assert_eq!(
+            (PixelFormat::P010le.depth(), PixelFormat::P010le.shift()),
+            (10, 6)
+        );
     }
 
     #[test]

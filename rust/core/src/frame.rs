@@ -1,50 +1,84 @@
 //! Mutable views of a frame's planes with a row stride, and of the channels inside them.
+//!
+//! Planes hold either bytes (8-bit formats) or 16-bit words (10-bit formats); [`Sample`] is the
+//! storage type. A channel view converts between stored words and sample values (`p010le` keeps
+//! its 10 bits in the high end of each word).
 
 use std::marker::PhantomData;
 
 use crate::error::{Error, Result};
 use crate::format::{check_dimensions, ChannelLayout, PixelFormat};
 
-/// One plane of 8-bit samples: `rows` rows of `row_bytes` bytes, `stride` bytes apart.
-///
-/// Only the `row_bytes` bytes of each row are ever touched: padding between rows (PyAV's
-/// `line_size`) may belong to someone else.
-#[derive(Debug)]
-pub struct PlaneMut<'a> {
-    ptr: *mut u8,
-    row_bytes: usize,
-    rows: usize,
-    stride: usize,
-    _borrow: PhantomData<&'a mut [u8]>,
+/// The storage type of a plane's samples: `u8` or `u16`.
+pub trait Sample: Copy + Send + Sync + 'static {
+    /// Bytes per stored sample.
+    const BYTES: usize;
+    /// The stored word as an integer.
+    fn word(self) -> u32;
+    /// A stored word from an integer that fits.
+    fn from_word(v: u32) -> Self;
 }
 
-// SAFETY: a `PlaneMut` is an exclusive borrow of its rows (see the constructors), like `&mut [u8]`.
-unsafe impl Send for PlaneMut<'_> {}
-// SAFETY: shared access only reads through `&self` methods, which touch no samples.
-unsafe impl Sync for PlaneMut<'_> {}
+impl Sample for u8 {
+    const BYTES: usize = 1;
+    fn word(self) -> u32 {
+        u32::from(self)
+    }
+    fn from_word(v: u32) -> Self {
+        v as u8
+    }
+}
 
-impl<'a> PlaneMut<'a> {
-    /// Borrows a plane stored in `data` with rows `stride` bytes apart.
-    pub fn new(data: &'a mut [u8], row_bytes: usize, rows: usize, stride: usize) -> Result<Self> {
-        if stride < row_bytes {
+impl Sample for u16 {
+    const BYTES: usize = 2;
+    fn word(self) -> u32 {
+        u32::from(self)
+    }
+    fn from_word(v: u32) -> Self {
+        v as u16
+    }
+}
+
+/// One plane: `rows` rows of `row_len` samples, `stride` samples apart.
+///
+/// Only the `row_len` samples of each row are ever touched: padding between rows (PyAV's
+/// `line_size`) may belong to someone else.
+#[derive(Debug)]
+pub struct PlaneMut<'a, T: Sample = u8> {
+    ptr: *mut T,
+    row_len: usize,
+    rows: usize,
+    stride: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `PlaneMut` is an exclusive borrow of its rows (see the constructors), like `&mut [T]`.
+unsafe impl<T: Sample> Send for PlaneMut<'_, T> {}
+// SAFETY: shared access only reads, through `&self` methods.
+unsafe impl<T: Sample> Sync for PlaneMut<'_, T> {}
+
+impl<'a, T: Sample> PlaneMut<'a, T> {
+    /// Borrows a plane stored in `data` with rows `stride` samples apart.
+    pub fn new(data: &'a mut [T], row_len: usize, rows: usize, stride: usize) -> Result<Self> {
+        if stride < row_len {
             return Err(Error::FrameFormat(format!(
-                "row stride {stride} is smaller than the row width {row_bytes} bytes"
+                "row stride {stride} is smaller than the row width {row_len} samples"
             )));
         }
         let needed = if rows == 0 {
             0
         } else {
-            (rows - 1) * stride + row_bytes
+            (rows - 1) * stride + row_len
         };
         if data.len() < needed {
             return Err(Error::FrameFormat(format!(
-                "plane buffer holds {} bytes but {rows} rows of {row_bytes} bytes at stride {stride} need {needed}",
+                "plane buffer holds {} samples but {rows} rows of {row_len} at stride {stride} need {needed}",
                 data.len()
             )));
         }
         Ok(PlaneMut {
             ptr: data.as_mut_ptr(),
-            row_bytes,
+            row_len,
             rows,
             stride,
             _borrow: PhantomData,
@@ -54,32 +88,32 @@ impl<'a> PlaneMut<'a> {
     /// Borrows a plane from raw parts, as a binding does with a strided numpy array.
     ///
     /// # Safety
-    /// For every `y < rows`, the `row_bytes` bytes at `ptr + y * stride` must be valid for reads
-    /// and writes for `'a`, and nothing else may access them during `'a`. Rows must not overlap
-    /// (`stride >= row_bytes`, checked).
+    /// For every `y < rows`, the `row_len` samples at `ptr + y * stride` must be valid and
+    /// aligned for reads and writes for `'a`, and nothing else may access them during `'a`.
+    /// Rows must not overlap (`stride >= row_len`, checked).
     pub unsafe fn from_raw(
-        ptr: *mut u8,
-        row_bytes: usize,
+        ptr: *mut T,
+        row_len: usize,
         rows: usize,
         stride: usize,
     ) -> Result<Self> {
-        if stride < row_bytes && rows > 1 {
+        if stride < row_len && rows > 1 {
             return Err(Error::FrameFormat(format!(
-                "row stride {stride} is smaller than the row width {row_bytes} bytes; rows would overlap"
+                "row stride {stride} is smaller than the row width {row_len} samples; rows would overlap"
             )));
         }
         Ok(PlaneMut {
             ptr,
-            row_bytes,
+            row_len,
             rows,
             stride,
             _borrow: PhantomData,
         })
     }
 
-    /// Bytes per row that belong to the image.
-    pub fn row_bytes(&self) -> usize {
-        self.row_bytes
+    /// Samples per row that belong to the image.
+    pub fn row_len(&self) -> usize {
+        self.row_len
     }
 
     /// Number of rows.
@@ -88,39 +122,48 @@ impl<'a> PlaneMut<'a> {
     }
 
     /// Row `y` (panics when out of range).
-    pub fn row_mut(&mut self, y: usize) -> &mut [u8] {
+    pub fn row_mut(&mut self, y: usize) -> &mut [T] {
         assert!(y < self.rows, "row {y} out of range ({} rows)", self.rows);
-        // SAFETY: the constructor guarantees the `row_bytes` bytes of each row are valid and
+        // SAFETY: the constructor guarantees the `row_len` samples of each row are valid and
         // exclusively ours for 'a; `&mut self` prevents handing out two rows at once.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(y * self.stride), self.row_bytes) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(y * self.stride), self.row_len) }
     }
 
     /// Row `y`, read-only.
-    pub fn row(&self, y: usize) -> &[u8] {
+    pub fn row(&self, y: usize) -> &[T] {
         assert!(y < self.rows, "row {y} out of range ({} rows)", self.rows);
         // SAFETY: as for `row_mut`; `&self` gives shared access only.
-        unsafe { std::slice::from_raw_parts(self.ptr.add(y * self.stride), self.row_bytes) }
+        unsafe { std::slice::from_raw_parts(self.ptr.add(y * self.stride), self.row_len) }
     }
 }
 
 /// A whole frame: its format, size and planes, checked against each other.
 #[derive(Debug)]
-pub struct FrameMut<'a> {
+pub struct FrameMut<'a, T: Sample = u8> {
     format: PixelFormat,
     width: u32,
     height: u32,
-    planes: [Option<PlaneMut<'a>>; 3],
+    planes: [Option<PlaneMut<'a, T>>; 3],
 }
 
-impl<'a> FrameMut<'a> {
-    /// Checks that the planes have exactly the sizes `format` implies for `width` x `height`.
+impl<'a, T: Sample> FrameMut<'a, T> {
+    /// Checks that the planes have exactly the sizes and sample type `format` implies for
+    /// `width` x `height`.
     pub fn new(
         format: PixelFormat,
         width: u32,
         height: u32,
-        planes: [Option<PlaneMut<'a>>; 3],
+        planes: [Option<PlaneMut<'a, T>>; 3],
     ) -> Result<Self> {
         check_dimensions(width, height)?;
+        if T::BYTES != format.bytes_per_sample() {
+            return Err(Error::FrameFormat(format!(
+                "{} frames store {}-byte samples, got {}-byte planes",
+                format.name(),
+                format.bytes_per_sample(),
+                T::BYTES
+            )));
+        }
         let given = planes.iter().filter(|p| p.is_some()).count();
         if given != format.plane_count() || planes.iter().take(given).any(|p| p.is_none()) {
             return Err(Error::FrameFormat(format!(
@@ -131,13 +174,13 @@ impl<'a> FrameMut<'a> {
         }
         for (i, p) in planes.iter().flatten().enumerate() {
             let (_, rows) = format.plane_samples(i, width, height);
-            let row_bytes = format.plane_row_bytes(i, width, height);
-            if p.rows != rows as usize || p.row_bytes != row_bytes {
+            let row_len = format.plane_row_len(i, width, height);
+            if p.rows != rows as usize || p.row_len != row_len {
                 return Err(Error::FrameFormat(format!(
-                    "plane {i} of a {width}x{height} {} frame must be {rows} rows of {row_bytes} bytes, got {} rows of {} bytes",
+                    "plane {i} of a {width}x{height} {} frame must be {rows} rows of {row_len} samples, got {} rows of {}",
                     format.name(),
                     p.rows,
-                    p.row_bytes
+                    p.row_len
                 )));
             }
         }
@@ -149,26 +192,43 @@ impl<'a> FrameMut<'a> {
         })
     }
 
+    /// As [`FrameMut::new`], taking the frame size from plane 0 (its rows, and its row length
+    /// over the samples interleaved per pixel).
+    pub fn from_planes(format: PixelFormat, planes: [Option<PlaneMut<'a, T>>; 3]) -> Result<Self> {
+        let (len, rows) = planes[0].as_ref().map_or((0, 0), |p| (p.row_len, p.rows));
+        let per_pixel = format.plane_row_len(0, 1, 1);
+        let width = u32::try_from(len / per_pixel).unwrap_or(u32::MAX);
+        let height = u32::try_from(rows).unwrap_or(u32::MAX);
+        if len % per_pixel != 0 {
+            return Err(Error::FrameFormat(format!(
+                "plane 0 rows of a {} frame hold {per_pixel} samples per pixel; {len} is not a multiple",
+                format.name()
+            )));
+        }
+        Self::new(format, width, height, planes)
+    }
+
     /// The pixel format.
     pub fn format(&self) -> PixelFormat {
         self.format
     }
 
-    /// Width in luma pixels.
+    /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.width
     }
 
-    /// Height in luma pixels.
+    /// Height in pixels.
     pub fn height(&self) -> u32 {
         self.height
     }
 
-    /// A view of one channel (luma, or one chroma component) for reading and writing samples.
-    pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, 'a> {
+    /// A view of one channel (luma, one chroma component, or one of R, G, B).
+    pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, 'a, T> {
         let (width, height) = self
             .format
             .plane_samples(layout.plane, self.width, self.height);
+        let (shift, max) = (self.format.shift(), (1 << self.format.depth()) - 1);
         let plane = self.planes[layout.plane]
             .as_mut()
             .expect("validated in FrameMut::new");
@@ -178,21 +238,26 @@ impl<'a> FrameMut<'a> {
             step: layout.step,
             width,
             height,
+            shift,
+            max,
         }
     }
 }
 
-/// One channel's samples inside a plane: sample `x` of row `y` is byte `offset + x * step`.
+/// One channel's samples inside a plane: sample `x` of row `y` is word `offset + x * step`, and its
+/// value is the word shifted down by `shift`.
 #[derive(Debug)]
-pub struct ChannelMut<'p, 'a> {
-    plane: &'p mut PlaneMut<'a>,
+pub struct ChannelMut<'p, 'a, T: Sample = u8> {
+    plane: &'p mut PlaneMut<'a, T>,
     offset: usize,
     step: usize,
     width: u32,
     height: u32,
+    shift: u32,
+    max: u32,
 }
 
-impl ChannelMut<'_, '_> {
+impl<T: Sample> ChannelMut<'_, '_, T> {
     /// Samples per row.
     pub fn width(&self) -> u32 {
         self.width
@@ -203,20 +268,42 @@ impl ChannelMut<'_, '_> {
         self.height
     }
 
-    /// Bytes between neighbouring samples of a row (1, or 2 when interleaved).
+    /// Words between neighbouring samples of a row (1, 2 when interleaved, 3 for packed RGB).
     pub fn step(&self) -> usize {
         self.step
     }
 
+    /// Bits a value is shifted up inside its word (6 for `p010le`).
+    pub fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    /// The largest sample value (255, or 1023 for 10-bit formats).
+    pub fn max_value(&self) -> u32 {
+        self.max
+    }
+
     /// Row `y`, starting at its first sample of this channel; sample `x` is at index `x * step()`.
-    pub fn row_mut(&mut self, y: u32) -> &mut [u8] {
+    pub fn row_mut(&mut self, y: u32) -> &mut [T] {
         let offset = self.offset;
         &mut self.plane.row_mut(y as usize)[offset..]
     }
 
     /// Row `y`, read-only, as for [`ChannelMut::row_mut`].
-    pub fn row(&self, y: u32) -> &[u8] {
+    pub fn row(&self, y: u32) -> &[T] {
         &self.plane.row(y as usize)[self.offset..]
+    }
+
+    /// The value of a stored word.
+    #[inline]
+    pub fn value(&self, word: T) -> u32 {
+        word.word() >> self.shift
+    }
+
+    /// The stored word for a value.
+    #[inline]
+    pub fn word(&self, value: u32) -> T {
+        T::from_word(value << self.shift)
     }
 }
 
@@ -243,7 +330,15 @@ mod tests {
     }
 
     #[test]
-    fn interleaved_channels_address_their_own_bytes() {
+    fn sample_type_must_match_the_format() {
+        let mut y = vec![0u8; 4];
+        let planes = [Some(PlaneMut::new(&mut y, 2, 2, 2).unwrap()), None, None];
+        let err = FrameMut::new(PixelFormat::P010le, 2, 2, planes).unwrap_err();
+        assert!(err.to_string().contains("2-byte"), "{err}");
+    }
+
+    #[test]
+    fn interleaved_channels_address_their_own_samples() {
         let mut y = vec![0u8; 4 * 2];
         let mut uv = vec![0u8; 4];
         {
@@ -259,5 +354,20 @@ mod tests {
             ch.row_mut(0)[step] = 9;
         }
         assert_eq!(uv, [0, 0, 9, 0]);
+    }
+
+    #[test]
+    fn p010_values_live_in_the_high_bits() {
+        let mut y = vec![0u16; 4];
+        let mut uv = vec![0u16; 2];
+        let planes = [
+            Some(PlaneMut::new(&mut y, 2, 2, 2).unwrap()),
+            Some(PlaneMut::new(&mut uv, 2, 1, 2).unwrap()),
+            None,
+        ];
+        let mut f = FrameMut::new(PixelFormat::P010le, 2, 2, planes).unwrap();
+        let ch = f.channel(PixelFormat::P010le.channels()[0]);
+        assert_eq!(ch.word(1023), 0xFFC0);
+        assert_eq!(ch.value(0xFFC0), 1023);
     }
 }

@@ -1,7 +1,8 @@
 //! Mask styles and how their sizes resolve for a given frame.
 
-use crate::color::{rgb_to_yuv, ColourSpace};
+use crate::color::{rgb_to_yuv_depth, yuv_to_rgb, ColourSpace};
 use crate::error::{Error, Result};
+use crate::format::PixelFormat;
 
 /// A solid mask's colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -13,11 +14,15 @@ pub enum Colour {
 }
 
 impl Colour {
-    /// The Y, U, V samples to write on a frame coded in `space`.
-    pub fn to_yuv(self, space: ColourSpace) -> [u8; 3] {
-        match self {
-            Colour::Rgb(rgb) => rgb_to_yuv(rgb, space),
-            Colour::Yuv(yuv) => yuv,
+    /// The sample values to write, by component index (Y, U, V or R, G, B), on a frame of
+    /// `format` coded in `space`. Raw `Yuv` values are 8-bit and scale up for 10-bit formats.
+    pub fn samples(self, format: PixelFormat, space: ColourSpace) -> [u32; 3] {
+        let depth = format.depth();
+        match (self, format.is_rgb()) {
+            (Colour::Rgb(rgb), true) => rgb.map(u32::from),
+            (Colour::Yuv(yuv), true) => yuv_to_rgb(yuv, space).map(u32::from),
+            (Colour::Rgb(rgb), false) => rgb_to_yuv_depth(rgb, space, depth),
+            (Colour::Yuv(yuv), false) => yuv.map(|v| u32::from(v) << (depth - 8)),
         }
     }
 }

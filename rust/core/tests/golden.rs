@@ -35,7 +35,7 @@ fn run(
         let mut views: [Option<PlaneMut<'_>>; 3] = [None, None, None];
         for (i, p) in planes.iter_mut().enumerate() {
             let (_, rows) = format.plane_samples(i, w, h);
-            let row_bytes = format.plane_row_bytes(i, w, h);
+            let row_bytes = format.plane_row_len(i, w, h);
             views[i] = Some(PlaneMut::new(p, row_bytes, rows as usize, row_bytes).unwrap());
         }
         let mut frame = FrameMut::new(format, w, h, views).unwrap();
@@ -160,7 +160,7 @@ fn later_masks_read_earlier_results_and_lifted_skips_liftable_only() {
         vec![100, 100, 3, 4]
     );
     let compiled = CompiledMasks::compile(&masks, 4, 1, PixelFormat::Gray, None).unwrap();
-    let mut data = vec![1, 2, 3, 4];
+    let mut data: Vec<u8> = vec![1, 2, 3, 4];
     {
         let plane = PlaneMut::new(&mut data, 4, 1, 4).unwrap();
         let mut frame = FrameMut::new(PixelFormat::Gray, 4, 1, [Some(plane), None, None]).unwrap();

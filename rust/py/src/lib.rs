@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use numpy::{PyArray2, PyArrayMethods, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{Element, PyArray2, PyArrayMethods, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use privmask_core::{
-    Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix, PixelFormat,
-    PlaneMut, Polygon, Style,
+    frame::Sample, Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix,
+    PixelFormat, PlaneMut, Polygon, Style,
 };
 
 pyo3::import_exception!(privmask.errors, InvalidGeometryError);
@@ -136,8 +136,9 @@ impl PyCompiledMasks {
         )
     }
 
-    /// Applies the masks in place to a frame given as its planes (2-D uint8 arrays with unit
-    /// sample stride). Checks everything first: on error nothing is written.
+    /// Applies the masks in place to a frame given as its planes (2-D arrays of uint8, or uint16
+    /// for 10-bit formats, with unit sample stride). Checks everything first: on error nothing is
+    /// written.
     #[pyo3(signature = (planes, lifted = false))]
     fn apply_planes(
         &self,
@@ -154,59 +155,11 @@ impl PyCompiledMasks {
                 planes.len()
             )));
         }
-        let mut borrows: Vec<PyReadwriteArray2<'_, u8>> = Vec::with_capacity(planes.len());
-        for (i, p) in planes.iter().enumerate() {
-            let arr = p.cast::<PyArray2<u8>>().map_err(|_| {
-                FrameFormatError::new_err(format!(
-                    "plane {i} must be a 2-D numpy array of dtype uint8"
-                ))
-            })?;
-            let rw = arr.try_readwrite().map_err(|_| {
-                FrameFormatError::new_err(format!(
-                    "plane {i} is read-only or already borrowed; pass a writeable array (e.g. a copy)"
-                ))
-            })?;
-            borrows.push(rw);
+        if format.bytes_per_sample() == 2 {
+            apply_typed::<u16>(py, &self.inner, &planes, lifted, "uint16")
+        } else {
+            apply_typed::<u8>(py, &self.inner, &planes, lifted, "uint8")
         }
-        let mut views: [Option<PlaneMut<'_>>; 3] = [None, None, None];
-        for (i, rw) in borrows.iter_mut().enumerate() {
-            let (shape, strides) = (rw.shape().to_vec(), rw.strides().to_vec());
-            if shape[1] > 1 && strides[1] != 1 {
-                return Err(FrameFormatError::new_err(format!(
-                    "plane {i} has a sample stride of {} bytes; rows must be contiguous (stride 1)",
-                    strides[1]
-                )));
-            }
-            if shape[0] > 1 && strides[0] < shape[1] as isize {
-                return Err(FrameFormatError::new_err(format!(
-                    "plane {i} has a row stride of {} bytes for rows of {} bytes; rows must not overlap or run backwards",
-                    strides[0], shape[1]
-                )));
-            }
-            let ptr = rw.as_array_mut().as_mut_ptr();
-            // SAFETY: numpy guarantees the `shape[1]` bytes of each of the `shape[0]` rows at
-            // `ptr + y * strides[0]` belong to this array; the read-write borrow held in `borrows`
-            // until after the kernel returns makes them exclusively ours.
-            let plane =
-                unsafe { PlaneMut::from_raw(ptr, shape[1], shape[0], strides[0].max(0) as usize) };
-            views[i] = Some(plane.map_err(to_py)?);
-        }
-        // Plane 0's rows and bytes per row are the frame's own size; the core checks the other
-        // planes against it, then the whole geometry against what the masks were compiled for.
-        let (width, height) = views[0]
-            .as_ref()
-            .map_or((0, 0), |p| (p.row_bytes(), p.rows()));
-        let (Ok(width), Ok(height)) = (u32::try_from(width), u32::try_from(height)) else {
-            return Err(FrameFormatError::new_err(
-                "plane 0 is larger than any supported frame",
-            ));
-        };
-        let mut frame = FrameMut::new(format, width, height, views).map_err(to_py)?;
-        let inner = Arc::clone(&self.inner);
-        py.detach(move || inner.apply(&mut frame, lifted))
-            .map_err(to_py)?;
-        drop(borrows);
-        Ok(())
     }
 
     /// The luma cover of the masks that apply, as a bool array (height, width).
@@ -228,6 +181,69 @@ impl PyCompiledMasks {
         }
         out
     }
+}
+
+/// Borrows the planes as `T` arrays, checks their layout, and applies the masks without the GIL.
+fn apply_typed<T: Element + Sample>(
+    py: Python<'_>,
+    masks: &Arc<CompiledMasks>,
+    planes: &[Bound<'_, PyAny>],
+    lifted: bool,
+    dtype: &str,
+) -> PyResult<()> {
+    let format = masks.format();
+    let mut borrows: Vec<PyReadwriteArray2<'_, T>> = Vec::with_capacity(planes.len());
+    for (i, p) in planes.iter().enumerate() {
+        let arr = p.cast::<PyArray2<T>>().map_err(|_| {
+            FrameFormatError::new_err(format!(
+                "plane {i} must be a 2-D numpy array of dtype {dtype} for {} frames",
+                format.name()
+            ))
+        })?;
+        let rw = arr.try_readwrite().map_err(|_| {
+            FrameFormatError::new_err(format!(
+                "plane {i} is read-only or already borrowed; pass a writeable array (e.g. a copy)"
+            ))
+        })?;
+        borrows.push(rw);
+    }
+    let size = std::mem::size_of::<T>() as isize;
+    let mut views: [Option<PlaneMut<'_, T>>; 3] = [None, None, None];
+    for (i, rw) in borrows.iter_mut().enumerate() {
+        let (shape, strides) = (rw.shape().to_vec(), rw.strides().to_vec());
+        if shape[1] > 1 && strides[1] != size {
+            return Err(FrameFormatError::new_err(format!(
+                "plane {i} has a sample stride of {} bytes; samples in a row must be contiguous ({size} bytes apart)",
+                strides[1]
+            )));
+        }
+        if shape[0] > 1 && (strides[0] < shape[1] as isize * size || strides[0] % size != 0) {
+            return Err(FrameFormatError::new_err(format!(
+                "plane {i} has a row stride of {} bytes for rows of {} bytes; rows must not overlap, run backwards or split a sample",
+                strides[0],
+                shape[1] as isize * size
+            )));
+        }
+        let ptr = rw.as_array_mut().as_mut_ptr();
+        if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+            return Err(FrameFormatError::new_err(format!(
+                "plane {i} is not aligned to its {dtype} samples"
+            )));
+        }
+        // SAFETY: numpy guarantees the `shape[1]` samples of each of the `shape[0]` rows at
+        // `ptr + y * strides[0]` belong to this array (alignment checked above); the read-write
+        // borrow held in `borrows` until after the kernel returns makes them exclusively ours.
+        let plane = unsafe {
+            PlaneMut::from_raw(ptr, shape[1], shape[0], (strides[0] / size).max(0) as usize)
+        };
+        views[i] = Some(plane.map_err(to_py)?);
+    }
+    let mut frame = FrameMut::from_planes(format, views).map_err(to_py)?;
+    let masks = Arc::clone(masks);
+    py.detach(move || masks.apply(&mut frame, lifted))
+        .map_err(to_py)?;
+    drop(borrows);
+    Ok(())
 }
 
 /// One mask as passed from Python: vertices, style kind and parameters, liftable.
@@ -280,14 +296,31 @@ fn compile(
     })
 }
 
-/// Converts an RGB colour to Y, U, V samples.
+/// The sample values (by component: Y, U, V or R, G, B) a solid colour writes on frames of
+/// `format` coded with `matrix` and range.
 #[pyfunction]
-#[pyo3(signature = (rgb, matrix, full_range))]
-fn rgb_to_yuv(rgb: (u8, u8, u8), matrix: &str, full_range: bool) -> PyResult<(u8, u8, u8)> {
+#[pyo3(signature = (kind, values, format, matrix, full_range))]
+fn colour_samples(
+    kind: &str,
+    values: (u8, u8, u8),
+    format: &str,
+    matrix: &str,
+    full_range: bool,
+) -> PyResult<(u32, u32, u32)> {
+    let format = PixelFormat::parse(format).map_err(to_py)?;
     let matrix = parse_matrix(Some(matrix))?.unwrap_or(Matrix::Bt601);
-    let [y, u, v] =
-        privmask_core::color::rgb_to_yuv([rgb.0, rgb.1, rgb.2], ColourSpace { matrix, full_range });
-    Ok((y, u, v))
+    let triple = [values.0, values.1, values.2];
+    let colour = match kind {
+        "rgb" => Colour::Rgb(triple),
+        "yuv" => Colour::Yuv(triple),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "colour kind must be \"rgb\" or \"yuv\", got {other:?}"
+            )))
+        }
+    };
+    let [a, b, c] = colour.samples(format, ColourSpace { matrix, full_range });
+    Ok((a, b, c))
 }
 
 /// Checks polygon vertices (finite, at least 3 distinct, not all collinear).
@@ -312,7 +345,9 @@ fn formats() -> Vec<&'static str> {
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{compile, formats, rgb_to_yuv, validate_polygon, validate_style, PyCompiledMasks};
+    use super::{
+        colour_samples, compile, formats, validate_polygon, validate_style, PyCompiledMasks,
+    };
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -6,7 +6,8 @@
 use std::cell::RefCell;
 
 use crate::blocks::BlockPlan;
-use crate::frame::ChannelMut;
+use crate::composite::mosaic::block_sum;
+use crate::frame::{ChannelMut, Sample};
 use crate::raster::Spans;
 
 /// A compiled blur for one plane geometry.
@@ -84,7 +85,7 @@ thread_local! {
 }
 
 /// Blurs the covered samples of the channel.
-pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
+pub fn blur<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &BlurPlan) {
     let (x0, y0, x1, y1) = plan.region;
     if x0 >= x1 || y0 >= y1 {
         return;
@@ -106,7 +107,7 @@ pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
         // 1. Cell means (weight 1 where a cell has covered samples, 0 elsewhere).
         let cells = &plan.cells;
         for b in cells.blocks() {
-            let mean = cell_sum(ch, cells, b) as f32 / b.count as f32;
+            let mean = block_sum(ch, cells, b) as f32 / b.count as f32;
             let i = (b.by - y0) as usize * rw + (b.bx - x0) as usize;
             value[i] = mean;
             weight[i] = 1.0;
@@ -151,6 +152,7 @@ pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
         //    the two field rows around the sample row once, then interpolate along the row.
         let blended = &mut hval[..rw];
         let step = ch.step();
+        let max = ch.max_value();
         for y in 0..plan.spans.height() {
             let runs = plan.spans.row(y);
             if runs.is_empty() {
@@ -164,35 +166,17 @@ pub fn blur(ch: &mut ChannelMut<'_, '_>, plan: &BlurPlan) {
             for ((b, &a0), &a1) in blended.iter_mut().zip(r0).zip(r1) {
                 *b = a0 + (a1 - a0) * ty;
             }
+            let shift = ch.shift();
             let row = ch.row_mut(y);
             for &(a, b) in runs {
                 for x in a..b {
                     let (i0, i1, tx) = plan.cols[x as usize];
                     let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
-                    // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at 255.
-                    row[x as usize * step] = (v0 + (v1 - v0) * tx + 0.5) as u8;
+                    // Non-negative, so truncating `+ 0.5` rounds half up.
+                    let value = ((v0 + (v1 - v0) * tx + 0.5) as u32).min(max);
+                    row[x as usize * step] = T::from_word(value << shift);
                 }
             }
         }
     });
-}
-
-fn cell_sum(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &crate::blocks::Block) -> u64 {
-    let step = ch.step();
-    plan.segments(block)
-        .iter()
-        .map(|s| {
-            let row = ch.row(s.y);
-            if step == 1 {
-                row[s.x0 as usize..s.x1 as usize]
-                    .iter()
-                    .map(|&v| u64::from(v))
-                    .sum::<u64>()
-            } else {
-                (s.x0..s.x1)
-                    .map(|x| u64::from(row[x as usize * step]))
-                    .sum::<u64>()
-            }
-        })
-        .sum()
 }

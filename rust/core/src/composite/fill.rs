@@ -7,11 +7,8 @@
 
 use std::cell::RefCell;
 
-use crate::frame::ChannelMut;
+use crate::frame::{ChannelMut, Sample};
 use crate::raster::Spans;
-
-/// Value written when nothing around the cover is visible (the cover is the whole plane).
-pub const MID_GREY: u8 = 128;
 
 /// A compiled fill for one plane geometry.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +108,7 @@ thread_local! {
 }
 
 /// Fills the covered samples of the channel from the samples around them.
-pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
+pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &FillPlan, lifted: bool) {
     let unreadable = &plan.unreadable[usize::from(lifted)];
     let (x0, y0, x1, y1) = plan.region;
     if x0 >= x1 || y0 >= y1 {
@@ -150,11 +147,11 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
             let out = &mut values[y * rw..][..rw];
             if step == 1 {
                 for (o, &v) in out.iter_mut().zip(&row[x0 as usize..x1 as usize]) {
-                    *o = f32::from(v);
+                    *o = ch.value(v) as f32;
                 }
             } else {
                 for (x, o) in out.iter_mut().enumerate() {
-                    *o = f32::from(row[(x0 as usize + x) * step]);
+                    *o = ch.value(row[(x0 as usize + x) * step]) as f32;
                 }
             }
             for &(a, b) in unreadable.row(y0 + y as u32) {
@@ -200,10 +197,11 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
             }
         }
 
-        // Nothing visible at all: the whole window is covered.
+        // Nothing visible at all (the cover is the whole plane): flat mid-grey.
         let top = levels.last().expect("at least one level");
         if buf[top.offset + 1] == 0.0 {
-            buf[levels[0].offset..levels[0].offset + rw * rh].fill(f32::from(MID_GREY));
+            let mid = ch.max_value().div_ceil(2) as f32;
+            buf[levels[0].offset..levels[0].offset + rw * rh].fill(mid);
         } else {
             // Push: blend each level with the bilinear upsampling of the one above, by weight.
             for k in (0..levels.len() - 1).rev() {
@@ -242,17 +240,21 @@ pub fn fill(ch: &mut ChannelMut<'_, '_>, plan: &FillPlan, lifted: bool) {
 
         // Write the covered samples.
         let solved = &buf[..rw * rh];
+        let max = ch.max_value();
         for y in y0..y1 {
             let runs = plan.spans.row(y);
             if runs.is_empty() {
                 continue;
             }
+            let shift = ch.shift();
+            let word = |v: u32| T::from_word(v << shift);
             let row = ch.row_mut(y);
             let base = (y - y0) as usize * rw;
             for &(a, b) in runs {
                 for x in a..b {
-                    // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at 255.
-                    row[x as usize * step] = (solved[base + (x - x0) as usize] + 0.5) as u8;
+                    // Non-negative, so truncating `+ 0.5` rounds half up.
+                    let value = ((solved[base + (x - x0) as usize] + 0.5) as u32).min(max);
+                    row[x as usize * step] = word(value);
                 }
             }
         }

@@ -1,10 +1,10 @@
 //! Mosaic: every covered sample becomes the mean of the covered samples of its block.
 
 use crate::blocks::{Block, BlockPlan};
-use crate::frame::ChannelMut;
+use crate::frame::{ChannelMut, Sample};
 
-/// The mean of the covered samples of `block`, rounded half up.
-pub fn block_mean(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &Block) -> u8 {
+/// The sum of the values of the covered samples of `block`.
+pub fn block_sum<T: Sample>(ch: &ChannelMut<'_, '_, T>, plan: &BlockPlan, block: &Block) -> u64 {
     let step = ch.step();
     let mut sum: u64 = 0;
     for s in plan.segments(block) {
@@ -12,29 +12,30 @@ pub fn block_mean(ch: &ChannelMut<'_, '_>, plan: &BlockPlan, block: &Block) -> u
         if step == 1 {
             sum += row[s.x0 as usize..s.x1 as usize]
                 .iter()
-                .map(|&v| u64::from(v))
+                .map(|&v| u64::from(ch.value(v)))
                 .sum::<u64>();
         } else {
             sum += (s.x0..s.x1)
-                .map(|x| u64::from(row[x as usize * step]))
+                .map(|x| u64::from(ch.value(row[x as usize * step])))
                 .sum::<u64>();
         }
     }
-    let n = u64::from(block.count);
-    ((2 * sum + n) / (2 * n)) as u8
+    sum
 }
 
-/// Replaces every covered sample by its block's mean.
-pub fn mosaic(ch: &mut ChannelMut<'_, '_>, plan: &BlockPlan) {
+/// Replaces every covered sample by its block's mean, rounded half up.
+pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &BlockPlan) {
     let step = ch.step();
     for block in plan.blocks() {
-        let mean = block_mean(ch, plan, block);
+        let n = u64::from(block.count);
+        let mean = ((2 * block_sum(ch, plan, block) + n) / (2 * n)) as u32;
+        let word = ch.word(mean);
         for s in plan.segments(block) {
             let row = ch.row_mut(s.y);
             if step == 1 {
-                row[s.x0 as usize..s.x1 as usize].fill(mean);
+                row[s.x0 as usize..s.x1 as usize].fill(word);
             } else {
-                (s.x0..s.x1).for_each(|x| row[x as usize * step] = mean);
+                (s.x0..s.x1).for_each(|x| row[x as usize * step] = word);
             }
         }
     }

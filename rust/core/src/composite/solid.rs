@@ -1,11 +1,12 @@
 //! Solid: every covered sample set to one value.
 
-use crate::frame::ChannelMut;
+use crate::frame::{ChannelMut, Sample};
 use crate::raster::Spans;
 
 /// Writes `value` into every covered sample of the channel.
-pub fn solid(ch: &mut ChannelMut<'_, '_>, spans: &Spans, value: u8) {
+pub fn solid<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, spans: &Spans, value: u32) {
     let step = ch.step();
+    let word = ch.word(value);
     for y in 0..spans.height() {
         let runs = spans.row(y);
         if runs.is_empty() {
@@ -15,12 +16,12 @@ pub fn solid(ch: &mut ChannelMut<'_, '_>, spans: &Spans, value: u8) {
         for &(a, b) in runs {
             let (a, b) = (a as usize, b as usize);
             if step == 1 {
-                row[a..b].fill(value);
+                row[a..b].fill(word);
             } else {
                 row[a * step..(b - 1) * step + 1]
                     .iter_mut()
                     .step_by(step)
-                    .for_each(|s| *s = value);
+                    .for_each(|s| *s = word);
             }
         }
     }
