@@ -387,3 +387,44 @@ def test_packed_rgb_gets_rgb_colours_and_ten_bit_gets_full_depth() -> None:
     pm.apply(p010, red)
     assert p010.planes[0][0, 0] == 326 << 6
     assert pm.Solid("#ff0000").samples("yuv420p10le") == (326, 361, 960)
+
+
+@pytest.mark.parametrize(
+    "style",
+    [pm.Solid("#204060"), pm.Mosaic(block_px=6), pm.Blur(sigma_px=5), pm.Fill("#ff0000")],
+    ids=["solid", "mosaic", "blur", "fill"],
+)
+@pytest.mark.parametrize("fmt", ["yuv420p", "nv12", "rgb24", "p010le"])
+def test_threads_give_the_same_output_as_one_thread(style: pm.Style, fmt: str) -> None:
+    # Large enough (720p, most of it covered) that the bands really go to several threads.
+    rng = np.random.default_rng(11)
+    shapes = pm.frame.plane_shapes(fmt, 1280, 720)
+    dtype = pm.frame.sample_dtype(fmt)
+    top = 1023 if dtype == np.uint16 else 255
+    shift = 6 if fmt == "p010le" else 0
+    base = pm.Frame(fmt, [(rng.integers(0, top + 1, s) << shift).astype(dtype) for s in shapes])
+    ms = pm.MaskSet(
+        [
+            pm.Mask(pm.Polygon([(0.02, 0.05), (0.9, 0.1), (0.7, 0.97), (0.1, 0.8)]), style),
+            pm.Mask(pm.Polygon.rect(0.5, 0.0, 0.5, 0.5), pm.Mosaic(block=0.03)),
+        ]
+    )
+    before = pm.threads()
+    try:
+        pm.set_threads(1)
+        one = base.copy()
+        pm.apply(one, ms)
+        pm.set_threads(2)
+        assert pm.threads() == 2
+        two = base.copy()
+        pm.apply(two, ms)
+    finally:
+        pm.set_threads(before)
+    for a, b in zip(one.planes, two.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_threads_rejects_nonsense() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(pm.MaskConfigError, match="positive integer"):
+            pm.set_threads(bad)  # type: ignore[arg-type]

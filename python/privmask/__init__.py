@@ -8,7 +8,11 @@ in place (solid, mosaic, or an information-bounded blur)::
     pm.apply(frame, masks)          # frame: pm.Frame or av.VideoFrame
 """
 
+import multiprocessing as _mp
+
 from privmask._native import __version__
+from privmask._native import set_threads as _set_threads
+from privmask._native import threads
 from privmask.engine import apply, coverage
 from privmask.errors import (
     AuditIntegrityError,
@@ -22,6 +26,21 @@ from privmask.frame import FORMATS, Frame
 from privmask.geometry import Polygon
 from privmask.masks import CompiledMasks, Mask, MaskSet
 from privmask.styles import Blur, Fill, Grade, Mosaic, Solid, Style
+
+
+def set_threads(n: int) -> None:
+    """Sets how many threads ``apply`` uses for large frames (1: only the calling thread).
+
+    The default is the number of CPUs (or ``PRIVMASK_THREADS``), but 1 inside worker processes
+    (``multiprocessing`` children), where the pool of processes already uses every core.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise MaskConfigError(f"the thread count must be a positive integer, got {n!r}")
+    _set_threads(n)
+
+
+if _mp.parent_process() is not None:
+    _set_threads(1)
 
 __all__ = [
     "FORMATS",
@@ -45,4 +64,6 @@ __all__ = [
     "__version__",
     "apply",
     "coverage",
+    "set_threads",
+    "threads",
 ]

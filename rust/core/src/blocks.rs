@@ -39,6 +39,8 @@ pub struct BlockPlan {
     pub rows: u32,
     blocks: Vec<Block>,
     segments: Vec<Segment>,
+    /// `row_start[by]..row_start[by + 1]` indexes the blocks of block row `by`.
+    row_start: Vec<u32>,
 }
 
 impl BlockPlan {
@@ -50,7 +52,9 @@ impl BlockPlan {
         let mut blocks = Vec::new();
         let mut segments = Vec::new();
         let mut pieces: Vec<(u32, Segment)> = Vec::new();
+        let mut row_start = Vec::with_capacity(rows as usize + 1);
         for by in 0..rows {
+            row_start.push(blocks.len() as u32);
             pieces.clear();
             let y_end = ((by + 1) * block_h).min(spans.height());
             for y in by * block_h..y_end {
@@ -85,6 +89,7 @@ impl BlockPlan {
                 });
             }
         }
+        row_start.push(blocks.len() as u32);
         BlockPlan {
             block_w,
             block_h,
@@ -92,12 +97,19 @@ impl BlockPlan {
             rows,
             blocks,
             segments,
+            row_start,
         }
     }
 
     /// The blocks that hold covered samples.
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
+    }
+
+    /// The blocks of block row `by` that hold covered samples.
+    pub fn blocks_in_row(&self, by: u32) -> &[Block] {
+        let by = by as usize;
+        &self.blocks[self.row_start[by] as usize..self.row_start[by + 1] as usize]
     }
 
     /// The segments of one block.

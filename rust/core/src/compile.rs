@@ -7,8 +7,9 @@ use crate::composite::fill::{fill, FillPlan};
 use crate::composite::{mosaic::mosaic, solid::solid};
 use crate::error::{Error, Result};
 use crate::format::{check_dimensions, PixelFormat};
-use crate::frame::{FrameMut, Sample};
+use crate::frame::{ChannelMut, FrameMut, Sample};
 use crate::geometry::Polygon;
+use crate::parallel::for_bands;
 use crate::raster::{rasterize, Spans};
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
 
@@ -241,17 +242,23 @@ impl CompiledMasks {
                     }
                 };
                 let mut ch = frame.channel(layout);
+                let value = m.colour[layout.component.index()];
                 match plan {
                     PlanePlan::Solid => {
-                        let value = m.colour[layout.component.index()];
-                        solid(&mut ch, spans, value);
+                        for_bands(ch, spans, 1, &|mut band: ChannelMut<'_, T>| {
+                            solid(&mut band, spans, value)
+                        });
                     }
-                    PlanePlan::Mosaic(blocks) => mosaic(&mut ch, blocks),
-                    PlanePlan::Blur(p) => blur(&mut ch, p),
+                    PlanePlan::Mosaic(blocks) => {
+                        for_bands(ch, spans, blocks.block_h, &|mut band: ChannelMut<'_, T>| {
+                            mosaic(&mut band, blocks)
+                        });
+                    }
+                    PlanePlan::Blur(p) => blur(ch, p),
                     PlanePlan::Fill(p) => {
                         fill(&mut ch, p, lifted);
                         if m.outline {
-                            solid(&mut ch, p.border(), m.colour[layout.component.index()]);
+                            solid(&mut ch, p.border(), value);
                         }
                     }
                 }

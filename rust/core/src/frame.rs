@@ -224,7 +224,7 @@ impl<'a, T: Sample> FrameMut<'a, T> {
     }
 
     /// A view of one channel (luma, one chroma component, or one of R, G, B).
-    pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, 'a, T> {
+    pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, T> {
         let (width, height) = self
             .format
             .plane_samples(layout.plane, self.width, self.height);
@@ -233,39 +233,58 @@ impl<'a, T: Sample> FrameMut<'a, T> {
             .as_mut()
             .expect("validated in FrameMut::new");
         ChannelMut {
-            plane,
-            offset: layout.offset,
+            // SAFETY: `offset` is within the first row (the layout's offsets are below its step).
+            ptr: unsafe { plane.ptr.add(layout.offset) },
+            stride: plane.stride,
+            row_len: plane.row_len - layout.offset,
             step: layout.step,
             width,
             height,
+            rows: (0, height),
             shift,
             max,
+            _borrow: PhantomData,
         }
     }
 }
 
-/// One channel's samples inside a plane: sample `x` of row `y` is word `offset + x * step`, and its
-/// value is the word shifted down by `shift`.
+/// One channel's samples inside a plane: sample `x` of row `y` is word `x * step` of the row, and
+/// its value is the word shifted down by `shift`. A view may be limited to a range of rows, so that
+/// disjoint bands of one channel can be processed on different threads.
 #[derive(Debug)]
-pub struct ChannelMut<'p, 'a, T: Sample = u8> {
-    plane: &'p mut PlaneMut<'a, T>,
-    offset: usize,
+pub struct ChannelMut<'p, T: Sample = u8> {
+    ptr: *mut T,
+    stride: usize,
+    row_len: usize,
     step: usize,
     width: u32,
     height: u32,
+    rows: (u32, u32),
     shift: u32,
     max: u32,
+    _borrow: PhantomData<&'p mut [T]>,
 }
 
-impl<T: Sample> ChannelMut<'_, '_, T> {
+// SAFETY: a `ChannelMut` is an exclusive borrow of the words of its rows that belong to the
+// channel; views made by `split_at_row` cover disjoint rows.
+unsafe impl<T: Sample> Send for ChannelMut<'_, T> {}
+// SAFETY: through `&self` the view only reads.
+unsafe impl<T: Sample> Sync for ChannelMut<'_, T> {}
+
+impl<T: Sample> ChannelMut<'_, T> {
     /// Samples per row.
     pub fn width(&self) -> u32 {
         self.width
     }
 
-    /// Rows.
+    /// Rows of the whole channel.
     pub fn height(&self) -> u32 {
         self.height
+    }
+
+    /// The rows `[first, end)` this view may touch.
+    pub fn rows(&self) -> (u32, u32) {
+        self.rows
     }
 
     /// Words between neighbouring samples of a row (1, 2 when interleaved, 3 for packed RGB).
@@ -283,15 +302,50 @@ impl<T: Sample> ChannelMut<'_, '_, T> {
         self.max
     }
 
+    /// Splits the view into the rows before `y` and the rows from `y` on.
+    pub fn split_at_row(self, y: u32) -> (Self, Self) {
+        assert!(
+            self.rows.0 <= y && y <= self.rows.1,
+            "row {y} outside {:?}",
+            self.rows
+        );
+        let mut upper = ChannelMut {
+            _borrow: PhantomData,
+            ..self
+        };
+        let mut lower = ChannelMut {
+            _borrow: PhantomData,
+            ..self
+        };
+        upper.rows.1 = y;
+        lower.rows.0 = y;
+        (upper, lower)
+    }
+
     /// Row `y`, starting at its first sample of this channel; sample `x` is at index `x * step()`.
+    /// Panics when `y` is outside the view's rows.
     pub fn row_mut(&mut self, y: u32) -> &mut [T] {
-        let offset = self.offset;
-        &mut self.plane.row_mut(y as usize)[offset..]
+        assert!(
+            self.rows.0 <= y && y < self.rows.1,
+            "row {y} outside {:?}",
+            self.rows
+        );
+        // SAFETY: rows inside the view are valid and exclusively ours (see `FrameMut::channel`
+        // and `split_at_row`); `&mut self` prevents handing out two rows at once.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.ptr.add(y as usize * self.stride), self.row_len)
+        }
     }
 
     /// Row `y`, read-only, as for [`ChannelMut::row_mut`].
     pub fn row(&self, y: u32) -> &[T] {
-        &self.plane.row(y as usize)[self.offset..]
+        assert!(
+            self.rows.0 <= y && y < self.rows.1,
+            "row {y} outside {:?}",
+            self.rows
+        );
+        // SAFETY: as for `row_mut`; `&self` gives shared access only.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(y as usize * self.stride), self.row_len) }
     }
 
     /// The value of a stored word.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod frame;
 pub mod geometry;
+pub mod parallel;
 pub mod raster;
 pub mod style;
 

@@ -335,6 +335,18 @@ fn validate_style(kind: &str, params: Vec<f64>) -> PyResult<()> {
     parse_style(kind, &params).map(|_| ())
 }
 
+/// Sets how many threads the compositors use (1 keeps all work on the calling thread).
+#[pyfunction]
+fn set_threads(threads: usize) -> PyResult<()> {
+    privmask_core::parallel::set_threads(threads).map_err(to_py)
+}
+
+/// How many threads the compositors use.
+#[pyfunction]
+fn threads() -> usize {
+    privmask_core::parallel::threads()
+}
+
 /// The supported pixel format names.
 #[pyfunction]
 fn formats() -> Vec<&'static str> {
@@ -346,7 +358,8 @@ fn formats() -> Vec<&'static str> {
 mod _native {
     #[pymodule_export]
     use super::{
-        colour_samples, compile, formats, validate_polygon, validate_style, PyCompiledMasks,
+        colour_samples, compile, formats, set_threads, threads, validate_polygon, validate_style,
+        PyCompiledMasks,
     };
 
     #[pymodule_init]

@@ -7,7 +7,10 @@ use std::cell::RefCell;
 
 use crate::blocks::BlockPlan;
 use crate::composite::mosaic::block_sum;
+use rayon::prelude::*;
+
 use crate::frame::{ChannelMut, Sample};
+use crate::parallel::{for_bands, pool, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
 
 /// A compiled blur for one plane geometry.
@@ -82,16 +85,19 @@ impl BlurPlan {
 thread_local! {
     /// Scratch for the coarse fields; grown on demand and reused, so steady state allocates nothing.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One blended field row per worker thread, for the interpolation pass.
+    static BLEND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Blurs the covered samples of the channel.
-pub fn blur<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &BlurPlan) {
+/// Blurs the covered samples of the channel (the whole channel: the cell means need all rows).
+pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
     let (x0, y0, x1, y1) = plan.region;
     if x0 >= x1 || y0 >= y1 {
         return;
     }
     let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
     let n = rw * rh;
+    let samples = plan.spans.count();
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         if scratch.len() < 4 * n {
@@ -101,16 +107,32 @@ pub fn blur<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &BlurPlan) {
         let (weight, rest) = rest.split_at_mut(n);
         let (hval, hweight) = rest.split_at_mut(n);
         let hweight = &mut hweight[..n];
-        value.fill(0.0);
-        weight.fill(0.0);
 
-        // 1. Cell means (weight 1 where a cell has covered samples, 0 elsewhere).
+        // 1. Cell means (weight 1 where a cell has covered samples, 0 elsewhere), a cell row at a
+        //    time; rows are independent, so large jobs spread them over the pool.
         let cells = &plan.cells;
-        for b in cells.blocks() {
-            let mean = block_sum(ch, cells, b) as f32 / b.count as f32;
-            let i = (b.by - y0) as usize * rw + (b.bx - x0) as usize;
-            value[i] = mean;
-            weight[i] = 1.0;
+        let reader = &ch;
+        let cell_row = |cy: usize, v: &mut [f32], w: &mut [f32]| {
+            v.fill(0.0);
+            w.fill(0.0);
+            for b in cells.blocks_in_row(y0 + cy as u32) {
+                let i = (b.bx - x0) as usize;
+                v[i] = block_sum(reader, cells, b) as f32 / b.count as f32;
+                w[i] = 1.0;
+            }
+        };
+        if samples >= 2 * MIN_SAMPLES_PER_BAND && pool().current_num_threads() > 1 {
+            pool().install(|| {
+                value
+                    .par_chunks_mut(rw)
+                    .zip(weight.par_chunks_mut(rw))
+                    .enumerate()
+                    .for_each(|(cy, (v, w))| cell_row(cy, v, w));
+            });
+        } else {
+            for (cy, (v, w)) in value.chunks_mut(rw).zip(weight.chunks_mut(rw)).enumerate() {
+                cell_row(cy, v, w);
+            }
         }
 
         // 2. Normalised Gaussian on the cell grid: smooth value*weight and weight, separably.
@@ -150,33 +172,51 @@ pub fn blur<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &BlurPlan) {
 
         // 3. Bilinear interpolation of the smoothed field at each covered sample's centre: blend
         //    the two field rows around the sample row once, then interpolate along the row.
-        let blended = &mut hval[..rw];
-        let step = ch.step();
-        let max = ch.max_value();
-        for y in 0..plan.spans.height() {
-            let runs = plan.spans.row(y);
-            if runs.is_empty() {
-                continue;
-            }
-            let (j0, j1, ty) = plan.rows[y as usize];
-            let (r0, r1) = (
-                &field[j0 as usize * rw..][..rw],
-                &field[j1 as usize * rw..][..rw],
-            );
-            for ((b, &a0), &a1) in blended.iter_mut().zip(r0).zip(r1) {
-                *b = a0 + (a1 - a0) * ty;
-            }
-            let shift = ch.shift();
-            let row = ch.row_mut(y);
-            for &(a, b) in runs {
-                for x in a..b {
-                    let (i0, i1, tx) = plan.cols[x as usize];
-                    let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
-                    // Non-negative, so truncating `+ 0.5` rounds half up.
-                    let value = ((v0 + (v1 - v0) * tx + 0.5) as u32).min(max);
-                    row[x as usize * step] = T::from_word(value << shift);
+        for_bands(ch, &plan.spans, 1, &|mut band: ChannelMut<'_, T>| {
+            BLEND.with(|b| {
+                let mut blended = b.borrow_mut();
+                if blended.len() < rw {
+                    blended.resize(rw, 0.0);
                 }
+                interpolate(&mut band, plan, field, &mut blended[..rw]);
+            });
+        });
+    });
+}
+
+/// Writes the interpolated field into the covered samples of the band's rows.
+fn interpolate<T: Sample>(
+    ch: &mut ChannelMut<'_, T>,
+    plan: &BlurPlan,
+    field: &[f32],
+    blended: &mut [f32],
+) {
+    let rw = blended.len();
+    let step = ch.step();
+    let (max, shift) = (ch.max_value(), ch.shift());
+    let (first, end) = ch.rows();
+    for y in first..end {
+        let runs = plan.spans.row(y);
+        if runs.is_empty() {
+            continue;
+        }
+        let (j0, j1, ty) = plan.rows[y as usize];
+        let (r0, r1) = (
+            &field[j0 as usize * rw..][..rw],
+            &field[j1 as usize * rw..][..rw],
+        );
+        for ((b, &a0), &a1) in blended.iter_mut().zip(r0).zip(r1) {
+            *b = a0 + (a1 - a0) * ty;
+        }
+        let row = ch.row_mut(y);
+        for &(a, b) in runs {
+            for x in a..b {
+                let (i0, i1, tx) = plan.cols[x as usize];
+                let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
+                // Non-negative, so truncating `+ 0.5` rounds half up.
+                let value = ((v0 + (v1 - v0) * tx + 0.5) as u32).min(max);
+                row[x as usize * step] = T::from_word(value << shift);
             }
         }
-    });
+    }
 }

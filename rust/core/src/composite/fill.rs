@@ -108,7 +108,7 @@ thread_local! {
 }
 
 /// Fills the covered samples of the channel from the samples around them.
-pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, plan: &FillPlan, lifted: bool) {
+pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool) {
     let unreadable = &plan.unreadable[usize::from(lifted)];
     let (x0, y0, x1, y1) = plan.region;
     if x0 >= x1 || y0 >= y1 {

@@ -3,11 +3,12 @@
 use crate::frame::{ChannelMut, Sample};
 use crate::raster::Spans;
 
-/// Writes `value` into every covered sample of the channel.
-pub fn solid<T: Sample>(ch: &mut ChannelMut<'_, '_, T>, spans: &Spans, value: u32) {
+/// Writes `value` into every covered sample in the view's rows.
+pub fn solid<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, value: u32) {
     let step = ch.step();
     let word = ch.word(value);
-    for y in 0..spans.height() {
+    let (first, end) = ch.rows();
+    for y in first..end {
         let runs = spans.row(y);
         if runs.is_empty() {
             continue;
