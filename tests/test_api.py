@@ -428,3 +428,34 @@ def test_set_threads_rejects_nonsense() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(pm.MaskConfigError, match="positive integer"):
             pm.set_threads(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "nv12", "rgb24"])
+def test_every_simd_level_gives_the_scalar_output(fmt: str) -> None:
+    from privmask import _native
+
+    rng = np.random.default_rng(5)
+    shapes = pm.frame.plane_shapes(fmt, 333, 201)
+    base = pm.Frame(fmt, [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes])
+    ms = pm.MaskSet(
+        [
+            pm.Mask(pm.Polygon([(0.1, 0.1), (0.9, 0.2), (0.6, 0.9)]), pm.Blur(sigma_px=3)),
+            pm.Mask(pm.Polygon.rect(0.3, 0.3, 0.5, 0.6), pm.Mosaic(block_px=5)),
+            pm.Mask(pm.Polygon.rect(0.0, 0.5, 0.4, 0.5), pm.Blur(sigma_px=9)),
+        ]
+    )
+    before = _native.simd_level()
+    outputs = {}
+    try:
+        for level in _native.simd_levels():
+            _native.set_simd_level(level)
+            f = base.copy()
+            pm.apply(f, ms)
+            outputs[level] = f
+    finally:
+        _native.set_simd_level(before)
+    for level, f in outputs.items():
+        for a, b in zip(f.planes, outputs["scalar"].planes, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=level)
+    with pytest.raises(pm.MaskConfigError, match="unknown SIMD level"):
+        _native.set_simd_level("mmx")

@@ -17,6 +17,10 @@ pub trait Sample: Copy + Send + Sync + 'static {
     fn word(self) -> u32;
     /// A stored word from an integer that fits.
     fn from_word(v: u32) -> Self;
+    /// The sum of the values of `words` (each shifted down by `shift`).
+    fn sum_values(words: &[Self], shift: u32) -> u64;
+    /// The words as bytes, for 8-bit storage (where the SIMD kernels apply).
+    fn as_bytes_mut(words: &mut [Self]) -> Option<&mut [u8]>;
 }
 
 impl Sample for u8 {
@@ -27,6 +31,12 @@ impl Sample for u8 {
     fn from_word(v: u32) -> Self {
         v as u8
     }
+    fn sum_values(words: &[Self], _shift: u32) -> u64 {
+        crate::simd::sum_u8(words)
+    }
+    fn as_bytes_mut(words: &mut [Self]) -> Option<&mut [u8]> {
+        Some(words)
+    }
 }
 
 impl Sample for u16 {
@@ -36,6 +46,12 @@ impl Sample for u16 {
     }
     fn from_word(v: u32) -> Self {
         v as u16
+    }
+    fn sum_values(words: &[Self], shift: u32) -> u64 {
+        words.iter().map(|&w| u64::from(w >> shift)).sum()
+    }
+    fn as_bytes_mut(_words: &mut [Self]) -> Option<&mut [u8]> {
+        None
     }
 }
 

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod geometry;
 pub mod parallel;
 pub mod raster;
+pub mod simd;
 pub mod style;
 
 pub use color::{ColourSpace, Matrix};

@@ -79,7 +79,7 @@ where
     let Some((first, end)) = spans.row_range() else {
         return;
     };
-    if bands <= 1 {
+    if bands <= 1 || pool.current_num_threads() == 1 {
         work(ch);
         return;
     }

@@ -347,6 +347,28 @@ fn threads() -> usize {
     privmask_core::parallel::threads()
 }
 
+/// The SIMD level the kernels use ("scalar", "sse41" or "avx2").
+#[pyfunction]
+fn simd_level() -> &'static str {
+    privmask_core::simd::level().name()
+}
+
+/// The SIMD levels this CPU supports, slowest first.
+#[pyfunction]
+fn simd_levels() -> Vec<&'static str> {
+    privmask_core::simd::Level::supported()
+        .into_iter()
+        .map(|l| l.name())
+        .collect()
+}
+
+/// Forces a SIMD level (for tests and benchmarks); one the CPU lacks is refused.
+#[pyfunction]
+fn set_simd_level(name: &str) -> PyResult<()> {
+    let level = privmask_core::simd::Level::parse(name).map_err(to_py)?;
+    privmask_core::simd::set_level(level).map_err(to_py)
+}
+
 /// The supported pixel format names.
 #[pyfunction]
 fn formats() -> Vec<&'static str> {
@@ -358,8 +380,8 @@ fn formats() -> Vec<&'static str> {
 mod _native {
     #[pymodule_export]
     use super::{
-        colour_samples, compile, formats, set_threads, threads, validate_polygon, validate_style,
-        PyCompiledMasks,
+        colour_samples, compile, formats, set_simd_level, set_threads, simd_level, simd_levels,
+        threads, validate_polygon, validate_style, PyCompiledMasks,
     };
 
     #[pymodule_init]

@@ -26,8 +26,11 @@ pub struct BlurPlan {
     /// The covered samples, by row.
     spans: Spans,
     /// Per sample column: the two region columns of the field around its centre and the weight of
-    /// the second (bilinear interpolation, clamped at the region's edges).
-    cols: Vec<(u32, u32, f32)>,
+    /// the second (bilinear interpolation, clamped at the region's edges), as three arrays so the
+    /// SIMD kernels can load them directly.
+    col_first: Vec<u32>,
+    col_second: Vec<u32>,
+    col_weight: Vec<f32>,
     /// The same per sample row.
     rows: Vec<(u32, u32, f32)>,
 }
@@ -66,13 +69,18 @@ impl BlurPlan {
             region = (0, 0, 0, 0);
         }
         let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
+        let col_first = cols.iter().map(|c| c.0).collect();
+        let col_second = cols.iter().map(|c| c.1).collect();
+        let col_weight = cols.iter().map(|c| c.2).collect();
         let rows = interpolation_table(spans.height(), cells.block_h, region.1, region.3.max(1));
         BlurPlan {
             cells,
             kernel,
             region,
             spans,
-            cols,
+            col_first,
+            col_second,
+            col_weight,
             rows,
         }
     }
@@ -210,12 +218,23 @@ fn interpolate<T: Sample>(
         }
         let row = ch.row_mut(y);
         for &(a, b) in runs {
-            for x in a..b {
-                let (i0, i1, tx) = plan.cols[x as usize];
-                let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
+            let (a, b) = (a as usize, b as usize);
+            let (i0, i1, t) = (
+                &plan.col_first[a..b],
+                &plan.col_second[a..b],
+                &plan.col_weight[a..b],
+            );
+            if step == 1 {
+                if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
+                    crate::simd::lerp_u8(blended, i0, i1, t, bytes);
+                    continue;
+                }
+            }
+            for (k, x) in (a..b).enumerate() {
+                let (v0, v1) = (blended[i0[k] as usize], blended[i1[k] as usize]);
                 // Non-negative, so truncating `+ 0.5` rounds half up.
-                let value = ((v0 + (v1 - v0) * tx + 0.5) as u32).min(max);
-                row[x as usize * step] = T::from_word(value << shift);
+                let value = ((v0 + (v1 - v0) * t[k] + 0.5) as u32).min(max);
+                row[x * step] = T::from_word(value << shift);
             }
         }
     }
