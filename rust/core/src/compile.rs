@@ -55,7 +55,7 @@ struct Hidden {
 
 impl Hidden {
     fn new(width: u32, height: u32) -> Self {
-        let empty = Spans::from_rows(width, height, vec![Vec::new(); height as usize]);
+        let empty = Spans::empty(width, height);
         Hidden {
             all: empty.clone(),
             permanent: empty,
@@ -118,7 +118,16 @@ impl CompiledMasks {
         let mut hidden_luma = Hidden::new(width, height);
         let (cw, ch) = format.plane_samples(1, width, height);
         let mut hidden_chroma = Hidden::new(cw, ch);
-        for (m, (luma, chroma)) in masks.iter().zip(covers).rev() {
+        // fills_before[i]: some mask before i is a fill (and so must not read i's cover).
+        let fills_before: Vec<bool> = masks
+            .iter()
+            .scan(false, |seen, m| {
+                let before = *seen;
+                *seen |= matches!(m.style, Style::Fill(_));
+                Some(before)
+            })
+            .collect();
+        for (i, (m, (luma, chroma))) in masks.iter().zip(covers).enumerate().rev() {
             let (colour, outline) = match m.style {
                 Style::Solid(c) | Style::Fill(Some(c)) => {
                     (c.samples(format, space), matches!(m.style, Style::Fill(_)))
@@ -147,9 +156,12 @@ impl CompiledMasks {
                 let p = plan(&c, (sx, sy), &hidden_chroma);
                 (c, p)
             });
-            hidden_luma.add(&luma, m.liftable);
-            if let Some((c, _)) = &chroma {
-                hidden_chroma.add(c, m.liftable);
+            // Only fills read outside their cover, so only they need to know what later masks hide.
+            if fills_before[i] {
+                hidden_luma.add(&luma, m.liftable);
+                if let Some((c, _)) = &chroma {
+                    hidden_chroma.add(c, m.liftable);
+                }
             }
             compiled.push(CompiledMask {
                 liftable: m.liftable,

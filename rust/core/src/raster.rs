@@ -31,34 +31,16 @@ impl Spans {
     /// frame, sorted and merged.
     pub fn from_rows(width: u32, height: u32, rows: Vec<Vec<(i64, i64)>>) -> Self {
         debug_assert_eq!(rows.len(), height as usize);
-        let mut row_start = Vec::with_capacity(height as usize + 1);
-        let mut runs: Vec<(u32, u32)> = Vec::new();
-        row_start.push(0);
-        for mut row in rows {
-            row.sort_unstable();
-            let first = runs.len();
-            for (a, b) in row {
-                let (a, b) = (
-                    a.clamp(0, i64::from(width)) as u32,
-                    b.clamp(0, i64::from(width)) as u32,
-                );
-                if a >= b {
-                    continue;
-                }
-                let len = runs.len();
-                match runs.last_mut() {
-                    Some(last) if len > first && a <= last.1 => last.1 = last.1.max(b),
-                    _ => runs.push((a, b)),
-                }
-            }
-            row_start.push(runs.len() as u32);
+        let mut builder = SpansBuilder::new(width, height);
+        for (y, mut row) in rows.into_iter().enumerate() {
+            builder.push_row(y as u32, &mut row);
         }
-        Spans {
-            width,
-            height,
-            row_start,
-            runs,
-        }
+        builder.finish()
+    }
+
+    /// No covered samples.
+    pub fn empty(width: u32, height: u32) -> Self {
+        SpansBuilder::new(width, height).finish()
     }
 
     /// Width in samples of the plane the spans describe.
@@ -106,32 +88,101 @@ impl Spans {
             return self.clone();
         }
         let (cw, ch) = (self.width.div_ceil(sx), self.height.div_ceil(sy));
-        let rows = (0..ch)
-            .map(|cy| {
-                let lo = cy * sy;
-                let hi = (lo + sy).min(self.height);
+        let mut builder = SpansBuilder::new(cw, ch);
+        let mut pieces = Vec::new();
+        for cy in 0..ch {
+            let lo = cy * sy;
+            let hi = (lo + sy).min(self.height);
+            pieces.clear();
+            pieces.extend(
                 (lo..hi)
                     .flat_map(|y| self.row(y).iter())
-                    .map(|&(a, b)| (i64::from(a / sx), i64::from(b.div_ceil(sx))))
-                    .collect()
-            })
-            .collect();
-        Spans::from_rows(cw, ch, rows)
+                    .map(|&(a, b)| (i64::from(a / sx), i64::from(b.div_ceil(sx)))),
+            );
+            builder.push_row(cy, &mut pieces);
+        }
+        builder.finish()
     }
 
     /// The union of two covers of the same plane.
     pub fn union(&self, other: &Spans) -> Spans {
         assert_eq!((self.width, self.height), (other.width, other.height));
-        let rows = (0..self.height)
-            .map(|y| {
+        let mut builder = SpansBuilder::new(self.width, self.height);
+        let mut pieces = Vec::new();
+        for y in 0..self.height {
+            pieces.clear();
+            pieces.extend(
                 self.row(y)
                     .iter()
                     .chain(other.row(y))
-                    .map(|&(a, b)| (i64::from(a), i64::from(b)))
-                    .collect()
-            })
-            .collect();
-        Spans::from_rows(self.width, self.height, rows)
+                    .map(|&(a, b)| (i64::from(a), i64::from(b))),
+            );
+            builder.push_row(y, &mut pieces);
+        }
+        builder.finish()
+    }
+}
+
+/// Builds [`Spans`] a row at a time, in increasing row order, without a list per row.
+#[derive(Debug)]
+pub struct SpansBuilder {
+    width: u32,
+    height: u32,
+    row_start: Vec<u32>,
+    runs: Vec<(u32, u32)>,
+}
+
+impl SpansBuilder {
+    /// An empty cover of a `width` x `height` plane.
+    pub fn new(width: u32, height: u32) -> Self {
+        let mut row_start = Vec::with_capacity(height as usize + 1);
+        row_start.push(0);
+        SpansBuilder {
+            width,
+            height,
+            row_start,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Adds the runs of row `y` (any order, overlaps allowed; clamped to the plane). Rows must
+    /// come in increasing order; rows skipped are empty. `pieces` is sorted in place.
+    pub fn push_row(&mut self, y: u32, pieces: &mut [(i64, i64)]) {
+        assert!(
+            y < self.height && self.row_start.len() <= y as usize + 1,
+            "rows out of order"
+        );
+        while self.row_start.len() < y as usize + 1 {
+            self.row_start.push(self.runs.len() as u32);
+        }
+        pieces.sort_unstable();
+        let first = self.runs.len();
+        let w = i64::from(self.width);
+        for &(a, b) in pieces.iter() {
+            let (a, b) = (a.clamp(0, w) as u32, b.clamp(0, w) as u32);
+            if a >= b {
+                continue;
+            }
+            let len = self.runs.len();
+            match self.runs.last_mut() {
+                Some(last) if len > first && a <= last.1 => last.1 = last.1.max(b),
+                _ => self.runs.push((a, b)),
+            }
+        }
+        self.row_start.push(self.runs.len() as u32);
+    }
+
+    /// The finished cover.
+    pub fn finish(mut self) -> Spans {
+        while self.row_start.len() < self.height as usize + 1 {
+            self.row_start.push(self.runs.len() as u32);
+        }
+        Spans {
+            width: self.width,
+            height: self.height,
+            row_start: self.row_start,
+            runs: self.runs,
+        }
     }
 }
 
@@ -187,6 +238,21 @@ fn cmp_at(a: &Edge, b: &Edge, h: Height) -> Ordering {
 
 /// `floor(x_e(h) / SUBPIXEL)` and `ceil(x_e(h) / SUBPIXEL)`: the pixel columns around the edge.
 fn columns_at(e: &Edge, h: Height) -> (i64, i64) {
+    if h.d == 1 {
+        // Whole heights (vertices, row edges: nearly every cut) fit in i64: |num| < 2^48.
+        let (dy, dx) = (e.y1 - e.y0, e.x1 - e.x0);
+        let num = e.x0 * dy + (h.n as i64 - e.y0) * dx;
+        let den = dy * SUBPIXEL;
+        let floor = num.div_euclid(den);
+        return (
+            floor,
+            if num.rem_euclid(den) == 0 {
+                floor
+            } else {
+                floor + 1
+            },
+        );
+    }
     let num = i128::from(e.x0) * e.dy() * h.d + (h.n - i128::from(e.y0) * h.d) * e.dx();
     let den = e.dy() * h.d * i128::from(SUBPIXEL);
     let floor = num.div_euclid(den);
@@ -237,9 +303,9 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
             Ordering::Equal => {} // horizontal edges change no winding number
         }
     }
-    let mut rows: Vec<Vec<(i64, i64)>> = vec![Vec::new(); height as usize];
+    let mut builder = SpansBuilder::new(width, height);
     if edges.is_empty() {
-        return Spans::from_rows(width, height, rows);
+        return builder.finish();
     }
     edges.sort_unstable_by_key(|e| e.y0);
     let ymin = edges.iter().map(|e| e.y0).min().unwrap_or(0);
@@ -252,6 +318,7 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
     let mut active: Vec<Edge> = Vec::new();
     let mut cuts: Vec<Height> = Vec::new();
     let mut spanning: Vec<Edge> = Vec::new();
+    let mut out: Vec<(i64, i64)> = Vec::new();
     let mut next = 0;
     for row in first_row..last_row {
         let (top, bottom) = (row * SUBPIXEL, (row + 1) * SUBPIXEL);
@@ -289,7 +356,7 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
         cuts.sort_unstable_by(Height::cmp);
         cuts.dedup_by(|a, b| a.cmp(b) == Ordering::Equal);
 
-        let out = &mut rows[row as usize];
+        out.clear();
         for w in cuts.windows(2) {
             let (h0, h1) = (w[0], w[1]);
             spanning.clear();
@@ -316,8 +383,9 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
                 out.push((l0.min(l1), r0.max(r1)));
             }
         }
+        builder.push_row(row as u32, &mut out);
     }
-    Spans::from_rows(width, height, rows)
+    builder.finish()
 }
 
 #[cfg(test)]
