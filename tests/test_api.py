@@ -133,6 +133,8 @@ def _sample_set() -> pm.MaskSet:
             pm.Mask(pm.Polygon([(0, 0), (0.5, 0), (0.2, 0.4)]), pm.Mosaic(block_px=8), True),
             pm.Mask(pm.Polygon.rect(0.5, 0.5, 0.3, 0.3), pm.Blur(sigma=0.02)),
             pm.Mask(pm.Polygon.rect(0.6, 0.1, 0.1, 0.1), pm.Solid(yuv=(16, 128, 128))),
+            pm.Mask(pm.Polygon.rect(0.0, 0.7, 0.2, 0.2), pm.Fill()),
+            pm.Mask(pm.Polygon.rect(0.3, 0.7, 0.2, 0.2), pm.Fill("#ff00ff"), True),
         ]
     )
 
@@ -213,7 +215,7 @@ def test_compile_is_cached_by_content_and_geometry() -> None:
     assert ms.compile(64, 48, "yuv420p") is a
     assert pm.MaskSet.from_json(ms.to_json()).compile(64, 48, "yuv420p") is a
     assert ms.compile(64, 48, "nv12") is not a
-    assert (a.width, a.height, a.format, len(a)) == (64, 48, "yuv420p", 4)
+    assert (a.width, a.height, a.format, len(a)) == (64, 48, "yuv420p", 6)
 
 
 # --- frames -------------------------------------------------------------------------------

@@ -150,16 +150,16 @@ def test_main_writes_json(
     assert "| solid | yuv420p | 64x36 | 100 % |" in printed
 
 
-def test_add_parser_registers_bench() -> None:
-    """What the ``privmask`` command does with :func:`bench.add_parser`."""
+def test_add_cli_registers_bench() -> None:
+    """What the ``privmask`` command does with :func:`bench.add_cli`."""
     parser = argparse.ArgumentParser(prog="privmask")
     sub = parser.add_subparsers(dest="command", required=True)
-    bench.add_parser(sub)
+    bench.add_cli(sub)
     args = parser.parse_args(
         ["bench", "--quick", "--formats", "yuv420p,nv12", "--styles", "solid,blur8"]
     )
     assert args.command == "bench"
-    assert args.bench_handler is bench.run_args
+    assert bench.COMMANDS == ("bench",)
     assert (args.quick, args.formats, args.styles, args.threads) == (
         True,
         ["yuv420p", "nv12"],

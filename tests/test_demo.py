@@ -1,4 +1,5 @@
-"""`make demo` end to end on a short run: files written, masks visible, liftable ones liftable."""
+"""`make demo` end to end on a short run: files written, masks visible, liftable ones liftable,
+and the real job: the sample recording masked with a timeline that changes halfway."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import pytest
 import privmask as pm
 
 
-def test_demo_writes_masked_pictures(tmp_path: Path) -> None:
-    pytest.importorskip("av")
+def test_demo_writes_masked_pictures_and_video(tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
     image = pytest.importorskip("PIL.Image")
     from privmask import demo
 
-    assert demo.main(["--out", str(tmp_path), "--frames", "2"]) == 0
-    for name in ("before_after.png", "lifted.png", "styles.png", "masks.json"):
+    assert demo.main(["--out", str(tmp_path), "--frames", "4"]) == 0
+    for name in ("before_after.png", "lifted.png", "styles.png", "masks.json", "switch.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     masks = pm.MaskSet.from_json((tmp_path / "masks.json").read_text())
     assert masks == demo.build_masks()
@@ -24,3 +25,26 @@ def test_demo_writes_masked_pictures(tmp_path: Path) -> None:
     both = np.asarray(image.open(tmp_path / "before_after.png").convert("L"), dtype=np.int16)
     half = both.shape[1] // 2
     assert np.abs(both[:, :half] - both[:, half : 2 * half]).mean() > 1.0
+
+    # The timeline on disk is the demo's, and it changes at frame 2 of 4.
+    timeline = pm.MaskTimeline.from_json((tmp_path / "timeline.json").read_text())
+    assert timeline == demo.build_timeline(4)
+    assert [v.masks for v in timeline] == [demo.build_masks(), demo.build_masks_after()]
+    with av.open(str(tmp_path / "sample.mp4")) as c:
+        assert c.metadata["title"] == "street camera 7"
+        originals = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+    with av.open(str(tmp_path / "masked.mp4")) as c:
+        assert "title" not in c.metadata and "creation_time" not in c.metadata
+        masked = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+    assert len(originals) == len(masked) == 4
+    # The house front: brick before the switch (only the window is masked), one flat colour
+    # after it (the whole front is).
+    hx, hy, _, hh = demo.HOUSE
+    x0, y0 = round((hx + 0.01) * demo.WIDTH), round((hy + 0.01) * demo.HEIGHT)
+    x1, y1 = round((hx + 0.05) * demo.WIDTH), round((hy + hh - 0.01) * demo.HEIGHT)
+    brick = [float(f[y0:y1, x0:x1].std()) for f in masked]
+    assert brick[0] > 15 and brick[1] > 15, brick  # version 0: the brick wall shows
+    assert brick[2] < 3 and brick[3] < 3, brick  # version 1: masked whole
+    assert float(originals[3][y0:y1, x0:x1].std()) > 15  # the recording itself is unchanged
+    strip = image.open(tmp_path / "switch.png")
+    assert strip.width > 4 * demo.WIDTH // 4 and strip.height > 2 * demo.HEIGHT // 4

@@ -10,9 +10,10 @@ in place (solid, mosaic, or an information-bounded blur)::
 
 import multiprocessing as _mp
 
-from privmask._native import __version__
+from privmask._native import __version__, threads
 from privmask._native import set_threads as _set_threads
-from privmask._native import threads
+from privmask.audit import AuditHead, AuditLog
+from privmask.crypto import DecryptionError, WrongPasswordError, decrypt, encrypt
 from privmask.engine import apply, coverage
 from privmask.errors import (
     AuditIntegrityError,
@@ -20,12 +21,17 @@ from privmask.errors import (
     InvalidGeometryError,
     LiftDeniedError,
     MaskConfigError,
+    NoMasksInForceError,
     PrivmaskError,
+    VideoError,
 )
+from privmask.export import ExportResult, export
 from privmask.frame import FORMATS, Frame
 from privmask.geometry import Polygon
+from privmask.lifts import Lift, LiftManager, LiftPolicy
 from privmask.masks import CompiledMasks, Mask, MaskSet
 from privmask.styles import Blur, Fill, Grade, Mosaic, Solid, Style
+from privmask.timeline import MaskTimeline, TimelineVersion, load_masks
 
 
 def set_threads(n: int) -> None:
@@ -44,26 +50,42 @@ if _mp.parent_process() is not None:
 
 __all__ = [
     "FORMATS",
+    "AuditHead",
     "AuditIntegrityError",
+    "AuditLog",
     "Blur",
     "CompiledMasks",
+    "DecryptionError",
+    "ExportResult",
     "Fill",
     "Frame",
     "FrameFormatError",
     "Grade",
     "InvalidGeometryError",
+    "Lift",
     "LiftDeniedError",
+    "LiftManager",
+    "LiftPolicy",
     "Mask",
     "MaskConfigError",
     "MaskSet",
+    "MaskTimeline",
     "Mosaic",
+    "NoMasksInForceError",
     "Polygon",
     "PrivmaskError",
     "Solid",
     "Style",
+    "TimelineVersion",
+    "VideoError",
+    "WrongPasswordError",
     "__version__",
     "apply",
     "coverage",
+    "decrypt",
+    "encrypt",
+    "export",
+    "load_masks",
     "set_threads",
     "threads",
 ]

@@ -62,6 +62,7 @@ from privmask import _native
 from privmask.frame import FORMATS, Plane, plane_shapes, sample_dtype
 
 __all__ = [
+    "COMMANDS",
     "COVERAGES",
     "DEFAULT",
     "QUICK",
@@ -76,7 +77,7 @@ __all__ = [
     "Peer",
     "PrivmaskPeer",
     "Settings",
-    "add_parser",
+    "add_cli",
     "cases",
     "chroma_cover",
     "format_report",
@@ -84,6 +85,7 @@ __all__ = [
     "make_frame",
     "peers_for",
     "run_bench",
+    "run_cli",
     "zone_polygons",
 ]
 
@@ -1405,21 +1407,23 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(
+COMMANDS = ("bench",)
+"""The ``privmask`` sub-commands this module adds (see :mod:`privmask.cli`)."""
+
+
+def add_cli(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
-    """Registers ``bench`` on the ``privmask`` command's sub-commands. The parsed namespace
-    carries ``bench_handler``, which runs the benchmark and returns the exit status."""
+    """Registers ``bench`` on the ``privmask`` command's sub-commands."""
     parser = subparsers.add_parser(
         "bench", help="benchmark privmask on this machine", description=_DESCRIPTION
     )
     _configure(parser)
-    parser.set_defaults(bench_handler=run_args)
     return parser
 
 
-def run_args(args: argparse.Namespace) -> int:
-    """Runs the benchmark for parsed arguments (from :func:`add_parser` or :func:`main`)."""
+def run_cli(args: argparse.Namespace) -> int:
+    """Runs the benchmark for parsed arguments (from :func:`add_cli` or :func:`main`)."""
     settings = QUICK if args.quick else DEFAULT
     resolutions = args.resolutions or (["1080p"] if args.quick else ["1080p", "4k"])
 
@@ -1448,7 +1452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m privmask.bench``: the same as ``privmask bench``, without the CLI module."""
     parser = argparse.ArgumentParser(prog="python -m privmask.bench", description=_DESCRIPTION)
     _configure(parser)
-    return run_args(parser.parse_args(argv))
+    return run_cli(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,23 @@
-"""Masks a built-in synthetic clip and writes pictures of the result.
+"""Makes a sample recording, masks it with a changing configuration, and shows the result.
 
 Run as ``python -m privmask.demo --out demo`` (what ``make demo`` does). Needs PyAV and Pillow
-(``pip install privmask[demo]``); downloads nothing. The clip is drawn in memory: a street scene
-with a neighbour's house (a window and a pentagonal attic window), a notice board with text, and a
-face-sized patch walking along a footpath. Four privacy masks cover them, in all three styles,
-permanent and liftable; every frame is converted to ``yuv420p`` with PyAV and masked in place
-through :meth:`privmask.Frame.from_av` (no copy), and the timings of ``apply`` alone are reported.
+(``pip install privmask[demo]``); downloads nothing. The clip is drawn in memory, deterministic,
+1920x1080 at 25 fps: a street scene with a neighbour's house (a window and a pentagonal attic
+window), a notice board with text, a van driving past and a face-sized patch walking along a
+footpath. Four privacy masks cover them, in all three styles, permanent and liftable.
 
-Written to the output directory: ``masks.json`` (the mask set), ``before_after.png``,
+Two things happen. First, every frame is converted to ``yuv420p`` with PyAV and masked in place
+through :meth:`privmask.Frame.from_av` (no copy), timing ``apply`` alone. Second, the unmasked
+frames are encoded to ``sample.mp4`` (with a ``creation_time``, as a camera would write it), and
+the real job runs on it: :func:`privmask.video.mask_file` with a *timeline* whose mask set changes
+halfway through the clip (the operator masked the whole house front and switched the footpath
+to a mosaic), so every frame gets the masks in force when it was recorded.
+
+Written to the output directory: ``masks.json`` (the first mask set), ``before_after.png``,
 ``lifted.png`` (liftable masks lifted: only the permanent ones apply), ``styles.png`` (one crop
-under solid, mosaic and blur) and ``frames/frame_XXX.png`` (every 8th masked frame).
+under solid, mosaic and blur), ``frames/frame_XXX.png`` (every 8th masked frame),
+``sample.mp4`` (the unmasked recording), ``timeline.json`` (the two versions), ``masked.mp4``
+(the export) and ``switch.png`` (frames either side of the change, original and masked).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +37,13 @@ import numpy.typing as npt
 
 import privmask as pm
 
-__all__ = ["build_masks", "main", "render_frame"]
+__all__ = ["build_masks", "build_masks_after", "build_timeline", "main", "render_frame"]
 
-WIDTH, HEIGHT = 1280, 720
+WIDTH, HEIGHT = 1920, 1080
+FPS = 25
 SEED = 20261101
 FRAME_EVERY = 8
+RECORDED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # the sample's creation_time
 
 RGB = npt.NDArray[np.uint8]
 FloatImage = npt.NDArray[np.float64]
@@ -45,6 +57,8 @@ BOARD = (0.60, 0.12, 0.32, 0.26)  # notice board with text
 FOOTPATH = [(0.50, 0.56), (0.97, 0.56), (1.0, 1.0), (0.40, 1.0)]  # public footpath, in perspective
 FACE_RADIUS = 0.10  # of the frame height
 FACE_PATH = ((0.08, 0.76), (0.86, 0.74))  # start and end of the face's centre
+VAN = (0.16, 0.085)  # width and height of the van driving past, normalised
+VAN_PATH = ((1.02, 0.585), (0.22, 0.585))  # its top-left corner, right to left
 
 
 def _box(x0: float, y0: float, x1: float, y1: float) -> pm.Polygon:
@@ -74,6 +88,35 @@ def build_masks() -> pm.MaskSet:
             ),
             pm.Mask(pm.Polygon(FOOTPATH), pm.Blur(sigma=0.02), liftable=True, name="footpath"),
         ]
+    )
+
+
+def build_masks_after() -> pm.MaskSet:
+    """The configuration from halfway through the clip on: the operator masks the whole house
+    front (not just the window) and switches the footpath from blur to a coarser mosaic."""
+    hx, hy, hw, hh = HOUSE
+    first = build_masks()
+    return pm.MaskSet(
+        [
+            pm.Mask(_box(hx, hy, hx + hw, hy + hh), pm.Solid("#3c4650"), name="neighbour house"),
+            pm.Mask(pm.Polygon(ROOF), pm.Solid("#3c4650"), name="neighbour roof"),
+            first[2],
+            pm.Mask(pm.Polygon(FOOTPATH), pm.Mosaic(block=0.05), liftable=True, name="footpath"),
+        ]
+    )
+
+
+def switch_frame(frames: int) -> int:
+    """The first frame recorded under the second configuration: halfway through."""
+    return max(frames // 2, 1) if frames > 1 else 0
+
+
+def build_timeline(frames: int) -> pm.MaskTimeline:
+    """The demo's history: :func:`build_masks` since the day before the recording, then
+    :func:`build_masks_after` from the exact recording time of :func:`switch_frame` on."""
+    switch = RECORDED + timedelta(microseconds=switch_frame(frames) * 1_000_000 // FPS)
+    return pm.MaskTimeline(
+        [(RECORDED - timedelta(days=1), build_masks()), (switch, build_masks_after())]
     )
 
 
@@ -263,25 +306,56 @@ def face_box(index: int, count: int) -> tuple[float, float, float, float]:
     return ((cx - r) / WIDTH, (cy - r) / HEIGHT, 2 * r / WIDTH, 2 * r / HEIGHT)
 
 
+def van_box(index: int, count: int) -> tuple[float, float, float, float]:
+    """The van's box in frame ``index`` of ``count`` (normalised x, y, w, h): it drives from
+    right to left across the street over the clip."""
+    t = index / max(count - 1, 1)
+    (sx, sy), (ex, ey) = VAN_PATH
+    return (sx + (ex - sx) * t, sy + (ey - sy) * t, *VAN)
+
+
+def _draw_van(img: RGB, box: tuple[float, float, float, float]) -> None:
+    """A box van in flat colours: body, cab windows, a stripe and two wheels."""
+
+    def fill(x: float, y: float, w: float, h: float, rgb: tuple[int, int, int]) -> None:
+        x0, y0 = _px(max(x, 0.0), max(y, 0.0))
+        x1, y1 = _px(min(x + w, 1.0), min(y + h, 1.0))
+        if x1 > x0 and y1 > y0:
+            img[y0:y1, x0:x1] = rgb
+
+    x, y, w, h = box
+    fill(x, y, w, 0.8 * h, (236, 236, 232))  # cargo body
+    fill(x, y + 0.2 * h, w * 0.22, 0.6 * h, (200, 40, 40))  # cab, at the front (left)
+    fill(x + 0.02 * w, y + 0.25 * h, w * 0.17, 0.22 * h, (60, 80, 100))  # windscreen
+    fill(x + 0.25 * w, y + 0.45 * h, w * 0.72, 0.08 * h, (30, 90, 170))  # stripe
+    for wx in (x + 0.12 * w, x + 0.75 * w):
+        fill(wx, y + 0.72 * h, 0.12 * w, 0.28 * h, (25, 25, 25))  # wheels
+
+
 def render_frame(
-    index: int, count: int, background: FloatImage, face: tuple[FloatImage, FloatImage]
+    index: int, count: int, background: FloatImage | RGB, face: tuple[FloatImage, FloatImage]
 ) -> RGB:
-    """Frame ``index`` of ``count``: the background with the face composited at
-    :func:`face_centre`. Returns an ``(HEIGHT, WIDTH, 3)`` uint8 RGB array."""
-    img = background.copy()
+    """Frame ``index`` of ``count``: the background (float or uint8 RGB), the van at
+    :func:`van_box` and the face composited at :func:`face_centre`. Returns an
+    ``(HEIGHT, WIDTH, 3)`` uint8 RGB array."""
+    if background.dtype == np.uint8:
+        img: RGB = np.array(background, dtype=np.uint8)
+    else:
+        img = np.clip(np.rint(background), 0, 255).astype(np.uint8)
+    _draw_van(img, van_box(index, count))
     sprite, alpha = face
     cx, cy = face_centre(index, count)
     size = sprite.shape[0]
     x0, y0 = round(cx) - size // 2, round(cy) - size // 2
-    # Clip the sprite to the frame.
+    # Clip the sprite to the frame; blend only where it is, in float.
     fx0, fy0 = max(x0, 0), max(y0, 0)
     fx1, fy1 = min(x0 + size, WIDTH), min(y0 + size, HEIGHT)
     if fx1 > fx0 and fy1 > fy0:
         s = sprite[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
         a = alpha[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0, None]
-        img[fy0:fy1, fx0:fx1] = a * s + (1 - a) * img[fy0:fy1, fx0:fx1]
-    out: RGB = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return out
+        under = img[fy0:fy1, fx0:fx1].astype(np.float64)
+        img[fy0:fy1, fx0:fx1] = np.clip(np.rint(a * s + (1 - a) * under), 0, 255)
+    return img
 
 
 # --- YUV frames and pictures -------------------------------------------------------------------
@@ -340,9 +414,11 @@ def _crop(rgb: RGB, box: tuple[float, float, float, float]) -> RGB:
 
 
 def run(out: Path, frames: int) -> list[Path]:
-    """Renders and masks ``frames`` frames, writes the pictures under ``out``, prints a summary and
-    returns the files written."""
+    """Renders and masks ``frames`` frames, writes the pictures under ``out``, encodes the sample
+    recording, masks it with the demo timeline, prints a summary and returns the files written."""
     from PIL import Image
+
+    from privmask.video import mask_file
 
     masks = build_masks()
     out.mkdir(parents=True, exist_ok=True)
@@ -358,33 +434,58 @@ def run(out: Path, frames: int) -> list[Path]:
     masks_path.write_text(masks.to_json() + "\n")
     written.append(masks_path)
 
-    background = _background()
+    background = np.clip(np.rint(_background()), 0, 255).astype(np.uint8)
     face = _face_sprite()
     sample = round(0.75 * (frames - 1))  # the face is well inside the footpath zone here
     times_ms: list[float] = []
-    for i in range(frames):
-        rgb = render_frame(i, frames, background, face)
-        av_frame = to_yuv(rgb)
-        original = to_rgb(av_frame) if i == sample else None
-        wrapped = pm.Frame.from_av(av_frame)  # a view of the PyAV frame's planes, no copy
-        t0 = time.perf_counter()
-        pm.apply(wrapped, masks)
-        times_ms.append((time.perf_counter() - t0) * 1e3)
-        masked = to_rgb(av_frame)  # the PyAV frame itself now carries the masks
-        if i % FRAME_EVERY == 0:
-            save(Image.fromarray(masked), f"frames/frame_{i:03d}.png")
-        if original is not None:
-            save(
-                labelled([("original", original), ("masked (permanent + liftable)", masked)]),
-                "before_after.png",
-            )
-            lifted = to_yuv(rgb)
-            pm.apply(lifted, masks, lifted=True)  # an av.VideoFrame works directly, too
-            save(
-                labelled([("lifted (permanent masks only)", to_rgb(lifted))]),
-                "lifted.png",
-            )
-            save(_styles_strip(rgb, face_box(i, frames)), "styles.png")
+    sample_path = out / "sample.mp4"
+    container, stream = _sample_writer(sample_path)
+    with container:
+        for i in range(frames):
+            rgb = render_frame(i, frames, background, face)
+            recorded = to_yuv(rgb)  # the camera's picture, encoded unmasked into sample.mp4
+            recorded.pts, recorded.time_base = i, Fraction(1, FPS)
+            container.mux(stream.encode(recorded))
+            av_frame = to_yuv(rgb)
+            original = to_rgb(av_frame) if i == sample else None
+            wrapped = pm.Frame.from_av(av_frame)  # a view of the PyAV frame's planes, no copy
+            t0 = time.perf_counter()
+            pm.apply(wrapped, masks)
+            times_ms.append((time.perf_counter() - t0) * 1e3)
+            masked = to_rgb(av_frame)  # the PyAV frame itself now carries the masks
+            if i % FRAME_EVERY == 0:
+                save(Image.fromarray(masked), f"frames/frame_{i:03d}.png")
+            if original is not None:
+                save(
+                    labelled([("original", original), ("masked (permanent + liftable)", masked)]),
+                    "before_after.png",
+                )
+                lifted = to_yuv(rgb)
+                pm.apply(lifted, masks, lifted=True)  # an av.VideoFrame works directly, too
+                save(
+                    labelled([("lifted (permanent masks only)", to_rgb(lifted))]),
+                    "lifted.png",
+                )
+                save(_styles_strip(rgb, face_box(i, frames)), "styles.png")
+        container.mux(stream.encode(None))
+    written.append(sample_path)
+
+    # The real job: the recording, masked with the masks in force when each frame was recorded.
+    timeline = build_timeline(frames)
+    timeline_path = out / "timeline.json"
+    timeline_path.write_text(timeline.to_json() + "\n")
+    written.append(timeline_path)
+    masked_path = out / "masked.mp4"
+    report = mask_file(
+        sample_path,
+        masked_path,
+        timeline,  # the start comes from sample.mp4's creation_time
+        quality=20,
+        encoder_options={"preset": "veryfast"},
+        progress=False,
+    )
+    written.append(masked_path)
+    save(_switch_strip(sample_path, masked_path, report), "switch.png")
 
     print(f"privmask {pm.__version__} demo: {WIDTH}x{HEIGHT} yuv420p, {frames} frames processed")
     print(f"mask set ({len(masks)} masks), content_hash {masks.content_hash}")
@@ -398,10 +499,79 @@ def run(out: Path, frames: int) -> list[Path]:
         f"(min {min(times_ms):.3f}, max {max(times_ms):.3f}; apply call only)"
     )
     print(f"sample frame for the pictures: {sample}")
+    print(f"timeline: {len(timeline)} versions, recording started {RECORDED.isoformat()}")
+    for v in timeline:
+        print(f"  since {v.since.isoformat()}  {len(v.masks)} masks  {v.content_hash[:16]}")
+    print(report.summary())
     print("written:")
     for p in sorted(written):
         print(f"  {p}")
     return written
+
+
+def _sample_writer(path: Path) -> tuple[Any, Any]:
+    """The sample recording's container and H.264 stream, tagged like a camera's file: a
+    ``creation_time`` (which ``mask_file`` takes as the recording start) and a title (which the
+    masked export must not carry)."""
+    import av
+
+    container = av.open(str(path), "w")
+    container.metadata["creation_time"] = RECORDED.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    container.metadata["title"] = "street camera 7"
+    stream = container.add_stream("libx264", rate=FPS, options={"crf": "18", "preset": "veryfast"})
+    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    cc = stream.codec_context
+    cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1  # BT.709, TV
+    return container, stream
+
+
+def _decode_some(path: Path, wanted: set[int]) -> dict[int, RGB]:
+    import av
+
+    found: dict[int, RGB] = {}
+    with av.open(str(path)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i in wanted:
+                found[i] = to_rgb(frame)
+    return found
+
+
+def _switch_strip(sample_path: Path, masked_path: Path, report: Any) -> Any:
+    """Frames either side of the configuration change, original above, masked below, each
+    labelled with its time and the content hash of the masks it got."""
+    from PIL import Image
+
+    frames = report.frames
+    switch = report.versions[-1].first_frame
+    indices = sorted({i for i in (switch - 2, switch - 1, switch, switch + 1) if 0 <= i < frames})
+    originals = _decode_some(sample_path, set(indices))
+    masked = _decode_some(masked_path, set(indices))
+
+    def small(rgb: RGB) -> RGB:
+        img = Image.fromarray(rgb).resize((WIDTH // 4, HEIGHT // 4), Image.Resampling.LANCZOS)
+        return np.asarray(img, dtype=np.uint8)
+
+    def version_of(i: int) -> Any:
+        return next(u for u in report.versions if u.first_frame <= i <= u.last_frame)
+
+    top = labelled(
+        [(f"original, frame {i} (+{i / FPS:.2f} s)", small(originals[i])) for i in indices],
+        font_size=16,
+    )
+    bottom = labelled(
+        [
+            (
+                f"masked: version {version_of(i).index}, {version_of(i).content_hash[:10]}",
+                small(masked[i]),
+            )
+            for i in indices
+        ],
+        font_size=16,
+    )
+    strip = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height))
+    strip.paste(top, (0, 0))
+    strip.paste(bottom, (0, top.height))
+    return strip
 
 
 def _styles_strip(rgb: RGB, box: tuple[float, float, float, float]) -> Any:
@@ -424,11 +594,17 @@ def _styles_strip(rgb: RGB, box: tuple[float, float, float, float]) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m privmask.demo",
-        description="Mask a built-in synthetic clip and write before/after pictures.",
+        description=(
+            "Make a sample 1080p recording, mask it with a timeline whose masks change halfway, "
+            "and write the masked video and before/after pictures."
+        ),
     )
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
     parser.add_argument(
-        "--frames", type=int, default=48, help="number of frames to generate (default 48)"
+        "--frames",
+        type=int,
+        default=4 * FPS,
+        help=f"number of frames to generate (default {4 * FPS}: four seconds)",
     )
     args = parser.parse_args(argv)
     if args.frames < 1:

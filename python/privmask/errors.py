@@ -12,7 +12,9 @@ __all__ = [
     "InvalidGeometryError",
     "LiftDeniedError",
     "MaskConfigError",
+    "NoMasksInForceError",
     "PrivmaskError",
+    "VideoError",
 ]
 
 
@@ -45,3 +47,31 @@ class LiftDeniedError(PrivmaskError, PermissionError):
 
 class AuditIntegrityError(PrivmaskError):
     """An audit log that was edited, truncated or reordered."""
+
+
+class NoMasksInForceError(PrivmaskError, LookupError):
+    """A time before the first version of a mask timeline (or a timeline with no versions).
+
+    Nothing was configured then, and "no masks" is never assumed: exporting such video unmasked
+    would leak exactly what the operator meant to hide once the masks were set up."""
+
+
+class VideoError(PrivmaskError):
+    """A video that cannot be read, masked or written: corrupt or truncated input, a codec or
+    container this FFmpeg build lacks, a stream that changes size mid-way. ``frame`` (or
+    ``packet``) is the 0-based index where it failed, when the failure is tied to one."""
+
+    def __init__(
+        self, message: str, *, frame: int | None = None, packet: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.packet = packet
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keeps ``frame``/``packet`` when the error crosses a process boundary (batch jobs).
+        return (_rebuild_video_error, (str(self), self.frame, self.packet))
+
+
+def _rebuild_video_error(message: str, frame: int | None, packet: int | None) -> VideoError:
+    return VideoError(message, frame=frame, packet=packet)

@@ -157,8 +157,12 @@ class Frame:
 
     @classmethod
     def from_av(cls, frame: Any) -> Frame:
-        """Wraps a PyAV ``VideoFrame``'s own plane buffers (no copy): masking the returned
-        ``Frame`` changes the ``VideoFrame``. Its colour space and range are read from the frame.
+        """Wraps a PyAV ``VideoFrame``'s own plane buffers: masking the returned ``Frame``
+        changes the ``VideoFrame``. Its colour space and range are read from the frame.
+
+        The frame is made writable first (PyAV's ``make_writable``): a decoded picture can still
+        be a reference for the pictures decoded after it, and writing into a shared buffer would
+        change those too. That copies only when the buffer is shared; otherwise nothing is copied.
         """
         fmt = getattr(getattr(frame, "format", None), "name", None)
         if fmt is None or not hasattr(frame, "planes"):
@@ -168,6 +172,11 @@ class Frame:
                 f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)} "
                 "(convert with frame.reformat(format='yuv420p'))"
             )
+        # A decoder may still use this picture as a reference for later ones; writing into its
+        # buffers would corrupt them. make_writable() copies only when the buffer is shared.
+        make_writable = getattr(frame, "make_writable", None)
+        if make_writable is not None:
+            make_writable()
         shapes = plane_shapes(fmt, frame.width, frame.height)
         dtype = np.dtype(sample_dtype(fmt))
         planes = []

@@ -87,8 +87,10 @@ class Mask:
             style = Solid(st.color, yuv=st.yuv) if st.yuv is not None else Solid(st.color)
         elif st.type == "mosaic":
             style = Mosaic(st.block, block_px=st.block_px)
-        else:
+        elif st.type == "blur":
             style = Blur(st.sigma, sigma_px=st.sigma_px)
+        else:
+            style = Fill(st.outline)
         return Mask(Polygon(m.polygon), style, m.liftable, m.name)
 
 

@@ -1,4 +1,4 @@
-"""The on-disk JSON format of mask sets, validated with pydantic.
+"""The on-disk JSON formats of mask sets and mask timelines, validated with pydantic.
 
 pydantic v2 is used because it validates and reports errors by field path, produces the
 published JSON Schema from the same models, and is already in most Python data stacks.
@@ -12,19 +12,42 @@ Format, version 1::
 
 Styles: ``{"type": "solid", "color": "#rrggbb" | [r, g, b]}`` or ``{"type": "solid",
 "yuv": [y, u, v]}``; ``{"type": "mosaic", "block": 0.02}`` or ``{"block_px": 16}``;
-``{"type": "blur", "sigma": 0.01}`` or ``{"sigma_px": 8}``.
+``{"type": "blur", "sigma": 0.01}`` or ``{"sigma_px": 8}``; ``{"type": "fill"}``, optionally
+with ``"outline": "#rrggbb"``.
+
+A timeline (DESIGN §6) lists mask sets by the time they came into force, oldest first; its mask
+objects are exactly those of a mask set, so one model validates both::
+
+    {"privmask": 1,
+     "timeline": [{"since": "2026-01-01T00:00:00+00:00", "content_hash": "3f2a...",
+                   "masks": [...]},
+                  {"since": "2026-03-01T08:30:00+01:00", "masks": [...]}]}
+
+``since`` is an ISO 8601 timestamp with a UTC offset (a naive time would be read differently in
+every time zone); ``content_hash`` is optional and, when present, must match the masks.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from privmask.errors import MaskConfigError
 
-__all__ = ["SCHEMA_VERSION", "MaskSetModel", "json_schema", "parse_mask_set"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MaskSetModel",
+    "TimelineModel",
+    "VersionModel",
+    "json_schema",
+    "parse_document",
+    "parse_mask_set",
+    "parse_timeline",
+    "timeline_json_schema",
+]
 
 SCHEMA_VERSION = 1
 
@@ -55,7 +78,14 @@ class BlurModel(_Strict):
     sigma_px: Annotated[float, Field(ge=1)] | None = None
 
 
-StyleModel = Annotated[SolidModel | MosaicModel | BlurModel, Field(discriminator="type")]
+class FillModel(_Strict):
+    type: Literal["fill"]
+    outline: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | _Triple | None = None
+
+
+StyleModel = Annotated[
+    SolidModel | MosaicModel | BlurModel | FillModel, Field(discriminator="type")
+]
 
 
 class MaskModel(_Strict):
@@ -70,11 +100,48 @@ class MaskSetModel(_Strict):
     masks: list[MaskModel]
 
 
+def _timestamp_text(value: object) -> object:
+    """Only ISO 8601 strings are timestamps: pydantic would also take a bare number as Unix
+    seconds, which in a hand-edited file is far more likely a mistake than a time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be an ISO 8601 timestamp with a UTC offset, like '2026-01-01T00:00:00+00:00'"
+        )
+    return value
+
+
+_Since = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+_Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class VersionModel(_Strict):
+    since: _Since = Field(description="When this mask set came into force (with a UTC offset).")
+    content_hash: _Hash | None = Field(
+        default=None, description="SHA-256 of the mask set's canonical JSON; checked if given."
+    )
+    masks: list[MaskModel]
+
+
+class TimelineModel(_Strict):
+    privmask: Literal[1] = Field(description="Schema version of the file.")
+    timeline: Annotated[list[VersionModel], Field(min_length=1)]
+
+
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of a mask-set file."""
     schema = MaskSetModel.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "privmask mask set"
+    return schema
+
+
+def timeline_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a timeline file."""
+    schema = TimelineModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "privmask timeline"
     return schema
 
 
@@ -84,15 +151,16 @@ def format_path(loc: tuple[int | str, ...]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif i > 0 and loc[i - 1] == "style" and part in ("solid", "mosaic", "blur"):
+        elif i > 0 and loc[i - 1] == "style" and part in ("solid", "mosaic", "blur", "fill"):
             continue  # pydantic names the union member; the path should not
         else:
             out += f".{part}" if out else part
     return out
 
 
-def parse_mask_set(text: str | bytes) -> MaskSetModel:
-    """Parses and validates mask-set JSON; raises :class:`MaskConfigError` naming the field."""
+def _load(text: str | bytes) -> Any:
+    """JSON text to Python values, with the schema version checked before anything else so an
+    old privmask reading a newer file says so instead of listing every field it does not know."""
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -103,8 +171,57 @@ def parse_mask_set(text: str | bytes) -> MaskSetModel:
             f"{SCHEMA_VERSION}",
             "privmask",
         )
+    return raw
+
+
+def _validate(model: type[MaskSetModel] | type[TimelineModel], raw: Any) -> Any:
     try:
-        return MaskSetModel.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
         raise MaskConfigError(err["msg"], format_path(tuple(err["loc"]))) from e
+
+
+def parse_mask_set(text: str | bytes) -> MaskSetModel:
+    """Parses and validates mask-set JSON; raises :class:`MaskConfigError` naming the field."""
+    model: MaskSetModel = _validate(MaskSetModel, _load(text))
+    return model
+
+
+def _check_order(model: TimelineModel) -> None:
+    for i in range(1, len(model.timeline)):
+        before, since = model.timeline[i - 1].since, model.timeline[i].since
+        if since <= before:
+            raise MaskConfigError(
+                f"{since.isoformat()} is not later than timeline[{i - 1}].since "
+                f"({before.isoformat()}); versions are listed oldest first, one per instant",
+                f"timeline[{i}].since",
+            )
+
+
+def parse_timeline(text: str | bytes) -> TimelineModel:
+    """Parses and validates timeline JSON, including the order of the versions; raises
+    :class:`MaskConfigError` naming the field (``timeline[1].since``)."""
+    model: TimelineModel = _validate(TimelineModel, _load(text))
+    _check_order(model)
+    return model
+
+
+def parse_document(text: str | bytes) -> MaskSetModel | TimelineModel:
+    """Parses either kind of file, told apart by its top-level key (``masks`` or ``timeline``),
+    so every command that takes masks takes both."""
+    raw = _load(text)
+    if isinstance(raw, dict) and "timeline" in raw and "masks" not in raw:
+        model: TimelineModel = _validate(TimelineModel, raw)
+        _check_order(model)
+        return model
+    if isinstance(raw, dict) and "timeline" in raw:
+        raise MaskConfigError(
+            "a file is either a mask set ('masks') or a timeline ('timeline'), not both", "timeline"
+        )
+    if isinstance(raw, dict) and "masks" not in raw and "privmask" in raw:
+        raise MaskConfigError(
+            "Field required: a mask set needs 'masks', a timeline 'timeline'", "masks"
+        )
+    mask_set: MaskSetModel = _validate(MaskSetModel, raw)
+    return mask_set

@@ -226,7 +226,18 @@ fn interpolate<T: Sample>(
             );
             if step == 1 {
                 if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
-                    crate::simd::lerp_u8(blended, i0, i1, t, bytes);
+                    // SAFETY: `interpolation_table` clamps every index into the region, whose
+                    // width is `blended.len()`; `level()` only returns supported levels.
+                    unsafe {
+                        crate::simd::lerp_u8_unchecked(
+                            crate::simd::level(),
+                            blended,
+                            i0,
+                            i1,
+                            t,
+                            bytes,
+                        )
+                    };
                     continue;
                 }
             }

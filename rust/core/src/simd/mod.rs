@@ -119,15 +119,23 @@ pub fn set_level(level: Level) -> Result<()> {
 
 /// Sum of the bytes.
 pub fn sum_u8(data: &[u8]) -> u64 {
-    sum_u8_at(level(), data)
+    // SAFETY: `level()` only ever returns supported levels.
+    unsafe { sum_u8_unchecked(level(), data) }
 }
 
-/// [`sum_u8`] at a given level (which must be supported).
+/// [`sum_u8`] at a given level; panics when the CPU cannot run it.
 pub fn sum_u8_at(level: Level, data: &[u8]) -> u64 {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    // SAFETY: checked just above.
+    unsafe { sum_u8_unchecked(level, data) }
+}
+
+/// # Safety
+/// `level` must be supported by this CPU.
+unsafe fn sum_u8_unchecked(level: Level, data: &[u8]) -> u64 {
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `set_level` and `level` only ever select supported levels; tests pass
-        // `Level::supported()` ones.
+        // SAFETY: the level is supported (this function's contract).
         Level::Avx2 => unsafe { avx2::sum_u8(data) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
@@ -136,15 +144,38 @@ pub fn sum_u8_at(level: Level, data: &[u8]) -> u64 {
     }
 }
 
-/// The blur's interpolation along a row: `out[k] = min(max, trunc(b[i0] + (b[i1] - b[i0]) * t
+/// The blur's interpolation along a row: `out[k] = min(255, trunc(b[i0] + (b[i1] - b[i0]) * t
 /// + 0.5))` with `i0 = idx0[k]`, `i1 = idx1[k]`, `t = frac[k]`, for 8-bit samples with unit step.
-/// Every index must be below `blended.len()`.
+/// Panics when an index is not below `blended.len()`.
 pub fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [u8]) {
     lerp_u8_at(level(), blended, idx0, idx1, frac, out)
 }
 
-/// [`lerp_u8`] at a given level (which must be supported).
+/// [`lerp_u8`] at a given level; panics when the CPU cannot run it.
 pub fn lerp_u8_at(
+    level: Level,
+    blended: &[f32],
+    idx0: &[u32],
+    idx1: &[u32],
+    frac: &[f32],
+    out: &mut [u8],
+) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    let limit = blended.len() as u32;
+    assert!(
+        idx0.iter().chain(idx1).all(|&i| i < limit),
+        "interpolation index out of range"
+    );
+    // SAFETY: the level and every index were just checked.
+    unsafe { lerp_u8_unchecked(level, blended, idx0, idx1, frac, out) }
+}
+
+/// [`lerp_u8_at`] without the checks, for callers that built the indices in range.
+///
+/// # Safety
+/// `level` must be supported by this CPU, and every element of `idx0` and `idx1` must be below
+/// `blended.len()`.
+pub(crate) unsafe fn lerp_u8_unchecked(
     level: Level,
     blended: &[f32],
     idx0: &[u32],
@@ -154,14 +185,13 @@ pub fn lerp_u8_at(
 ) {
     let n = out.len();
     assert!(idx0.len() == n && idx1.len() == n && frac.len() == n);
-    let limit = blended.len() as u32;
-    assert!(
-        idx0.iter().chain(idx1).all(|&i| i < limit),
-        "interpolation index out of range"
-    );
+    debug_assert!(idx0
+        .iter()
+        .chain(idx1)
+        .all(|&i| (i as usize) < blended.len()));
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the level is supported (see `sum_u8_at`) and every index was checked above.
+        // SAFETY: the level is supported and the indices in range (this function's contract).
         Level::Avx2 => unsafe { avx2::lerp_u8(blended, idx0, idx1, frac, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.

@@ -1,0 +1,483 @@
+"""Redaction export: an irreversible, self-describing copy of a recording for someone outside.
+
+An export is what leaves the VMS (for the police, a court, a subject access request), so it is
+built to be safe by construction rather than by care:
+
+- every frame gets the masks in force when it was recorded (:class:`~privmask.MaskTimeline`,
+  through :func:`privmask.video.mask_file`), burned into the re-encoded pixels. Inside a mask
+  the encoder only ever sees solid, fill, mosaic or information-bounded blur values: no original
+  pixel reaches the output;
+- liftable masks are left out only when a :class:`~privmask.Lift` in force for the camera is
+  passed, and that export is written to the lift's audit log before the file is published; any
+  other lift is refused (:class:`~privmask.LiftDeniedError`), never silently ignored;
+- audio, container and stream metadata, subtitles, data streams and attachments are dropped
+  (audio is kept only with ``keep_audio=True``), and nothing names the source: no path, file
+  name or hash of it in the output or the manifest;
+- ``manifest=True`` writes a sidecar JSON saying what was done (privmask version, frame count,
+  the mask-set hashes used over which frame ranges, each mask's style and irreversibility grade,
+  whether liftable masks were burned in, the output's SHA-256);
+- ``password=`` encrypts the result (:mod:`privmask.crypto`: AES-256-GCM in authenticated
+  chunks, scrypt), streamed so a multi-GB export never sits in memory.
+
+The output (and the manifest) appear only when everything succeeded, audit record included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from privmask import crypto
+from privmask.audit import AuditLog
+from privmask.errors import LiftDeniedError
+from privmask.lifts import Lift
+from privmask.masks import MaskSet
+from privmask.styles import Grade
+from privmask.timeline import MaskTimeline
+
+__all__ = [
+    "COMMANDS",
+    "MANIFEST_VERSION",
+    "ExportResult",
+    "add_cli",
+    "export",
+    "main",
+    "manifest_path_for",
+    "run_cli",
+]
+
+MANIFEST_VERSION = 1
+COMMANDS = ("export", "decrypt")
+"""The subcommands :func:`add_cli` registers and :func:`run_cli` runs."""
+_ENCRYPTED_SUFFIXES = (".enc", ".pmenc")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export` wrote: the output, the manifest (``None`` when not written) and the
+    manifest's content (returned even when not written)."""
+
+    dst: Path
+    manifest_path: Path | None
+    manifest: dict[str, Any]
+
+    @property
+    def frames(self) -> int:
+        return int(self.manifest["frames"])
+
+
+def manifest_path_for(dst: str | os.PathLike[str]) -> Path:
+    """Where :func:`export` puts the manifest of ``dst``: beside it, ``<name>.manifest.json``."""
+    p = Path(dst)
+    return p.with_name(p.name + ".manifest.json")
+
+
+def _plain_suffix(dst: Path, encrypted: bool, container: str | None) -> str:
+    """The extension FFmpeg chooses the container by: ``container``, else ``dst``'s own (for an
+    encrypted ``clip.mp4.enc``, the one before ``.enc``), else ``.mp4`` when encrypting."""
+    if container is not None:
+        name = container.lstrip(".")
+        if not name or not name.isalnum():
+            raise ValueError(
+                f"container must be an extension such as 'mp4' or 'mkv': {container!r}"
+            )
+        return "." + name
+    if not encrypted:
+        return dst.suffix
+    inner = Path(dst.stem).suffix if dst.suffix in _ENCRYPTED_SUFFIXES else dst.suffix
+    return inner or ".mp4"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _version_masks(masks: MaskSet | MaskTimeline, index: int) -> MaskSet:
+    return masks if isinstance(masks, MaskSet) else masks[index].masks
+
+
+def _describe_masks(masks: MaskSet, lifted: bool) -> list[dict[str, Any]]:
+    """Each mask's style and grade, without its name (a label like "Mrs Smith's window" would
+    tell the recipient what is hidden)."""
+    return [
+        {
+            "style": m.to_dict()["style"],
+            "grade": m.style.grade.value,
+            "liftable": m.liftable,
+            "burned_in": not (lifted and m.liftable),
+        }
+        for m in masks
+    ]
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def export(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    masks: MaskSet | MaskTimeline,
+    *,
+    start: datetime | None = None,
+    lift: Lift | None = None,
+    camera: str | None = None,
+    password: str | bytes | None = None,
+    manifest: bool | str | os.PathLike[str] = True,
+    keep_audio: bool = False,
+    user: str | None = None,
+    audit: AuditLog | None = None,
+    codec: str | None = None,
+    quality: int | None = None,
+    container: str | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> ExportResult:
+    """Writes a redacted copy of the video ``src`` to ``dst`` (see the module docs).
+
+    ``masks`` is a :class:`MaskSet` or a :class:`MaskTimeline`; ``start`` is the recording start
+    (default: the file's ``creation_time``), needed to place frames on a timeline of several
+    versions. Every mask is burned in unless ``lift`` is given: then ``camera`` (the camera that
+    recorded ``src``) is required, the lift must be in force for it when the export starts (an
+    export begun under a lift may finish after it ends, as a download would), liftable masks are
+    left out, and the export is recorded in the lift's audit log (refusals too) before the file
+    is published. ``audit`` (with ``user``) records exports made without a lift as well.
+
+    ``password`` encrypts the output (:func:`privmask.decrypt` reverses it); the container is
+    then chosen by ``container`` or the extension before ``.enc`` (``clip.mp4.enc``), default
+    mp4. The unencrypted masked video is staged in ``workdir`` (default: ``dst``'s directory;
+    point it at a local disk when ``dst`` is removable media) and removed after encryption.
+
+    ``manifest`` is ``True`` (write ``<dst>.manifest.json``), a path, or ``False``. ``codec``,
+    ``quality`` (CRF) and ``keep_audio`` are passed to :func:`privmask.video.mask_file`.
+    """
+    from privmask._native import __version__
+    from privmask.video import mask_file  # needs PyAV
+
+    if not isinstance(masks, (MaskSet, MaskTimeline)):
+        raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
+    dst_p = Path(dst)
+    with contextlib.suppress(OSError):  # a missing src or dst is reported by mask_file
+        if os.path.samefile(src, dst_p):
+            raise ValueError(f"{dst_p} is the source itself; write the export elsewhere")
+    if password is not None:
+        # A bad password, or no 'cryptography' package, fails before any work is done.
+        crypto._password_bytes(password)
+        crypto._aesgcm()
+    if audit is not None and not isinstance(audit, AuditLog):
+        raise TypeError(f"audit must be an AuditLog, got {type(audit).__name__}")
+    if camera is not None and (not isinstance(camera, str) or not camera):
+        raise TypeError(f"camera must be a non-empty string, got {camera!r}")
+    manifest_p = (
+        None
+        if manifest is False
+        else manifest_path_for(dst_p)
+        if manifest is True
+        else Path(manifest)
+    )
+
+    log = audit
+    lifted = False
+    if lift is not None:
+        if not isinstance(lift, Lift):
+            raise TypeError(f"lift must be a privmask.Lift, got {type(lift).__name__}")
+        if camera is None:
+            raise ValueError(
+                "camera= is required with lift=: the lift must be checked against the camera "
+                "that recorded the video"
+            )
+        manager = lift.manager
+        if manager is None:
+            raise LiftDeniedError(f"lift {lift.id} was not granted by a LiftManager")
+        log = manager.audit
+        user = lift.user
+        try:
+            manager.check(lift, camera)
+        except LiftDeniedError as e:
+            log.append(
+                "deny",
+                time=manager.now(),
+                user=lift.user,
+                approver=lift.approver,
+                reason=lift.reason,
+                cameras=[camera],
+                lift=lift.id,
+                detail={"action": "export", "why": str(e)},
+            )
+            raise
+        lifted = True
+
+    encrypted = password is not None
+    suffix = _plain_suffix(dst_p, encrypted, container)
+    token = secrets.token_hex(6)
+    stage_dir = Path(workdir) if (workdir is not None and encrypted) else dst_p.parent
+    plain = stage_dir / f".{dst_p.name}.{token}.plain{suffix}"
+    sealed = dst_p.parent / f".{dst_p.name}.{token}.sealed"
+    try:
+        report = mask_file(
+            src,
+            plain,
+            masks,
+            start=start,
+            lifted=lifted,
+            codec=codec,
+            quality=quality,
+            keep_audio=keep_audio,
+            progress=progress,
+        )
+        if password is not None:
+            crypto.encrypt(plain, sealed, password)
+            plain.unlink()
+            staged = sealed
+        else:
+            staged = plain
+        used: list[dict[str, Any]] = []
+        burned: list[Grade] = []
+        for u in report.versions:
+            described = _describe_masks(_version_masks(masks, u.index), lifted)
+            burned += [Grade(d["grade"]) for d in described if d["burned_in"]]
+            used.append(
+                {
+                    "content_hash": u.content_hash,
+                    "frames": {"first": u.first_frame, "last": u.last_frame, "count": u.frames},
+                    "masks": described,
+                }
+            )
+        doc: dict[str, Any] = {
+            "privmask": __version__,
+            "manifest": MANIFEST_VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "frames": report.frames,
+            "mask_sets": used,
+            "liftable_masks_included": not lifted,
+            "weakest_grade": (
+                None
+                if not burned
+                else Grade.BOUNDED.value
+                if Grade.BOUNDED in burned
+                else Grade.ANONYMISING.value
+            ),
+            "audio": report.audio_streams > 0,
+            "metadata": False,
+            "encryption": (
+                {"cipher": "AES-256-GCM", "kdf": "scrypt", "format": crypto.VERSION}
+                if encrypted
+                else None
+            ),
+            "output": {"bytes": staged.stat().st_size, "sha256": _sha256(staged)},
+            "lift": None,
+            "audit": None,
+        }
+        if log is not None:
+            # Recorded before the file is published: an export the log cannot record is not
+            # made. The log is internal, so it may name the source; the manifest does not.
+            when = lift.manager.now() if lift is not None and lift.manager else None
+            record = log.append(
+                "export",
+                time=when,
+                user=user,
+                approver=lift.approver if lift is not None else None,
+                reason=lift.reason if lift is not None else None,
+                cameras=None if camera is None else [camera],
+                lift=lift.id if lift is not None else None,
+                masks=[u["content_hash"] for u in used],
+                detail={
+                    "src": os.fspath(src),
+                    "dst": os.fspath(dst_p),
+                    "frames": report.frames,
+                    "liftable_masks_included": not lifted,
+                    "encrypted": encrypted,
+                    "output_sha256": doc["output"]["sha256"],
+                },
+            )
+            doc["audit"] = {"record": record["seq"], "hash": record["hash"]}
+            if lift is not None:
+                doc["lift"] = {"id": lift.id, "approved": lift.approver is not None}
+        os.replace(staged, dst_p)
+        _fsync_dir(dst_p.parent)
+    finally:
+        plain.unlink(missing_ok=True)
+        sealed.unlink(missing_ok=True)
+    if manifest_p is not None:
+        _write_json(manifest_p, doc)
+    return ExportResult(dst_p, manifest_p, doc)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _password_from(args: argparse.Namespace, *, confirm: bool) -> str | None:
+    """The password from ``--password-file``, ``--password-env`` or, with ``--encrypt`` (or for
+    ``decrypt``), a prompt. Never an argument: command lines are visible to every user."""
+    if args.password_file is not None:
+        text = Path(args.password_file).read_text(encoding="utf-8")
+        password = text.splitlines()[0] if text else ""
+    elif args.password_env is not None:
+        password = os.environ.get(args.password_env, "")
+        if not password:
+            raise ValueError(f"the environment variable {args.password_env} is empty or unset")
+    elif getattr(args, "encrypt", True):
+        if not sys.stdin.isatty():
+            raise ValueError(
+                "no terminal to ask for the password: use --password-file or --password-env"
+            )
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Password again: ") != password:
+            raise ValueError("the passwords do not match")
+    else:
+        return None
+    if not password:
+        raise ValueError("the password is empty")
+    return password
+
+
+def _password_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the password from FILE's first line",
+    )
+    group.add_argument(
+        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
+    )
+
+
+def add_cli(sub: Any) -> None:
+    """Registers ``export`` and ``decrypt`` on the ``privmask`` command's subparsers (the
+    object ``ArgumentParser.add_subparsers()`` returns); :func:`run_cli` runs them."""
+    from privmask.cli import _timestamp
+
+    p = sub.add_parser(
+        "export",
+        help="write a redacted, optionally encrypted copy of a recording",
+        description=(
+            "Export a redacted copy: every mask in force at recording time burned in (liftable "
+            "masks too: lifts need the integrator's permission check, so the command line never "
+            "lifts), audio and metadata dropped, nothing naming the source. Writes "
+            "OUT.manifest.json beside it unless --no-manifest."
+        ),
+    )
+    p.add_argument("src", type=Path, metavar="IN")
+    p.add_argument("dst", type=Path, metavar="OUT")
+    p.add_argument(
+        "--masks", required=True, type=Path, metavar="FILE", help="mask-set or timeline JSON file"
+    )
+    p.add_argument(
+        "--start",
+        type=_timestamp,
+        metavar="ISO8601",
+        help="recording start (default: the file's creation_time)",
+    )
+    p.add_argument("--camera", metavar="NAME", help="the camera, for the audit record")
+    p.add_argument("--keep-audio", action="store_true", help="copy the audio streams")
+    p.add_argument("--codec", metavar="C", help="FFmpeg encoder")
+    p.add_argument("--crf", type=int, metavar="N", help="constant-quality setting (CRF)")
+    p.add_argument("--no-manifest", action="store_true", help="do not write the manifest")
+    p.add_argument(
+        "--encrypt", action="store_true", help="encrypt with a password (asked on the terminal)"
+    )
+    _password_options(p)
+    p.add_argument("--audit", type=Path, metavar="LOG", help="record the export in this audit log")
+    p.add_argument("--user", metavar="NAME", help="who is exporting, for the audit record")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    d = sub.add_parser(
+        "decrypt",
+        help="decrypt an encrypted export",
+        description="Decrypt a file written by 'privmask export --encrypt'. OUT is written only "
+        "when the whole file authenticated.",
+    )
+    d.add_argument("src", type=Path, metavar="IN")
+    d.add_argument("dst", type=Path, metavar="OUT")
+    _password_options(d)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Runs a parsed ``export`` or ``decrypt`` command; 0 on success, 1 on a failure the user
+    can fix (printed as one line)."""
+    from privmask.cli import PROG, describe
+    from privmask.errors import PrivmaskError
+    from privmask.timeline import load_masks
+
+    try:
+        if args.command == "decrypt":
+            password = _password_from(args, confirm=False)
+            assert password is not None
+            crypto.decrypt(args.src, args.dst, password)
+            return 0
+        masks = load_masks(args.masks)
+        encrypt = args.encrypt or args.password_file is not None or args.password_env is not None
+        args.encrypt = encrypt
+        result = export(
+            args.src,
+            args.dst,
+            masks,
+            start=args.start,
+            camera=args.camera,
+            password=_password_from(args, confirm=True) if encrypt else None,
+            manifest=not args.no_manifest,
+            keep_audio=args.keep_audio,
+            user=args.user,
+            audit=AuditLog(args.audit) if args.audit is not None else None,
+            codec=args.codec,
+            quality=args.crf,
+            progress=not args.quiet,
+        )
+    except (PrivmaskError, OSError, ValueError, ImportError) as e:
+        print(f"{PROG}: error: {describe(e)}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        m = result.manifest
+        ranges = ", ".join(
+            f"{u['content_hash'][:12]} (frames {u['frames']['first']}-{u['frames']['last']})"
+            for u in m["mask_sets"]
+        )
+        print(
+            f"{result.dst}: {m['frames']} frames, masks {ranges}, weakest grade "
+            f"{m['weakest_grade']}" + (", encrypted" if m["encryption"] else "")
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The two subcommands on a parser of their own: what ``privmask export|decrypt`` runs
+    once :mod:`privmask.cli` registers them with :func:`add_cli` and :func:`run_cli`."""
+    parser = argparse.ArgumentParser(prog="privmask", description="Redaction exports.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_cli(sub)
+    return run_cli(parser.parse_args(argv))
