@@ -1,155 +1,116 @@
-//! Covered samples grouped by the cells of a block grid anchored at the frame origin.
+//! A block grid anchored at the frame origin, and the per-block sums of covered samples that
+//! mosaic and blur need, gathered a row at a time.
 
+use crate::frame::{ChannelMut, Sample};
 use crate::raster::Spans;
 
-/// A run of covered samples `[x0, x1)` in row `y`, inside one block.
+/// A grid of `block_w` x `block_h` blocks over a `cols` x `rows` layout (edge blocks may be cut).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    /// Row.
-    pub y: u32,
-    /// First covered sample.
-    pub x0: u32,
-    /// One past the last covered sample.
-    pub x1: u32,
-}
-
-/// The covered part of one block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Block {
-    /// Block column in the grid.
-    pub bx: u32,
-    /// Block row in the grid.
-    pub by: u32,
-    /// Number of covered samples in the block (at least 1).
-    pub count: u32,
-    first: u32,
-    end: u32,
-}
-
-/// Every block with at least one covered sample, in raster order of blocks, with its segments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockPlan {
-    /// Block width in samples of the plane.
+pub struct BlockGrid {
+    /// Block width in samples.
     pub block_w: u32,
-    /// Block height in rows of the plane.
+    /// Block height in rows.
     pub block_h: u32,
-    /// Blocks per row of the grid (the last one may be cut by the frame edge).
+    /// Blocks per row of the grid.
     pub cols: u32,
-    /// Block rows in the grid.
+    /// Block rows.
     pub rows: u32,
-    blocks: Vec<Block>,
-    segments: Vec<Segment>,
-    /// `row_start[by]..row_start[by + 1]` indexes the blocks of block row `by`.
-    row_start: Vec<u32>,
 }
 
-impl BlockPlan {
-    /// Partitions the covered samples of `spans` into `block_w` x `block_h` blocks.
-    pub fn new(spans: &Spans, block_w: u32, block_h: u32) -> Self {
+impl BlockGrid {
+    /// The grid of `block_w` x `block_h` blocks over a `width` x `height` plane.
+    pub fn new(width: u32, height: u32, block_w: u32, block_h: u32) -> Self {
         assert!(block_w > 0 && block_h > 0);
-        let cols = spans.width().div_ceil(block_w);
-        let rows = spans.height().div_ceil(block_h);
-        let mut blocks = Vec::new();
-        let mut segments = Vec::new();
-        let mut pieces: Vec<(u32, Segment)> = Vec::new();
-        let mut row_start = Vec::with_capacity(rows as usize + 1);
-        for by in 0..rows {
-            row_start.push(blocks.len() as u32);
-            pieces.clear();
-            let y_end = ((by + 1) * block_h).min(spans.height());
-            for y in by * block_h..y_end {
-                for &(a, b) in spans.row(y) {
-                    let mut x = a;
-                    while x < b {
-                        let bx = x / block_w;
-                        let end = ((bx + 1) * block_w).min(b);
-                        pieces.push((bx, Segment { y, x0: x, x1: end }));
-                        x = end;
-                    }
-                }
-            }
-            pieces.sort_by_key(|&(bx, s)| (bx, s.y));
-            let mut i = 0;
-            while i < pieces.len() {
-                let bx = pieces[i].0;
-                let first = segments.len() as u32;
-                let mut count = 0;
-                while i < pieces.len() && pieces[i].0 == bx {
-                    let s = pieces[i].1;
-                    count += s.x1 - s.x0;
-                    segments.push(s);
-                    i += 1;
-                }
-                blocks.push(Block {
-                    bx,
-                    by,
-                    count,
-                    first,
-                    end: segments.len() as u32,
-                });
-            }
-        }
-        row_start.push(blocks.len() as u32);
-        BlockPlan {
+        BlockGrid {
             block_w,
             block_h,
-            cols,
-            rows,
-            blocks,
-            segments,
-            row_start,
+            cols: width.div_ceil(block_w),
+            rows: height.div_ceil(block_h),
         }
     }
 
-    /// The blocks that hold covered samples.
-    pub fn blocks(&self) -> &[Block] {
-        &self.blocks
+    /// Rows `[first, end)` of block row `by`, cut at `height`.
+    pub fn block_rows(&self, by: u32, height: u32) -> (u32, u32) {
+        (by * self.block_h, ((by + 1) * self.block_h).min(height))
     }
 
-    /// The blocks of block row `by` that hold covered samples.
-    pub fn blocks_in_row(&self, by: u32) -> &[Block] {
-        let by = by as usize;
-        &self.blocks[self.row_start[by] as usize..self.row_start[by + 1] as usize]
+    /// Calls `piece(bx, x0, x1)` for each part of run `[a, b)` inside one block column.
+    #[inline]
+    pub fn split_run(&self, a: u32, b: u32, mut piece: impl FnMut(u32, u32, u32)) {
+        // One division per run; the block edges after the first are a step apart.
+        let mut bx = a / self.block_w;
+        let mut x = a;
+        let mut edge = (bx + 1) * self.block_w;
+        while x < b {
+            let end = edge.min(b);
+            piece(bx, x, end);
+            x = end;
+            bx += 1;
+            edge += self.block_w;
+        }
     }
+}
 
-    /// The segments of one block.
-    pub fn segments(&self, block: &Block) -> &[Segment] {
-        &self.segments[block.first as usize..block.end as usize]
+/// Adds the sum and count of the covered samples of each block in block row `by` to
+/// `sums[bx - col0]` and `counts[bx - col0]`. Blocks outside `col0..col0 + sums.len()` must hold
+/// no covered samples.
+pub fn accumulate_block_row<T: Sample>(
+    ch: &ChannelMut<'_, T>,
+    spans: &Spans,
+    grid: &BlockGrid,
+    by: u32,
+    col0: u32,
+    sums: &mut [u64],
+    counts: &mut [u32],
+) {
+    let step = ch.step();
+    let shift = ch.shift();
+    let (first, end) = grid.block_rows(by, spans.height());
+    for y in first..end {
+        let runs = spans.row(y);
+        if runs.is_empty() {
+            continue;
+        }
+        let row = ch.row(y);
+        for &(a, b) in runs {
+            grid.split_run(a, b, |bx, x0, x1| {
+                let (x0, x1) = (x0 as usize, x1 as usize);
+                let sum = if step == 1 {
+                    T::sum_values(&row[x0..x1], shift)
+                } else {
+                    (x0..x1)
+                        .map(|x| u64::from(row[x * step].word() >> shift))
+                        .sum()
+                };
+                let i = (bx - col0) as usize;
+                sums[i] += sum;
+                counts[i] += (x1 - x0) as u32;
+            });
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::PixelFormat;
+    use crate::frame::{FrameMut, PlaneMut};
 
     #[test]
-    fn splits_runs_at_block_edges() {
+    fn sums_covered_samples_per_block() {
+        // 5x3 gray, blocks of 2x2; row 0 covers x 1..5, row 2 covers x 0..1.
         let spans = Spans::from_rows(5, 3, vec![vec![(1, 5)], vec![], vec![(0, 1)]]);
-        let plan = BlockPlan::new(&spans, 2, 2);
-        assert_eq!((plan.cols, plan.rows), (3, 2));
-        let got: Vec<_> = plan
-            .blocks()
-            .iter()
-            .map(|b| {
-                (
-                    b.bx,
-                    b.by,
-                    b.count,
-                    plan.segments(b)
-                        .iter()
-                        .map(|s| (s.y, s.x0, s.x1))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (0, 0, 1, vec![(0, 1, 2)]),
-                (1, 0, 2, vec![(0, 2, 4)]),
-                (2, 0, 1, vec![(0, 4, 5)]),
-                (0, 1, 1, vec![(2, 0, 1)]),
-            ]
-        );
+        let grid = BlockGrid::new(5, 3, 2, 2);
+        assert_eq!((grid.cols, grid.rows), (3, 2));
+        let mut data: Vec<u8> = (1..=15).collect();
+        let plane = PlaneMut::new(&mut data, 5, 3, 5).unwrap();
+        let mut frame = FrameMut::new(PixelFormat::Gray, 5, 3, [Some(plane), None, None]).unwrap();
+        let ch = frame.channel(PixelFormat::Gray.channels()[0]);
+        let (mut sums, mut counts) = (vec![0u64; 3], vec![0u32; 3]);
+        accumulate_block_row(&ch, &spans, &grid, 0, 0, &mut sums, &mut counts);
+        assert_eq!((sums, counts), (vec![2, 3 + 4, 5], vec![1, 2, 1]));
+        let (mut sums, mut counts) = (vec![0u64; 1], vec![0u32; 1]);
+        accumulate_block_row(&ch, &spans, &grid, 1, 0, &mut sums, &mut counts);
+        assert_eq!((sums, counts), (vec![11], vec![1]));
     }
 }

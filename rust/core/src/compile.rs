@@ -1,6 +1,6 @@
 //! `CompiledMasks`: a mask list rasterised and planned once for one frame geometry.
 
-use crate::blocks::BlockPlan;
+use crate::blocks::BlockGrid;
 use crate::color::{ColourSpace, Matrix};
 use crate::composite::blur::{blur, BlurPlan};
 use crate::composite::fill::{fill, FillPlan};
@@ -28,7 +28,7 @@ pub struct MaskSpec {
 #[derive(Clone, Debug, PartialEq)]
 enum PlanePlan {
     Solid,
-    Mosaic(BlockPlan),
+    Mosaic(BlockGrid),
     Blur(BlurPlan),
     Fill(FillPlan),
 }
@@ -138,12 +138,17 @@ impl CompiledMasks {
                 Style::Solid(_) => PlanePlan::Solid,
                 Style::Mosaic(len) => {
                     let b = mosaic_block_px(len, height, sx.max(sy));
-                    PlanePlan::Mosaic(BlockPlan::new(spans, b / div.0, b / div.1))
+                    PlanePlan::Mosaic(BlockGrid::new(
+                        spans.width(),
+                        spans.height(),
+                        b / div.0,
+                        b / div.1,
+                    ))
                 }
                 Style::Blur(len) => {
                     let sigma = blur_sigma_px(len, height);
                     let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
-                    let cells = BlockPlan::new(spans, g / div.0, g / div.1);
+                    let cells = BlockGrid::new(spans.width(), spans.height(), g / div.0, g / div.1);
                     PlanePlan::Blur(BlurPlan::new(spans.clone(), cells, sigma / f64::from(g)))
                 }
                 Style::Fill(_) => PlanePlan::Fill(FillPlan::new(
@@ -263,7 +268,7 @@ impl CompiledMasks {
                     }
                     PlanePlan::Mosaic(blocks) => {
                         for_bands(ch, spans, blocks.block_h, &|mut band: ChannelMut<'_, T>| {
-                            mosaic(&mut band, blocks)
+                            mosaic(&mut band, spans, blocks)
                         });
                     }
                     PlanePlan::Blur(p) => blur(ch, p),

@@ -6,13 +6,15 @@
 
 use std::sync::Arc;
 
-use numpy::{Element, PyArray2, PyArrayMethods, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray2, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use privmask_core::{
     frame::Sample, Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix,
-    PixelFormat, PlaneMut, Polygon, Style,
+    MotionDetector, MotionParams, PixelFormat, PlaneMut, Polygon, Style,
 };
 
 pyo3::import_exception!(privmask.errors, InvalidGeometryError);
@@ -375,13 +377,159 @@ fn formats() -> Vec<&'static str> {
     PixelFormat::ALL.iter().map(|f| f.name()).collect()
 }
 
+/// Borrows a 2-D uint8 array as one slice with a row stride (PyAV planes are padded views).
+fn plane_slice<'a>(arr: &'a PyReadonlyArray2<'_, u8>, what: &str) -> PyResult<(&'a [u8], usize)> {
+    let (shape, strides) = (arr.shape(), arr.strides());
+    let (rows, cols) = (shape[0], shape[1]);
+    if rows == 0 || cols == 0 {
+        return Err(FrameFormatError::new_err(format!("{what} is empty")));
+    }
+    if cols > 1 && strides[1] != 1 {
+        return Err(FrameFormatError::new_err(format!(
+            "{what} has a sample stride of {} bytes; samples in a row must be contiguous",
+            strides[1]
+        )));
+    }
+    let stride = if rows > 1 { strides[0] } else { cols as isize };
+    if stride < cols as isize {
+        return Err(FrameFormatError::new_err(format!(
+            "{what} has a row stride of {stride} bytes for rows of {cols}; rows must not overlap \
+             or run backwards"
+        )));
+    }
+    let stride = stride as usize;
+    let ptr = arr.as_array().as_ptr();
+    // SAFETY: numpy guarantees that the `cols` samples of each of the `rows` rows, at
+    // `ptr + y * stride`, belong to the array (unit sample stride and a forward row stride
+    // checked above), so the span from the first to the last sample lies in one allocation; the
+    // read-only borrow `arr` keeps it alive and unchanged for the lifetime of the slice.
+    let slice = unsafe { std::slice::from_raw_parts(ptr, (rows - 1) * stride + cols) };
+    Ok((slice, stride))
+}
+
+/// A box in luma pixels, `(x0, y0, x1, y1)` with exclusive ends.
+type PixelBox = (u32, u32, u32, u32);
+
+/// A motion detector: a running-average background model of one camera's luma plane, giving the
+/// boxes (in luma pixels) of what moves. Holds state, so one per stream and one thread at a time.
+#[pyclass(name = "MotionDetector", module = "privmask._native")]
+pub struct PyMotionDetector {
+    inner: MotionDetector,
+}
+
+#[pymethods]
+impl PyMotionDetector {
+    #[new]
+    #[pyo3(signature = (
+        width, height, *, scale = 4, merge_frames = 50.0, threshold = 18.0, open_radius = 1,
+        dilate_radius = 2, min_cells = 4, warmup_frames = 5
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        width: u32,
+        height: u32,
+        scale: u32,
+        merge_frames: f32,
+        threshold: f32,
+        open_radius: u32,
+        dilate_radius: u32,
+        min_cells: u32,
+        warmup_frames: u32,
+    ) -> PyResult<Self> {
+        let params = MotionParams {
+            scale,
+            merge_frames,
+            threshold,
+            open_radius,
+            dilate_radius,
+            min_cells,
+            warmup_frames,
+        };
+        let inner = MotionDetector::new(width, height, params).map_err(to_py)?;
+        Ok(PyMotionDetector { inner })
+    }
+
+    /// Frame width in pixels.
+    #[getter]
+    fn width(&self) -> u32 {
+        self.inner.width()
+    }
+
+    /// Frame height in pixels.
+    #[getter]
+    fn height(&self) -> u32 {
+        self.inner.height()
+    }
+
+    /// Frames seen since creation or the last reset.
+    #[getter]
+    fn frames(&self) -> u64 {
+        self.inner.frames()
+    }
+
+    /// Forgets the background: the next frames are learning frames again.
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// Sets the area where motion is not reported (uint8 array (height, width), nonzero =
+    /// excluded; e.g. the permanent masks' exclusion map).
+    fn set_exclusion(&mut self, excluded: PyReadonlyArray2<'_, u8>) -> PyResult<()> {
+        self.check_shape(&excluded, "the exclusion map")?;
+        let (slice, stride) = plane_slice(&excluded, "the exclusion map")?;
+        self.inner.set_exclusion(slice, stride).map_err(to_py)
+    }
+
+    /// Takes the next luma plane (uint8 (height, width), rows may be padded) and returns
+    /// `(learning, boxes)`: boxes `(x0, y0, x1, y1)` in luma pixels, largest first. While
+    /// `learning` is true the boxes mean nothing and the whole frame must be masked.
+    fn process(
+        &mut self,
+        py: Python<'_>,
+        luma: PyReadonlyArray2<'_, u8>,
+    ) -> PyResult<(bool, Vec<PixelBox>)> {
+        self.check_shape(&luma, "the luma plane")?;
+        let (slice, stride) = plane_slice(&luma, "the luma plane")?;
+        let inner = &mut self.inner;
+        py.detach(move || {
+            inner.process(slice, stride).map(|r| {
+                let boxes = r.boxes.iter().map(|b| (b.x0, b.y0, b.x1, b.y1)).collect();
+                (r.learning, boxes)
+            })
+        })
+        .map_err(to_py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MotionDetector({}x{}, {} frames seen)",
+            self.inner.width(),
+            self.inner.height(),
+            self.inner.frames()
+        )
+    }
+}
+
+impl PyMotionDetector {
+    fn check_shape(&self, arr: &PyReadonlyArray2<'_, u8>, what: &str) -> PyResult<()> {
+        let shape = arr.shape();
+        let (w, h) = (self.inner.width() as usize, self.inner.height() as usize);
+        if shape != [h, w] {
+            return Err(FrameFormatError::new_err(format!(
+                "{what} has shape {shape:?}; this detector takes ({h}, {w}) arrays"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The Python module.
 #[pymodule]
 mod _native {
     #[pymodule_export]
     use super::{
         colour_samples, compile, formats, set_simd_level, set_threads, simd_level, simd_levels,
-        threads, validate_polygon, validate_style, PyCompiledMasks,
+        threads, validate_polygon, validate_style, PyCompiledMasks, PyMotionDetector,
     };
 
     #[pymodule_init]

@@ -5,10 +5,9 @@
 
 use std::cell::RefCell;
 
-use crate::blocks::BlockPlan;
-use crate::composite::mosaic::block_sum;
 use rayon::prelude::*;
 
+use crate::blocks::{accumulate_block_row, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
 use crate::parallel::{for_bands, pool, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
@@ -16,8 +15,8 @@ use crate::raster::Spans;
 /// A compiled blur for one plane geometry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlurPlan {
-    /// The covered samples grouped by cell.
-    pub cells: BlockPlan,
+    /// The cell grid (cells aligned like mosaic blocks).
+    pub cells: BlockGrid,
     /// Gaussian weights on the cell grid for offsets `-r..=r`.
     kernel: Vec<f32>,
     /// Bounding box of the cells with covered samples, grown by one cell and clamped to the grid:
@@ -51,23 +50,37 @@ fn interpolation_table(n: u32, cell: u32, lo: u32, hi: u32) -> Vec<(u32, u32, f3
 }
 
 impl BlurPlan {
-    /// Plans a blur of the covered samples `spans`, grouped by cell in `cells`, with `sigma_cells`
+    /// Plans a blur of the covered samples `spans` on the cell grid `cells`, with `sigma_cells`
     /// measured in cells.
-    pub fn new(spans: Spans, cells: BlockPlan, sigma_cells: f64) -> Self {
+    pub fn new(spans: Spans, cells: BlockGrid, sigma_cells: f64) -> Self {
         let radius = (3.0 * sigma_cells).ceil().max(1.0) as i32;
         let kernel = (-radius..=radius)
             .map(|k| (-(f64::from(k * k)) / (2.0 * sigma_cells * sigma_cells)).exp() as f32)
             .collect();
-        let mut region = (u32::MAX, u32::MAX, 0, 0);
-        for b in cells.blocks() {
-            region.0 = region.0.min(b.bx.saturating_sub(1));
-            region.1 = region.1.min(b.by.saturating_sub(1));
-            region.2 = region.2.max((b.bx + 2).min(cells.cols));
-            region.3 = region.3.max((b.by + 2).min(cells.rows));
-        }
-        if cells.blocks().is_empty() {
-            region = (0, 0, 0, 0);
-        }
+        // The cells holding covered samples, grown by one and clamped to the grid.
+        let region = match spans.row_range() {
+            None => (0, 0, 0, 0),
+            Some((y0, y1)) => {
+                let rows = y0..y1;
+                let x0 = rows
+                    .clone()
+                    .filter_map(|y| spans.row(y).first())
+                    .map(|r| r.0)
+                    .min()
+                    .unwrap_or(0);
+                let x1 = rows
+                    .filter_map(|y| spans.row(y).last())
+                    .map(|r| r.1)
+                    .max()
+                    .unwrap_or(1);
+                (
+                    (x0 / cells.block_w).saturating_sub(1),
+                    (y0 / cells.block_h).saturating_sub(1),
+                    ((x1 - 1) / cells.block_w + 2).min(cells.cols),
+                    ((y1 - 1) / cells.block_h + 2).min(cells.rows),
+                )
+            }
+        };
         let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
         let col_first = cols.iter().map(|c| c.0).collect();
         let col_second = cols.iter().map(|c| c.1).collect();
@@ -93,6 +106,8 @@ impl BlurPlan {
 thread_local! {
     /// Scratch for the coarse fields; grown on demand and reused, so steady state allocates nothing.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Exact per-cell sums and counts of one cell row, per worker thread.
+    static SUMS: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     /// One blended field row per worker thread, for the interpolation pass.
     static BLEND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
@@ -121,13 +136,30 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
         let cells = &plan.cells;
         let reader = &ch;
         let cell_row = |cy: usize, v: &mut [f32], w: &mut [f32]| {
-            v.fill(0.0);
-            w.fill(0.0);
-            for b in cells.blocks_in_row(y0 + cy as u32) {
-                let i = (b.bx - x0) as usize;
-                v[i] = block_sum(reader, cells, b) as f32 / b.count as f32;
-                w[i] = 1.0;
-            }
+            SUMS.with(|cell| {
+                let mut scratch = cell.borrow_mut();
+                let (sums, counts) = &mut *scratch;
+                if sums.len() < rw {
+                    sums.resize(rw, 0);
+                    counts.resize(rw, 0);
+                }
+                let (sums, counts) = (&mut sums[..rw], &mut counts[..rw]);
+                sums.fill(0);
+                counts.fill(0);
+                accumulate_block_row(reader, &plan.spans, cells, y0 + cy as u32, x0, sums, counts);
+                for (((v, w), &s), &n) in v
+                    .iter_mut()
+                    .zip(w.iter_mut())
+                    .zip(sums.iter())
+                    .zip(counts.iter())
+                {
+                    (*v, *w) = if n > 0 {
+                        (s as f32 / n as f32, 1.0)
+                    } else {
+                        (0.0, 0.0)
+                    };
+                }
+            });
         };
         if samples >= 2 * MIN_SAMPLES_PER_BAND && pool().current_num_threads() > 1 {
             pool().install(|| {

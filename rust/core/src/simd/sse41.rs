@@ -17,8 +17,16 @@ pub unsafe fn sum_u8(data: &[u8]) -> u64 {
         let v = unsafe { _mm_loadu_si128(c.as_ptr().cast()) };
         acc = _mm_add_epi64(acc, _mm_sad_epu8(v, zero));
     }
-    let lanes = (_mm_cvtsi128_si64(acc) as u64).wrapping_add(_mm_extract_epi64::<1>(acc) as u64);
-    lanes + super::scalar::sum_u8(tail)
+    let mut total =
+        (_mm_cvtsi128_si64(acc) as u64).wrapping_add(_mm_extract_epi64::<1>(acc) as u64);
+    let mut rest = tail;
+    if rest.len() >= 8 {
+        // SAFETY: at least 8 readable bytes; `loadl` reads exactly 8.
+        let v = unsafe { _mm_loadl_epi64(rest.as_ptr().cast()) };
+        total += _mm_cvtsi128_si64(_mm_sad_epu8(v, zero)) as u64;
+        rest = &rest[8..];
+    }
+    total + rest.iter().map(|&v| u64::from(v)).sum::<u64>()
 }
 
 /// See [`super::lerp_u8`]; four samples at a time.
