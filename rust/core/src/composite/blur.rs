@@ -97,10 +97,6 @@ impl BlurPlan {
             rows,
         }
     }
-
-    fn radius(&self) -> i64 {
-        (self.kernel.len() / 2) as i64
-    }
 }
 
 thread_local! {
@@ -175,38 +171,13 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
             }
         }
 
-        // 2. Normalised Gaussian on the cell grid: smooth value*weight and weight, separably.
-        let r = plan.radius();
+        // 2. Normalised Gaussian on the cell grid: smooth value*weight and weight, separably,
+        //    then divide (cells near covered ones always have weight; the rest are never read).
         let k = &plan.kernel;
-        for y in 0..rh {
-            for x in 0..rw {
-                let (mut sv, mut sw) = (0.0f32, 0.0f32);
-                for (j, w) in k.iter().enumerate() {
-                    let xx = x as i64 + j as i64 - r;
-                    if xx >= 0 && (xx as usize) < rw {
-                        let i = y * rw + xx as usize;
-                        sv += w * value[i];
-                        sw += w * weight[i];
-                    }
-                }
-                hval[y * rw + x] = sv;
-                hweight[y * rw + x] = sw;
-            }
-        }
-        for y in 0..rh {
-            for x in 0..rw {
-                let (mut sv, mut sw) = (0.0f32, 0.0f32);
-                for (j, w) in k.iter().enumerate() {
-                    let yy = y as i64 + j as i64 - r;
-                    if yy >= 0 && (yy as usize) < rh {
-                        let i = yy as usize * rw + x;
-                        sv += w * hval[i];
-                        sw += w * hweight[i];
-                    }
-                }
-                // Cells near covered ones always have weight; the rest are never read.
-                value[y * rw + x] = if sw > 0.0 { sv / sw } else { 0.0 };
-            }
+        smooth_pass(k, rw, rh, true, (value, weight), (hval, hweight));
+        smooth_pass(k, rw, rh, false, (hval, hweight), (value, weight));
+        for (v, &w) in value.iter_mut().zip(weight.iter()) {
+            *v = if w > 0.0 { *v / w } else { 0.0 };
         }
         let field = &*value;
 
@@ -222,6 +193,41 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
             });
         });
     });
+}
+
+/// One pass of the separable Gaussian, along rows or along columns, over `rw` x `rh` cells:
+/// `dst = kernel * src` for the weighted values and for the weights alike; cells outside the
+/// region count as empty.
+fn smooth_pass(
+    kernel: &[f32],
+    rw: usize,
+    rh: usize,
+    along_rows: bool,
+    src: (&[f32], &[f32]),
+    dst: (&mut [f32], &mut [f32]),
+) {
+    let r = (kernel.len() / 2) as i64;
+    let len = if along_rows { rw } else { rh };
+    for y in 0..rh {
+        for x in 0..rw {
+            let pos = if along_rows { x } else { y } as i64;
+            let (mut sv, mut sw) = (0.0f32, 0.0f32);
+            for (j, w) in kernel.iter().enumerate() {
+                let p = pos + j as i64 - r;
+                if p >= 0 && (p as usize) < len {
+                    let i = if along_rows {
+                        y * rw + p as usize
+                    } else {
+                        p as usize * rw + x
+                    };
+                    sv += w * src.0[i];
+                    sw += w * src.1[i];
+                }
+            }
+            dst.0[y * rw + x] = sv;
+            dst.1[y * rw + x] = sw;
+        }
+    }
 }
 
 /// Writes the interpolated field into the covered samples of the band's rows.
