@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 __all__ = [
     "CompiledMasks",
+    "MotionDetector",
     "__version__",
     "colour_samples",
     "compile",
@@ -44,6 +45,36 @@ class CompiledMasks:
         lifted: bool = False,
     ) -> None: ...
     def coverage(self, lifted: bool = False) -> npt.NDArray[np.bool_]: ...
+
+@final
+class MotionDetector:
+    """A motion detector: a running-average background model of one camera's luma plane, giving
+    the boxes (in luma pixels) of what moves. Holds state, so one per stream."""
+
+    def __new__(
+        cls,
+        width: int,
+        height: int,
+        *,
+        scale: int = 4,
+        merge_frames: float = 50.0,
+        threshold: float = 18.0,
+        open_radius: int = 1,
+        dilate_radius: int = 2,
+        min_cells: int = 4,
+        warmup_frames: int = 5,
+    ) -> MotionDetector: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
+    def reset(self) -> None: ...
+    def set_exclusion(self, excluded: npt.NDArray[np.uint8]) -> None: ...
+    def process(
+        self, luma: npt.NDArray[np.uint8]
+    ) -> tuple[bool, list[tuple[int, int, int, int]]]: ...
 
 def compile(
     masks: Sequence[tuple[Sequence[tuple[float, float]], str, Sequence[float], bool]],
