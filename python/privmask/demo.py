@@ -15,7 +15,7 @@ to a mosaic), so every frame gets the masks in force when it was recorded.
 
 Written to the output directory: ``masks.json`` (the first mask set), ``before_after.png``,
 ``lifted.png`` (liftable masks lifted: only the permanent ones apply), ``styles.png`` (one crop
-under solid, mosaic and blur), ``frames/frame_XXX.png`` (every 8th masked frame),
+under solid, mosaic, blur and fill), ``frames/frame_XXX.png`` (every 8th masked frame),
 ``sample.mp4`` (the unmasked recording), ``timeline.json`` (the two versions), ``masked.mp4``
 (the export) and ``switch.png`` (frames either side of the change, original and masked).
 """
@@ -583,6 +583,7 @@ def _styles_strip(rgb: RGB, box: tuple[float, float, float, float]) -> Any:
         ("Solid('#3c4650')", pm.Solid("#3c4650")),
         ("Mosaic(block=0.03)", pm.Mosaic(block=0.03)),
         ("Blur(sigma=0.02)", pm.Blur(sigma=0.02)),
+        ("Fill()", pm.Fill()),
     ]
     for label, style in styles:
         frame = to_yuv(rgb)
