@@ -14,7 +14,7 @@ from privmask._native import __version__, threads
 from privmask._native import set_threads as _set_threads
 from privmask.audit import AuditHead, AuditLog
 from privmask.crypto import DecryptionError, WrongPasswordError, decrypt, encrypt
-from privmask.engine import apply, coverage
+from privmask.engine import apply, apply_report, coverage
 from privmask.errors import (
     AuditIntegrityError,
     FrameFormatError,
@@ -28,8 +28,10 @@ from privmask.errors import (
 from privmask.export import ExportResult, export
 from privmask.frame import FORMATS, Frame
 from privmask.geometry import Polygon
+from privmask.interop import MaskCheck, OnvifMaskOptions
 from privmask.lifts import Lift, LiftManager, LiftPolicy
 from privmask.masks import CompiledMasks, Mask, MaskSet
+from privmask.ptz import ApplyResult, PoseTrack, PTZPose, ScenePolygon, ZoomMap
 from privmask.styles import Blur, Fill, Grade, Mosaic, Solid, Style
 from privmask.timeline import MaskTimeline, TimelineVersion, load_masks
 
@@ -50,6 +52,7 @@ if _mp.parent_process() is not None:
 
 __all__ = [
     "FORMATS",
+    "ApplyResult",
     "AuditHead",
     "AuditIntegrityError",
     "AuditLog",
@@ -67,20 +70,27 @@ __all__ = [
     "LiftManager",
     "LiftPolicy",
     "Mask",
+    "MaskCheck",
     "MaskConfigError",
     "MaskSet",
     "MaskTimeline",
     "Mosaic",
     "NoMasksInForceError",
+    "OnvifMaskOptions",
+    "PTZPose",
     "Polygon",
+    "PoseTrack",
     "PrivmaskError",
+    "ScenePolygon",
     "Solid",
     "Style",
     "TimelineVersion",
     "VideoError",
     "WrongPasswordError",
+    "ZoomMap",
     "__version__",
     "apply",
+    "apply_report",
     "coverage",
     "decrypt",
     "encrypt",
@@ -88,4 +98,28 @@ __all__ = [
     "load_masks",
     "set_threads",
     "threads",
+]
+
+# Dynamic masking and redaction of people (issue 7).
+from privmask.detect import (  # noqa: E402
+    CascadeFaceDetector,
+    CenterFaceDetector,
+    Detector,
+    MotionDetector,
+)
+from privmask.redact import Redactor, RedactReport, redact_file  # noqa: E402
+from privmask.regions import Region  # noqa: E402
+from privmask.track import Tracker, TrackerStats  # noqa: E402
+
+__all__ += [
+    "CascadeFaceDetector",
+    "CenterFaceDetector",
+    "Detector",
+    "MotionDetector",
+    "RedactReport",
+    "Redactor",
+    "Region",
+    "Tracker",
+    "TrackerStats",
+    "redact_file",
 ]

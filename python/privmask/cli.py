@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTENSIONS = ("privmask.export", "privmask.bench")
+_EXTENSIONS = ("privmask.export", "privmask.bench", "privmask.redact")
 """Modules that add subcommands: each has ``COMMANDS``, ``add_cli(subparsers)`` and
 ``run_cli(args)``, so each feature owns its own options. Imported on use: they pull in
 heavier dependencies (PyAV, OpenCV) that the other commands do not need."""
@@ -391,7 +391,7 @@ def _print_masks(masks: MaskSet, indent: str) -> None:
         name = f"  {m.name!r}" if m.name else ""
         print(
             f"{indent}masks[{i}]: {_style_text(d['style'])}, {m.style.grade.value}, {kind}, "
-            f"{len(m.shape.points)}-point polygon{name}"
+            f"{len(m.shape.points)}-point {'scene-locked ' if 'scene' in d else ''}polygon{name}"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,11 @@ import numpy.typing as npt
 from privmask.errors import FrameFormatError
 from privmask.frame import Frame
 from privmask.masks import CompiledMasks, MaskSet
+from privmask.ptz import ApplyResult, PTZPose, resolve_for_frame
+from privmask.regions import Region, _check_regions, _check_style, apply_regions
+from privmask.styles import Solid, Style
 
-__all__ = ["apply", "coverage"]
+__all__ = ["apply", "apply_report", "coverage"]
 
 
 def _as_frame(target: Any) -> Frame:
@@ -24,15 +28,38 @@ def _as_frame(target: Any) -> Frame:
     )
 
 
-def apply(target: Any, masks: MaskSet | CompiledMasks, *, lifted: bool = False) -> None:
+def apply(
+    target: Any,
+    masks: MaskSet | CompiledMasks,
+    *,
+    lifted: bool = False,
+    regions: Sequence[Region] | None = None,
+    region_style: Style | None = None,
+    invert: bool = False,
+    pose: PTZPose | None = None,
+) -> None:
     """Masks ``target`` (a :class:`Frame` or an ``av.VideoFrame``) in place.
 
     Masks apply in list order. With ``lifted=True`` liftable masks are skipped and permanent ones
     still applied. ``masks`` is a :class:`MaskSet` (compiled for the frame's geometry and cached)
     or a ``CompiledMasks`` for exactly this geometry. Everything is checked before any sample is
     written; the kernel runs without the GIL.
+
+    ``regions`` (:class:`~privmask.Region`, from a detector or tracker) are masked after the
+    static masks with ``region_style`` (default solid black); they are rasterised for this frame
+    only. ``invert=True`` masks everything except the regions instead ("show only this person");
+    static masks still apply inside them.
+
+    ``pose`` (:class:`~privmask.PTZPose`) places scene-locked masks for this frame; a set with
+    scene-locked masks and no pose fails closed (the whole frame solid black). Use
+    :func:`apply_report` to learn whether that happened.
     """
     frame = _as_frame(target)
+    masks, _ = resolve_for_frame(masks, pose, frame.width, frame.height)
+    dynamic = regions is not None or invert
+    if dynamic:
+        region_list = _check_regions(regions or [])
+        style = _check_style(region_style if region_style is not None else Solid())
     if isinstance(masks, MaskSet):
         compiled = masks.compile(
             frame.width,
@@ -46,6 +73,20 @@ def apply(target: Any, masks: MaskSet | CompiledMasks, *, lifted: bool = False) 
     else:
         raise TypeError(f"masks must be a MaskSet or CompiledMasks, got {type(masks).__name__}")
     compiled.apply_planes(list(frame.planes), lifted=bool(lifted))
+    if dynamic:
+        apply_regions(frame, region_list, style, invert=bool(invert))
+
+
+def apply_report(
+    target: Any, masks: MaskSet | CompiledMasks, *, pose: PTZPose | None = None, **options: Any
+) -> ApplyResult:
+    """:func:`apply`, returning an :class:`~privmask.ptz.ApplyResult` that says whether the frame
+    failed closed (scene-locked masks without a current pose). ``apply`` itself returns None so
+    that existing callers are unchanged; PTZ pipelines call this instead."""
+    frame = _as_frame(target)
+    resolved, result = resolve_for_frame(masks, pose, frame.width, frame.height)
+    apply(frame, resolved, **options)
+    return result
 
 
 def coverage(

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.geometry import Polygon
+from privmask.ptz import PTZPose, ScenePolygon, has_scene_masks, resolve
 from privmask.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
 from privmask.styles import Blur, Fill, Mosaic, Solid, Style
 
@@ -28,17 +29,20 @@ class Mask:
     """One privacy mask: an area, a style, and whether authorised viewers may lift it.
 
     Permanent masks (``liftable=False``) are applied always; liftable ones are skipped by
-    ``apply(..., lifted=True)``.
+    ``apply(..., lifted=True)``. ``shape`` is a :class:`Polygon` (image-locked) or a
+    :class:`~privmask.ptz.ScenePolygon` (scene-locked, for PTZ cameras; needs a pose to apply).
     """
 
-    shape: Polygon
+    shape: Polygon | ScenePolygon
     style: Style = field(default_factory=Solid)
     liftable: bool = False
     name: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.shape, Polygon):
-            raise InvalidGeometryError(f"shape must be a privmask.Polygon, got {self.shape!r}")
+        if not isinstance(self.shape, (Polygon, ScenePolygon)):
+            raise InvalidGeometryError(
+                f"shape must be a privmask.Polygon or ScenePolygon, got {self.shape!r}"
+            )
         if not isinstance(self.style, (Solid, Mosaic, Blur, Fill)):
             raise MaskConfigError(f"style must be Solid, Mosaic, Blur or Fill, got {self.style!r}")
         if not isinstance(self.liftable, bool):
@@ -72,12 +76,18 @@ class Mask:
             style = {"type": "fill"}
             if self.style.outline is not None:
                 style["outline"] = "#{:02x}{:02x}{:02x}".format(*self.style.outline)
-        return {
-            "name": self.name,
-            "polygon": [list(p) for p in self.shape.points],
-            "style": style,
-            "liftable": self.liftable,
-        }
+        out: dict[str, Any] = {"name": self.name}
+        if isinstance(self.shape, ScenePolygon):
+            out["scene"] = [list(p) for p in self.shape.points]
+            if self.shape.margin_deg:
+                out["margin_deg"] = self.shape.margin_deg
+            if self.shape.min_zoom is not None:
+                out["min_zoom"] = self.shape.min_zoom
+        else:
+            out["polygon"] = [list(p) for p in self.shape.points]
+        out["style"] = style
+        out["liftable"] = self.liftable
+        return out
 
     @staticmethod
     def _from_model(m: MaskModel) -> Mask:
@@ -91,7 +101,13 @@ class Mask:
             style = Blur(st.sigma, sigma_px=st.sigma_px)
         else:
             style = Fill(st.outline)
-        return Mask(Polygon(m.polygon), style, m.liftable, m.name)
+        shape: Polygon | ScenePolygon
+        if m.scene is not None:
+            shape = ScenePolygon(m.scene, margin_deg=m.margin_deg or 0.0, min_zoom=m.min_zoom)
+        else:
+            assert m.polygon is not None
+            shape = Polygon(m.polygon)
+        return Mask(shape, style, m.liftable, m.name)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -149,7 +165,8 @@ class MaskSet:
             try:
                 out.append(Mask._from_model(m))
             except InvalidGeometryError as e:
-                raise InvalidGeometryError(f"masks[{i}].polygon: {e}") from e
+                where = "scene" if m.scene is not None else "polygon"
+                raise InvalidGeometryError(f"masks[{i}].{where}: {e}") from e
             except MaskConfigError as e:
                 raise MaskConfigError(str(e), f"masks[{i}].style") from e
         return cls(out)
@@ -187,7 +204,66 @@ class MaskSet:
         ``matrix`` (``"bt601"``/``"bt709"``) and ``full_range`` default to the frame height's
         usual matrix and the format's range; they only affect RGB solid colours.
         """
+        for i, m in enumerate(self.masks):
+            if isinstance(m.shape, ScenePolygon):
+                raise MaskConfigError(
+                    "a scene-locked mask needs the camera's pose: use apply(frame, masks, "
+                    "pose=...) or MaskSet.for_pose(pose, width, height)",
+                    f"masks[{i}]",
+                )
         return _compile_cached(self, int(width), int(height), str(format), matrix, full_range)
+
+    def for_pose(self, pose: PTZPose, width: int, height: int) -> MaskSet:
+        """The image-locked set this set amounts to on a ``width`` x ``height`` frame seen from
+        ``pose``: scene-locked masks projected and grown by their margins, the rest unchanged."""
+        return resolve(self, pose, width, height)
+
+    @property
+    def scene_locked(self) -> bool:
+        """True when any mask is scene-locked (applying the set then needs a pose)."""
+        return has_scene_masks(self)
+
+    @classmethod
+    def from_onvif(cls, xml: str | bytes, *, include_disabled: bool = False) -> MaskSet:
+        """Masks from an ONVIF Media2 ``GetMasksResponse`` (or any document holding ``Mask``
+        elements); see :func:`privmask.interop.masks_from_onvif`."""
+        from privmask import interop
+
+        return interop.masks_from_onvif(xml, include_disabled=include_disabled)
+
+    def to_onvif(self, configuration_token: str = "") -> str:
+        """This set as ONVIF Media2 ``Masks`` elements; see
+        :func:`privmask.interop.masks_to_onvif`."""
+        from privmask import interop
+
+        return interop.masks_to_onvif(self, configuration_token)
+
+    @classmethod
+    def from_frigate(
+        cls,
+        polygons: str | Iterable[str],
+        *,
+        frame_size: tuple[int, int] | None = None,
+        style: Style | None = None,
+    ) -> MaskSet:
+        """Masks from Frigate polygon strings; see :func:`privmask.interop.masks_from_frigate`."""
+        from privmask import interop
+
+        return interop.masks_from_frigate(polygons, frame_size=frame_size, style=style)
+
+    def to_frigate(self) -> list[str]:
+        """One Frigate polygon string per mask; see :func:`privmask.interop.masks_to_frigate`."""
+        from privmask import interop
+
+        return interop.masks_to_frigate(self)
+
+    @classmethod
+    def from_grid(cls, cells: Any, grid: tuple[int, int], *, style: Style | None = None) -> MaskSet:
+        """Masks from a grid-cell selection, adjacent cells merged into one polygon per
+        connected area; see :func:`privmask.interop.masks_from_grid`."""
+        from privmask import interop
+
+        return interop.masks_from_grid(cells, grid, style=style)
 
 
 def _canonical(ms: MaskSet) -> str:

@@ -15,6 +15,9 @@ Styles: ``{"type": "solid", "color": "#rrggbb" | [r, g, b]}`` or ``{"type": "sol
 ``{"type": "blur", "sigma": 0.01}`` or ``{"sigma_px": 8}``; ``{"type": "fill"}``, optionally
 with ``"outline": "#rrggbb"``.
 
+A PTZ camera's scene-locked mask gives ``"scene": [[pan_deg, tilt_deg], ...]`` instead of
+``"polygon"`` (exactly one of the two), optionally with ``"margin_deg"`` and ``"min_zoom"``.
+
 A timeline (DESIGN §6) lists mask sets by the time they came into force, oldest first; its mask
 objects are exactly those of a mask set, so one model validates both::
 
@@ -33,7 +36,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from privmask.errors import MaskConfigError
 
@@ -88,11 +99,37 @@ StyleModel = Annotated[
 ]
 
 
+_Tilt = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+
+
 class MaskModel(_Strict):
     name: str = ""
-    polygon: Annotated[list[tuple[_Coord, _Coord]], Field(min_length=3)]
+    polygon: Annotated[list[tuple[_Coord, _Coord]], Field(min_length=3)] | None = Field(
+        default=None, description="Image-locked vertices (x, y), normalised, top-left origin."
+    )
+    scene: Annotated[list[tuple[_Coord, _Tilt]], Field(min_length=3)] | None = Field(
+        default=None,
+        description="Scene-locked vertices (pan_deg, tilt_deg) for PTZ cameras; "
+        "exactly one of polygon and scene.",
+    )
+    margin_deg: Annotated[float, Field(ge=0, lt=45, allow_inf_nan=False)] | None = Field(
+        default=None, description="Scene masks only: extra angle on every side."
+    )
+    min_zoom: _Coord | None = Field(
+        default=None, description="Scene masks only: shown only at or beyond this zoom value."
+    )
     style: StyleModel = SolidModel(type="solid")
     liftable: bool = False
+
+    @model_validator(mode="after")
+    def _one_anchoring(self) -> MaskModel:
+        if (self.polygon is None) == (self.scene is None):
+            raise ValueError(
+                "give exactly one of 'polygon' (image-locked) or 'scene' (scene-locked)"
+            )
+        if self.polygon is not None and (self.margin_deg is not None or self.min_zoom is not None):
+            raise ValueError("'margin_deg' and 'min_zoom' apply to scene-locked masks only")
+        return self
 
 
 class MaskSetModel(_Strict):

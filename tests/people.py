@@ -1,0 +1,122 @@
+"""A generated clip of a real face (scikit-image's ``astronaut``) walking across a textured
+background: it enters, leaves, and comes back, so detectors and trackers meet every case. The
+generator knows where the face is in each frame, so tests can check every one of its pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import privmask as pm
+
+skimage_data = pytest.importorskip("skimage.data")
+
+# The astronaut photo: the crop the sprite is cut from, and the face inside it, where both
+# bundled face detectors put it (row0, col0, row1, col1).
+_CROP = (40, 160, 195, 310)
+_FACE = (68, 192, 160, 275)
+
+PixelBox = tuple[int, int, int, int]
+"""``(x0, y0, x1, y1)`` in pixels, exclusive ends."""
+
+
+@dataclass
+class Clip:
+    frames: list[pm.Frame]
+    sprite: list[PixelBox | None]
+    face: list[PixelBox | None]
+    width: int
+    height: int
+
+
+def _luma_photo() -> npt.NDArray[np.uint8]:
+    rgb = skimage_data.astronaut().astype(np.float64)
+    y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    # Limited range: no sample ever equals the test's mask value (1).
+    out: npt.NDArray[np.uint8] = (16 + y * 219 / 255).round().astype(np.uint8)
+    return out
+
+
+def _resize(img: npt.NDArray[np.uint8], scale: float) -> npt.NDArray[np.uint8]:
+    h, w = img.shape
+    rows = (np.arange(round(h * scale)) / scale).astype(int).clip(0, h - 1)
+    cols = (np.arange(round(w * scale)) / scale).astype(int).clip(0, w - 1)
+    out: npt.NDArray[np.uint8] = img[rows][:, cols]
+    return out
+
+
+def path(n: int, width: int, speed: int, sw: int) -> list[int | None]:
+    """Sprite left edge per frame: absent for 8 frames, walks in from the left and out on the
+    right, absent 4 frames, walks back in from the right."""
+    xs: list[int | None] = []
+    out_at = None
+    for t in range(n):
+        if t < 8:
+            xs.append(None)
+            continue
+        x = -sw // 2 + speed * (t - 8)
+        if x < width:
+            xs.append(x)
+            continue
+        out_at = out_at if out_at is not None else t
+        back = t - out_at - 4
+        xs.append(None if back < 0 else width - sw // 2 - speed * back)
+    return xs
+
+
+def make_clip(
+    n: int = 48,
+    width: int = 320,
+    height: int = 240,
+    *,
+    scale: float = 0.6,
+    speed: int = 14,
+    seed: int = 0,
+) -> Clip:
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 200, size=(height // 8 + 1, width // 8 + 1)).astype(np.uint8)
+    background = np.kron(coarse, np.ones((8, 8), np.uint8))[:height, :width]
+    photo = _luma_photo()
+    r0, c0, r1, c1 = _CROP
+    sprite = _resize(photo[r0:r1, c0:c1], scale)
+    sh, sw = sprite.shape
+    fr0, fc0, fr1, fc1 = _FACE
+    face_in = (
+        round((fc0 - c0) * scale),
+        round((fr0 - r0) * scale),
+        round((fc1 - c0) * scale),
+        round((fr1 - r0) * scale),
+    )
+    clip = Clip([], [], [], width, height)
+    for t, x in enumerate(path(n, width, speed, sw)):
+        luma = background.copy()
+        if x is None:
+            clip.sprite.append(None)
+            clip.face.append(None)
+        else:
+            y = int(height / 2 - sh / 2 + 30 * np.sin(t / 6))
+            xa, xb = max(0, x), min(width, x + sw)
+            luma[y : y + sh, xa:xb] = sprite[:, xa - x : xb - x]
+            clip.sprite.append((xa, y, xb, y + sh))
+            fx0, fy0 = max(0, x + face_in[0]), y + face_in[1]
+            fx1, fy1 = min(width, x + face_in[2]), y + face_in[3]
+            clip.face.append((fx0, fy0, fx1, fy1) if fx1 > fx0 else None)
+        chroma = np.full(((height + 1) // 2, (width + 1) // 2), 128, np.uint8)
+        clip.frames.append(pm.Frame("yuv420p", [luma, chroma, chroma.copy()]))
+    return clip
+
+
+MASK = pm.Solid(yuv=(1, 128, 128))
+"""The tests' mask: luma 1 never occurs in a clip (limited range), so a sample is masked iff
+it reads 1."""
+
+
+def unmasked(frame: pm.Frame, box: PixelBox | None) -> int:
+    """Pixels of ``box`` in ``frame`` that are not masked (0 means fully masked)."""
+    if box is None:
+        return 0
+    x0, y0, x1, y1 = box
+    return int((frame.planes[0][y0:y1, x0:x1] != 1).sum())
