@@ -420,10 +420,14 @@ def test_threads_give_the_same_output_as_one_thread(style: pm.Style, fmt: str) -
         assert pm.threads() == 2
         two = base.copy()
         pm.apply(two, ms)
+        kept = base.copy()  # two threads available, but this call keeps to its own
+        compiled = ms.compile(kept.width, kept.height, kept.format)
+        compiled.apply_planes(list(kept.planes), parallel=False)
     finally:
         pm.set_threads(before)
-    for a, b in zip(one.planes, two.planes, strict=True):
+    for a, b, c in zip(one.planes, two.planes, kept.planes, strict=True):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
 
 
 def test_set_threads_rejects_nonsense() -> None:

@@ -43,6 +43,7 @@ class CompiledMasks:
         self,
         planes: Sequence[npt.NDArray[np.uint8] | npt.NDArray[np.uint16]],
         lifted: bool = False,
+        parallel: bool = True,
     ) -> None: ...
     def coverage(self, lifted: bool = False) -> npt.NDArray[np.bool_]: ...
 

@@ -529,9 +529,12 @@ class _Transcode:
                 matrix=wrapped.matrix,
                 full_range=wrapped.full_range,
             )
-            compiled.apply_planes(list(wrapped.planes), lifted=self.lifted)
+            compiled.apply_planes(list(wrapped.planes), lifted=self.lifted, parallel=False)
             return
-        self._compiled_for(version, wrapped).apply_planes(list(wrapped.planes), lifted=self.lifted)
+        # The kernels stay on this thread: decoding and encoding already keep the other cores
+        # busy, and a second kernel thread measured slower here (it competes with the encoder).
+        compiled = self._compiled_for(version, wrapped)
+        compiled.apply_planes(list(wrapped.planes), lifted=self.lifted, parallel=False)
 
     def run(self) -> None:
         """Runs the three stages to the end of the input; raises the first failure."""

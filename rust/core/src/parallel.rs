@@ -17,6 +17,25 @@ pub const MIN_SAMPLES_PER_BAND: u64 = 1 << 14;
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
+thread_local! {
+    /// Set while [`serial`] runs: compositors called from this thread keep to it.
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every compositor it calls on this thread kept to this thread (no pool), for
+/// pipelines whose other stages already keep the cores busy.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let out = f();
+    SERIAL.with(|s| s.set(before));
+    out
+}
+
+/// Whether the compositors may use the pool from this thread.
+pub fn may_split() -> bool {
+    !SERIAL.with(|s| s.get()) && pool().current_num_threads() > 1
+}
+
 fn build(threads: usize) -> Result<Arc<ThreadPool>> {
     ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -79,7 +98,7 @@ where
     let Some((first, end)) = spans.row_range() else {
         return;
     };
-    if bands <= 1 || pool.current_num_threads() == 1 {
+    if bands <= 1 || !may_split() {
         work(ch);
         return;
     }

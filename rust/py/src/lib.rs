@@ -140,13 +140,15 @@ impl PyCompiledMasks {
 
     /// Applies the masks in place to a frame given as its planes (2-D arrays of uint8, or uint16
     /// for 10-bit formats, with unit sample stride). Checks everything first: on error nothing is
-    /// written.
-    #[pyo3(signature = (planes, lifted = false))]
+    /// written. `parallel=False` keeps the work on the calling thread (for pipelines whose other
+    /// stages already use the cores).
+    #[pyo3(signature = (planes, lifted = false, parallel = true))]
     fn apply_planes(
         &self,
         py: Python<'_>,
         planes: Vec<Bound<'_, PyAny>>,
         lifted: bool,
+        parallel: bool,
     ) -> PyResult<()> {
         let format = self.inner.format();
         if planes.len() != format.plane_count() {
@@ -158,9 +160,9 @@ impl PyCompiledMasks {
             )));
         }
         if format.bytes_per_sample() == 2 {
-            apply_typed::<u16>(py, &self.inner, &planes, lifted, "uint16")
+            apply_typed::<u16>(py, &self.inner, &planes, lifted, parallel, "uint16")
         } else {
-            apply_typed::<u8>(py, &self.inner, &planes, lifted, "uint8")
+            apply_typed::<u8>(py, &self.inner, &planes, lifted, parallel, "uint8")
         }
     }
 
@@ -191,6 +193,7 @@ fn apply_typed<T: Element + Sample>(
     masks: &Arc<CompiledMasks>,
     planes: &[Bound<'_, PyAny>],
     lifted: bool,
+    parallel: bool,
     dtype: &str,
 ) -> PyResult<()> {
     let format = masks.format();
@@ -242,8 +245,14 @@ fn apply_typed<T: Element + Sample>(
     }
     let mut frame = FrameMut::from_planes(format, views).map_err(to_py)?;
     let masks = Arc::clone(masks);
-    py.detach(move || masks.apply(&mut frame, lifted))
-        .map_err(to_py)?;
+    py.detach(move || {
+        if parallel {
+            masks.apply(&mut frame, lifted)
+        } else {
+            privmask_core::parallel::serial(|| masks.apply(&mut frame, lifted))
+        }
+    })
+    .map_err(to_py)?;
     drop(borrows);
     Ok(())
 }

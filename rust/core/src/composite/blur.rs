@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::blocks::{accumulate_block_row, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
-use crate::parallel::{for_bands, pool, MIN_SAMPLES_PER_BAND};
+use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
 
 /// A compiled blur for one plane geometry.
@@ -157,7 +157,7 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
                 }
             });
         };
-        if samples >= 2 * MIN_SAMPLES_PER_BAND && pool().current_num_threads() > 1 {
+        if samples >= 2 * MIN_SAMPLES_PER_BAND && may_split() {
             pool().install(|| {
                 value
                     .par_chunks_mut(rw)
