@@ -285,7 +285,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     video = _video()
     if video is None:
         return _fail("privmask mask needs PyAV: pip install 'privmask[av]'")
-    MaskJob, mask_file, run_job = video.MaskJob, video.mask_file, video.run_job
+    MaskJob, run_job = video.MaskJob, video.run_job
 
     options = dict(args.encoder_option)
     jobs = [
@@ -306,18 +306,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.jobs == 1 or len(jobs) == 1:
         for job in jobs:
             try:
-                report = mask_file(
-                    job.src,
-                    job.dst,
-                    job.masks,
-                    start=job.start,
-                    lifted=job.lifted,
-                    codec=job.codec,
-                    quality=job.quality,
-                    keep_audio=job.keep_audio,
-                    progress=not args.quiet,
-                    encoder_options=job.encoder_options,
-                )
+                report = run_job(job, progress=not args.quiet)
             except _USER_ERRORS as e:
                 failed += 1
                 _fail(describe(e))

@@ -61,13 +61,7 @@ def apply(
         region_list = _check_regions(regions or [])
         style = _check_style(region_style if region_style is not None else Solid())
     if isinstance(masks, MaskSet):
-        compiled = masks.compile(
-            frame.width,
-            frame.height,
-            frame.format,
-            matrix=frame.matrix,
-            full_range=frame.full_range,
-        )
+        compiled = masks.compile_for(frame)
     elif isinstance(masks, CompiledMasks):
         compiled = masks
     else:

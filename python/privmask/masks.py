@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ from privmask.geometry import Polygon
 from privmask.ptz import PTZPose, ScenePolygon, has_scene_masks, resolve
 from privmask.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
 from privmask.styles import Blur, Fill, Mosaic, Solid, Style
+
+if TYPE_CHECKING:
+    from privmask.frame import Frame
 
 __all__ = ["CompiledMasks", "Mask", "MaskSet"]
 
@@ -189,6 +192,16 @@ class MaskSet:
         so events there must not be reported either. Liftable masks are not included.
         """
         return self.compile(width, height, "gray").coverage(lifted=True)
+
+    def compile_for(self, frame: Frame) -> CompiledMasks:
+        """:meth:`compile` for the geometry and colour coding of ``frame`` (cached likewise)."""
+        return self.compile(
+            frame.width,
+            frame.height,
+            frame.format,
+            matrix=frame.matrix,
+            full_range=frame.full_range,
+        )
 
     def compile(
         self,

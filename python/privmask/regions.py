@@ -138,9 +138,7 @@ def _whole(style: Style) -> MaskSet:
 def mask_whole_frame(frame: Frame, style: Style) -> None:
     """Masks every sample of ``frame`` with ``style``: the fail-closed answer when a detector
     cannot be trusted for this frame. The full-frame plan is compiled once per geometry."""
-    compiled = _whole(_check_style(style)).compile(
-        frame.width, frame.height, frame.format, matrix=frame.matrix, full_range=frame.full_range
-    )
+    compiled = _whole(_check_style(style)).compile_for(frame)
     compiled.apply_planes(list(frame.planes))
 
 

@@ -473,13 +473,7 @@ class _Transcode:
         key = (version, frame.width, frame.height, frame.format, frame.matrix, frame.full_range)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self.schedule.masks(version).compile(
-                frame.width,
-                frame.height,
-                frame.format,
-                matrix=frame.matrix,
-                full_range=frame.full_range,
-            )
+            compiled = self.schedule.masks(version).compile_for(frame)
             self._compiled[key] = compiled
         return compiled
 
@@ -522,13 +516,7 @@ class _Transcode:
             resolved, result = resolve_for_frame(masks, pose, wrapped.width, wrapped.height)
             if result.failed_closed:
                 self.failed_closed.append(index)
-            compiled = resolved.compile(
-                wrapped.width,
-                wrapped.height,
-                wrapped.format,
-                matrix=wrapped.matrix,
-                full_range=wrapped.full_range,
-            )
+            compiled = resolved.compile_for(wrapped)
             compiled.apply_planes(list(wrapped.planes), lifted=self.lifted, parallel=False)
             return
         # The kernels stay on this thread: decoding and encoding already keep the other cores
@@ -784,8 +772,8 @@ class MaskJob:
     encoder_options: Mapping[str, str] | None = field(default=None, hash=False)
 
 
-def run_job(job: MaskJob) -> MaskReport:
-    """Runs one job (no progress bar: it may run where no one watches)."""
+def run_job(job: MaskJob, *, progress: bool = False) -> MaskReport:
+    """Runs one job (by default without a progress bar: it may run where no one watches)."""
     return mask_file(
         job.src,
         job.dst,
@@ -795,7 +783,7 @@ def run_job(job: MaskJob) -> MaskReport:
         codec=job.codec,
         quality=job.quality,
         keep_audio=job.keep_audio,
-        progress=False,
+        progress=progress,
         encoder_options=job.encoder_options,
     )
 
