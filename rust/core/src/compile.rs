@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::{check_dimensions, PixelFormat};
 use crate::frame::{ChannelMut, FrameMut, Sample};
 use crate::geometry::Polygon;
-use crate::parallel::for_bands;
+use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
 use crate::raster::{rasterize, Spans};
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
 
@@ -248,6 +248,19 @@ impl CompiledMasks {
                 frame.format().name()
             )));
         }
+        // Large jobs run the whole mask list on the pool, so the bands of consecutive masks and
+        // channels find the workers awake instead of waking them for each one.
+        let big =
+            self.masks.iter().map(|m| m.luma.0.count()).sum::<u64>() >= 4 * MIN_SAMPLES_PER_BAND;
+        if big && may_split() {
+            pool().install(|| self.apply_masks(frame, lifted));
+        } else {
+            self.apply_masks(frame, lifted);
+        }
+        Ok(())
+    }
+
+    fn apply_masks<T: Sample>(&self, frame: &mut FrameMut<'_, T>, lifted: bool) {
         for m in self.masks.iter().filter(|m| !(lifted && m.liftable)) {
             for &layout in self.format.channels() {
                 let (spans, plan) = if layout.component.is_full_resolution() {
@@ -279,6 +292,5 @@ impl CompiledMasks {
                 }
             }
         }
-        Ok(())
     }
 }
