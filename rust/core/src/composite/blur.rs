@@ -208,7 +208,8 @@ fn smooth_pass(
 ) {
     let r = (kernel.len() / 2) as i64;
     let len = if along_rows { rw } else { rh };
-    for y in 0..rh {
+    // Each output row depends on the source only, so rows can go to different threads.
+    let row = |y: usize, out_v: &mut [f32], out_w: &mut [f32]| {
         for x in 0..rw {
             let pos = if along_rows { x } else { y } as i64;
             let (mut sv, mut sw) = (0.0f32, 0.0f32);
@@ -224,8 +225,21 @@ fn smooth_pass(
                     sw += w * src.1[i];
                 }
             }
-            dst.0[y * rw + x] = sv;
-            dst.1[y * rw + x] = sw;
+            out_v[x] = sv;
+            out_w[x] = sw;
+        }
+    };
+    let (dv, dw) = (&mut dst.0[..rw * rh], &mut dst.1[..rw * rh]);
+    if (rw * rh) as u64 * kernel.len() as u64 >= 4 * MIN_SAMPLES_PER_BAND && may_split() {
+        pool().install(|| {
+            dv.par_chunks_mut(rw)
+                .zip(dw.par_chunks_mut(rw))
+                .enumerate()
+                .for_each(|(y, (v, w))| row(y, v, w));
+        });
+    } else {
+        for (y, (v, w)) in dv.chunks_mut(rw).zip(dw.chunks_mut(rw)).enumerate() {
+            row(y, v, w);
         }
     }
 }
