@@ -97,6 +97,7 @@ fn border_of(spans: &Spans) -> Spans {
 }
 
 /// One level of the pyramid: `w * h` values, then `w * h` weights in [0, 1], at `offset`.
+#[derive(Clone, Copy)]
 struct Level {
     w: usize,
     h: usize,
@@ -116,23 +117,33 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
     }
     let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
     // Pyramid layout: for each level, `w * h` values then `w * h` weights, levels one after another.
-    let mut levels = Vec::with_capacity(24);
+    // At most 16 levels for planes up to 16384 samples a side; an array keeps this allocation-free.
+    let mut storage = [Level {
+        w: 0,
+        h: 0,
+        offset: 0,
+    }; 24];
+    let mut count = 0;
     let mut total = 0;
     let (mut w, mut h) = (rw, rh);
     loop {
-        levels.push(Level {
+        storage[count] = Level {
             w,
             h,
             offset: total,
-        });
+        };
+        count += 1;
         total += 2 * w * h;
         if w == 1 && h == 1 {
             break;
         }
         (w, h) = (w.div_ceil(2), h.div_ceil(2));
     }
+    let levels = &storage[..count];
     SCRATCH.with(|cell| {
         let mut buf = cell.borrow_mut();
+        let band_offset = total;
+        let total = total + levels.get(1).map_or(0, |l| l.w) + 2;
         if buf.len() < total {
             buf.resize(total, 0.0);
         }
@@ -204,35 +215,38 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
             buf[levels[0].offset..levels[0].offset + rw * rh].fill(mid);
         } else {
             // Push: blend each level with the bilinear upsampling of the one above, by weight.
+            // Fine sample x sits at coarse position x/2 - 1/4, between coarse (x-1)>>1 and the
+            // next, with weight 3/4 (even x) or 1/4 (odd x) on the second; rows likewise. Each
+            // fine row first blends its two coarse rows into `band` (padded by one clamped value
+            // at each end), then interpolates along it.
+            let (pyramid, band) = buf.split_at_mut(band_offset);
             for k in (0..levels.len() - 1).rev() {
                 let (fine, coarse) = (&levels[k], &levels[k + 1]);
-                let (lo, hi) = buf.split_at_mut(coarse.offset);
+                let (lo, hi) = pyramid.split_at_mut(coarse.offset);
                 let cv = &hi[..coarse.w * coarse.h];
                 let (fv, fw) = lo[fine.offset..fine.offset + 2 * fine.w * fine.h]
                     .split_at_mut(fine.w * fine.h);
-                // Fine sample x sits at coarse position x/2 - 1/4: between coarse (x-1)>>1 and
-                // the next, with weight 3/4 or 1/4 on the second. Edges clamp.
-                let cmax = (coarse.w - 1) as i64;
+                let band = &mut band[..coarse.w + 2];
                 let hmax = (coarse.h - 1) as i64;
                 for y in 0..fine.h {
                     let cy = (y as i64 - 1) >> 1;
                     let ty = if y % 2 == 0 { 0.75 } else { 0.25 };
-                    let r0 = cy.clamp(0, hmax) as usize * coarse.w;
-                    let r1 = (cy + 1).clamp(0, hmax) as usize * coarse.w;
-                    for x in 0..fine.w {
-                        let i = y * fine.w + x;
-                        let wi = fw[i];
-                        if wi >= 1.0 {
+                    let r0 = &cv[cy.clamp(0, hmax) as usize * coarse.w..][..coarse.w];
+                    let r1 = &cv[(cy + 1).clamp(0, hmax) as usize * coarse.w..][..coarse.w];
+                    for ((b, &a0), &a1) in band[1..=coarse.w].iter_mut().zip(r0).zip(r1) {
+                        *b = a0 + (a1 - a0) * ty;
+                    }
+                    (band[0], band[coarse.w + 1]) = (band[1], band[coarse.w]);
+                    let (vals, weights) =
+                        (&mut fv[y * fine.w..][..fine.w], &fw[y * fine.w..][..fine.w]);
+                    for (x, (v, &w)) in vals.iter_mut().zip(weights).enumerate() {
+                        if w >= 1.0 {
                             continue;
                         }
-                        let cx = (x as i64 - 1) >> 1;
+                        let p = (x + 1) >> 1;
                         let tx = if x % 2 == 0 { 0.75 } else { 0.25 };
-                        let (c0, c1) =
-                            (cx.clamp(0, cmax) as usize, (cx + 1).clamp(0, cmax) as usize);
-                        let upper = cv[r0 + c0] + (cv[r0 + c1] - cv[r0 + c0]) * tx;
-                        let lower = cv[r1 + c0] + (cv[r1 + c1] - cv[r1 + c0]) * tx;
-                        let c = upper + (lower - upper) * ty;
-                        fv[i] = wi * fv[i] + (1.0 - wi) * c;
+                        let c = band[p] + (band[p + 1] - band[p]) * tx;
+                        *v = w * *v + (1.0 - w) * c;
                     }
                 }
             }
