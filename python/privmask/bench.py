@@ -1139,6 +1139,11 @@ def run_bench(
             cv2.setNumThreads(threads)
         if simd is not None:
             _native.set_simd_level(simd)
+        # Thread scaling first: once the numpy peer has run, OpenBLAS worker threads may spin on
+        # the other core for a while and make any second privmask thread look useless.
+        say(f"threads: 1 vs 2 at {settings.scaling_resolution}")
+        scaling = measure_threads(styles, settings)
+        pm.set_threads(threads)
         say(f"bandwidth floor ({settings.floor_mib} MiB buffer)")
         floors = measure_floors(settings)
         results: list[CaseResult] = []
@@ -1157,8 +1162,6 @@ def run_bench(
         frames.clear()
         say("compile: 16 polygons x 64 vertices")
         compiled = measure_compile(settings, with_cv2)
-        say(f"threads: 1 vs 2 at {settings.scaling_resolution}")
-        scaling = measure_threads(styles, settings)
         say("per-call overhead")
         overhead = measure_overhead(settings)
         level = _native.simd_level()

@@ -4,7 +4,7 @@
 //! environment variable gives the initial size, else the number of CPUs). Small jobs stay on the
 //! calling thread: splitting only pays once a band has enough covered samples.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -69,6 +69,10 @@ pub fn pool() -> Arc<ThreadPool> {
     p
 }
 
+/// Pools built before: switching back to a size reuses its threads instead of starting new ones
+/// while the old ones wind down (which made alternating sizes look slow).
+static BUILT: Mutex<Vec<Arc<ThreadPool>>> = Mutex::new(Vec::new());
+
 /// Sets how many threads the compositors use (1 keeps all work on the calling thread).
 pub fn set_threads(threads: usize) -> Result<()> {
     if threads == 0 {
@@ -76,7 +80,15 @@ pub fn set_threads(threads: usize) -> Result<()> {
             "the thread count must be at least 1".to_string(),
         ));
     }
-    let p = build(threads)?;
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let p = match built.iter().find(|p| p.current_num_threads() == threads) {
+        Some(p) => Arc::clone(p),
+        None => {
+            let p = build(threads)?;
+            built.push(Arc::clone(&p));
+            p
+        }
+    };
     *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
     Ok(())
 }
