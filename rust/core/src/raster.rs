@@ -332,6 +332,34 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
         if active.is_empty() {
             continue;
         }
+        // Most rows of most polygons: two edges crossing the whole band without meeting inside
+        // it. Their one trapezoid is what the general case below finds with a single cut.
+        if let [a, b] = active[..] {
+            let whole = |e: &Edge| e.y0 <= top && e.y1 >= bottom;
+            let (t, u) = (Height::int(top), Height::int(bottom));
+            if whole(&a) && whole(&b) {
+                let (at_top, at_bottom) = (cmp_at(&a, &b, t), cmp_at(&a, &b, u));
+                let crosses = at_top != Ordering::Equal
+                    && at_bottom != Ordering::Equal
+                    && at_top != at_bottom;
+                if !crosses {
+                    if at_top == Ordering::Equal && at_bottom == Ordering::Equal {
+                        continue; // coincident edges enclose nothing
+                    }
+                    let (l, r) = if at_top.then(at_bottom) == Ordering::Greater {
+                        (b, a)
+                    } else {
+                        (a, b)
+                    };
+                    let ((l0, _), (l1, _)) = (columns_at(&l, t), columns_at(&l, u));
+                    let ((_, r0), (_, r1)) = (columns_at(&r, t), columns_at(&r, u));
+                    out.clear();
+                    out.push((l0.min(l1), r0.max(r1)));
+                    builder.push_row(row as u32, &mut out);
+                    continue;
+                }
+            }
+        }
         cuts.clear();
         cuts.push(Height::int(top));
         cuts.push(Height::int(bottom));
