@@ -72,6 +72,22 @@ pub fn accumulate_block_row<T: Sample>(
             continue;
         }
         let row = ch.row(y);
+        if step == 1 {
+            if let Some(bytes) = T::as_bytes(row) {
+                for &(a, b) in runs {
+                    let (bw, c0) = (grid.block_w as usize, col0 as usize);
+                    crate::simd::add_block_sums_u8(
+                        bytes,
+                        (a as usize, b as usize),
+                        bw,
+                        c0,
+                        sums,
+                        counts,
+                    );
+                }
+                continue;
+            }
+        }
         for &(a, b) in runs {
             grid.split_run(a, b, |bx, x0, x1| {
                 let (x0, x1) = (x0 as usize, x1 as usize);

@@ -21,6 +21,8 @@ pub trait Sample: Copy + Send + Sync + 'static {
     fn sum_values(words: &[Self], shift: u32) -> u64;
     /// The words as bytes, for 8-bit storage (where the SIMD kernels apply).
     fn as_bytes_mut(words: &mut [Self]) -> Option<&mut [u8]>;
+    /// As [`Sample::as_bytes_mut`], read-only.
+    fn as_bytes(words: &[Self]) -> Option<&[u8]>;
 }
 
 impl Sample for u8 {
@@ -37,6 +39,9 @@ impl Sample for u8 {
     fn as_bytes_mut(words: &mut [Self]) -> Option<&mut [u8]> {
         Some(words)
     }
+    fn as_bytes(words: &[Self]) -> Option<&[u8]> {
+        Some(words)
+    }
 }
 
 impl Sample for u16 {
@@ -51,6 +56,9 @@ impl Sample for u16 {
         words.iter().map(|&w| u64::from(w >> shift)).sum()
     }
     fn as_bytes_mut(_words: &mut [Self]) -> Option<&mut [u8]> {
+        None
+    }
+    fn as_bytes(_words: &[Self]) -> Option<&[u8]> {
         None
     }
 }

@@ -12,6 +12,17 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
+/// Fills a piece of a row: most pieces are one block wide (8 or 16 samples), which a fixed-size
+/// copy writes with one or two stores instead of a call to `memset`.
+#[inline]
+fn fill_short<T: Sample>(dst: &mut [T], word: T) {
+    match dst.len() {
+        16 => dst.copy_from_slice(&[word; 16]),
+        8 => dst.copy_from_slice(&[word; 8]),
+        _ => dst.fill(word),
+    }
+}
+
 /// Replaces every covered sample by its block's mean, rounded half up, for the block rows in the
 /// view (which must start and end on block rows): first the sums of a block row, then the writes.
 pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &BlockGrid) {
@@ -60,7 +71,7 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
                         let word = T::from_word((means[bx as usize] as u32) << shift);
                         let (x0, x1) = (x0 as usize, x1 as usize);
                         if step == 1 {
-                            row[x0..x1].fill(word);
+                            fill_short(&mut row[x0..x1], word);
                         } else {
                             (x0..x1).for_each(|x| row[x * step] = word);
                         }

@@ -144,6 +144,31 @@ unsafe fn sum_u8_unchecked(level: Level, data: &[u8]) -> u64 {
     }
 }
 
+/// Adds the bytes of `row[a..b]` to per-block sums: the block of sample `x` is `x / block_w`, and
+/// its sum and count go to `sums[x / block_w - col0]`, `counts[...]` (which must be in range).
+pub fn add_block_sums_u8(
+    row: &[u8],
+    (a, b): (usize, usize),
+    block_w: usize,
+    col0: usize,
+    sums: &mut [u64],
+    counts: &mut [u32],
+) {
+    assert!(a <= b && b <= row.len() && block_w > 0);
+    if a == b {
+        return;
+    }
+    assert!(a / block_w >= col0 && (b - 1) / block_w - col0 < sums.len().min(counts.len()));
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level()` only returns supported levels; AVX2 implies SSE4.1.
+        Level::Sse41 | Level::Avx2 => unsafe {
+            sse41::add_block_sums_u8(row, a, b, block_w, col0, sums, counts)
+        },
+        _ => scalar::add_block_sums_u8(row, a, b, block_w, col0, sums, counts),
+    }
+}
+
 /// The blur's interpolation along a row: `out[k] = min(255, trunc(b[i0] + (b[i1] - b[i0]) * t
 /// + 0.5))` with `i0 = idx0[k]`, `i1 = idx1[k]`, `t = frac[k]`, for 8-bit samples with unit step.
 /// Panics when an index is not below `blended.len()`.
@@ -239,6 +264,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_level_adds_block_sums_like_scalar() {
+        let row: Vec<u8> = noise(7, 300).into_iter().map(|v| v as u8).collect();
+        for block_w in [1usize, 2, 3, 8, 15, 16, 17, 24, 64] {
+            for (a, b) in [
+                (0usize, 0usize),
+                (0, 300),
+                (5, 6),
+                (7, 200),
+                (16, 48),
+                (33, 299),
+            ] {
+                let col0 = a / block_w;
+                let n = 300 / block_w + 2;
+                let (mut want_s, mut want_c) = (vec![1u64; n], vec![2u32; n]);
+                scalar::add_block_sums_u8(&row, a, b, block_w, col0, &mut want_s, &mut want_c);
+                let direct: u64 = row[a..b].iter().map(|&v| u64::from(v)).sum();
+                assert_eq!(want_s.iter().sum::<u64>() - n as u64, direct);
+                for level in Level::supported() {
+                    set_level(level).unwrap();
+                    let (mut s, mut c) = (vec![1u64; n], vec![2u32; n]);
+                    add_block_sums_u8(&row, (a, b), block_w, col0, &mut s, &mut c);
+                    assert_eq!(
+                        (s, c),
+                        (want_s.clone(), want_c.clone()),
+                        "{level:?} w {block_w} {a}..{b}"
+                    );
+                }
+            }
+        }
+        set_level(Level::supported().last().copied().unwrap_or(Level::Scalar)).unwrap();
     }
 
     #[test]

@@ -16,3 +16,23 @@ pub fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &
         *o = ((v0 + (v1 - v0) * t + 0.5) as u32).min(255) as u8;
     }
 }
+
+/// See [`super::add_block_sums_u8`].
+pub fn add_block_sums_u8(
+    row: &[u8],
+    a: usize,
+    b: usize,
+    block_w: usize,
+    col0: usize,
+    sums: &mut [u64],
+    counts: &mut [u32],
+) {
+    let mut x = a;
+    while x < b {
+        let bx = x / block_w;
+        let end = ((bx + 1) * block_w).min(b);
+        sums[bx - col0] += sum_u8(&row[x..end]);
+        counts[bx - col0] += (end - x) as u32;
+        x = end;
+    }
+}

@@ -74,3 +74,30 @@ pub unsafe fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32],
         &mut out[full..],
     );
 }
+
+/// See [`super::add_block_sums_u8`]: the whole run in one call, so the short pieces of small
+/// blocks pay no per-piece dispatch.
+///
+/// # Safety
+/// The CPU must support SSE4.1.
+#[target_feature(enable = "sse4.1")]
+pub unsafe fn add_block_sums_u8(
+    row: &[u8],
+    a: usize,
+    b: usize,
+    block_w: usize,
+    col0: usize,
+    sums: &mut [u64],
+    counts: &mut [u32],
+) {
+    let mut bx = a / block_w;
+    let mut x = a;
+    while x < b {
+        let end = ((bx + 1) * block_w).min(b);
+        // SAFETY: SSE4.1 is enabled for this function.
+        sums[bx - col0] += unsafe { sum_u8(&row[x..end]) };
+        counts[bx - col0] += (end - x) as u32;
+        x = end;
+        bx += 1;
+    }
+}
