@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{Error, Result};
@@ -96,6 +97,26 @@ pub fn set_threads(threads: usize) -> Result<()> {
 /// How many threads the compositors use.
 pub fn threads() -> usize {
     pool().current_num_threads()
+}
+
+/// Runs `f(row, a_row, b_row)` over the rows (`width` long) of two row-major buffers of the same
+/// shape: on the pool when `parallel` (and the pool has threads to give), else in order here.
+pub fn for_rows2<F>(a: &mut [f32], b: &mut [f32], width: usize, parallel: bool, f: F)
+where
+    F: Fn(usize, &mut [f32], &mut [f32]) + Sync,
+{
+    if parallel && may_split() {
+        pool().install(|| {
+            a.par_chunks_mut(width)
+                .zip(b.par_chunks_mut(width))
+                .enumerate()
+                .for_each(|(y, (ra, rb))| f(y, ra, rb));
+        });
+    } else {
+        for (y, (ra, rb)) in a.chunks_mut(width).zip(b.chunks_mut(width)).enumerate() {
+            f(y, ra, rb);
+        }
+    }
 }
 
 /// Runs `work` on bands of the rows of `ch` that hold covered samples (`spans`), in parallel

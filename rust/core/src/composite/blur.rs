@@ -5,11 +5,9 @@
 
 use std::cell::RefCell;
 
-use rayon::prelude::*;
-
 use crate::blocks::{accumulate_block_row, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
-use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
+use crate::parallel::{for_bands, for_rows2, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
 
 /// A compiled blur for one plane geometry.
@@ -157,19 +155,13 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
                 }
             });
         };
-        if samples >= 2 * MIN_SAMPLES_PER_BAND && may_split() {
-            pool().install(|| {
-                value
-                    .par_chunks_mut(rw)
-                    .zip(weight.par_chunks_mut(rw))
-                    .enumerate()
-                    .for_each(|(cy, (v, w))| cell_row(cy, v, w));
-            });
-        } else {
-            for (cy, (v, w)) in value.chunks_mut(rw).zip(weight.chunks_mut(rw)).enumerate() {
-                cell_row(cy, v, w);
-            }
-        }
+        for_rows2(
+            value,
+            weight,
+            rw,
+            samples >= 2 * MIN_SAMPLES_PER_BAND,
+            cell_row,
+        );
 
         // 2. Normalised Gaussian on the cell grid: smooth value*weight and weight, separably,
         //    then divide (cells near covered ones always have weight; the rest are never read).
@@ -230,18 +222,8 @@ fn smooth_pass(
         }
     };
     let (dv, dw) = (&mut dst.0[..rw * rh], &mut dst.1[..rw * rh]);
-    if (rw * rh) as u64 * kernel.len() as u64 >= 4 * MIN_SAMPLES_PER_BAND && may_split() {
-        pool().install(|| {
-            dv.par_chunks_mut(rw)
-                .zip(dw.par_chunks_mut(rw))
-                .enumerate()
-                .for_each(|(y, (v, w))| row(y, v, w));
-        });
-    } else {
-        for (y, (v, w)) in dv.chunks_mut(rw).zip(dw.chunks_mut(rw)).enumerate() {
-            row(y, v, w);
-        }
-    }
+    let big = (rw * rh) as u64 * kernel.len() as u64 >= 4 * MIN_SAMPLES_PER_BAND;
+    for_rows2(dv, dw, rw, big, row);
 }
 
 /// Writes the interpolated field into the covered samples of the band's rows.

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 
 use crate::frame::{ChannelMut, Sample};
+use crate::parallel::{for_rows2, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
 
 /// A compiled fill for one plane geometry.
@@ -105,7 +106,10 @@ struct Level {
 }
 
 thread_local! {
+    /// The pyramid; grown on demand and reused, so steady state allocates nothing.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One blended coarse row (padded by one clamped value at each end), per worker thread.
+    static BAND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Fills the covered samples of the channel from the samples around them.
@@ -142,8 +146,6 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
     let levels = &storage[..count];
     SCRATCH.with(|cell| {
         let mut buf = cell.borrow_mut();
-        let band_offset = total;
-        let total = total + levels.get(1).map_or(0, |l| l.w) + 2;
         if buf.len() < total {
             buf.resize(total, 0.0);
         }
@@ -152,24 +154,25 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
         // Level 0: visible samples known with weight 1, covered ones unknown.
         let step = ch.step();
         let (values, weights) = buf[..2 * rw * rh].split_at_mut(rw * rh);
-        weights.fill(1.0);
-        for y in 0..rh {
-            let row = ch.row((y0 as usize + y) as u32);
-            let out = &mut values[y * rw..][..rw];
+        let reader = &*ch;
+        let parallel = (rw * rh) as u64 >= 4 * MIN_SAMPLES_PER_BAND;
+        for_rows2(values, weights, rw, parallel, |y, out, wts| {
+            let row = reader.row((y0 as usize + y) as u32);
             if step == 1 {
                 for (o, &v) in out.iter_mut().zip(&row[x0 as usize..x1 as usize]) {
-                    *o = ch.value(v) as f32;
+                    *o = reader.value(v) as f32;
                 }
             } else {
                 for (x, o) in out.iter_mut().enumerate() {
-                    *o = ch.value(row[(x0 as usize + x) * step]) as f32;
+                    *o = reader.value(row[(x0 as usize + x) * step]) as f32;
                 }
             }
+            wts.fill(1.0);
             for &(a, b) in unreadable.row(y0 + y as u32) {
                 let (a, b) = (a.clamp(x0, x1), b.clamp(x0, x1));
-                weights[y * rw + (a - x0) as usize..y * rw + (b - x0) as usize].fill(0.0);
+                wts[(a - x0) as usize..(b - x0) as usize].fill(0.0);
             }
-        }
+        });
 
         // Pull: each coarser sample is the weighted mean of its (up to) 2x2 children.
         for k in 1..levels.len() {
@@ -178,11 +181,8 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
             let fv = &lo[fine.offset..fine.offset + fine.w * fine.h];
             let fw = &lo[fine.offset + fine.w * fine.h..fine.offset + 2 * fine.w * fine.h];
             let (cv, cw) = hi[..2 * coarse.w * coarse.h].split_at_mut(coarse.w * coarse.h);
-            for cy in 0..coarse.h {
-                let (out_v, out_w) = (
-                    &mut cv[cy * coarse.w..][..coarse.w],
-                    &mut cw[cy * coarse.w..][..coarse.w],
-                );
+            let big = (fine.w * fine.h) as u64 >= 4 * MIN_SAMPLES_PER_BAND;
+            for_rows2(cv, cw, coarse.w, big, |cy, out_v, out_w| {
                 out_v.fill(0.0);
                 out_w.fill(0.0);
                 // Accumulate weight * value and weight of the one or two child rows, in pairs of
@@ -205,7 +205,7 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
                     *ov = if *ow > 0.0 { *ov / *ow } else { 0.0 };
                     *ow = ow.min(1.0);
                 }
-            }
+            });
         }
 
         // Nothing visible at all (the cover is the whole plane): flat mid-grey.
@@ -219,36 +219,40 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
             // next, with weight 3/4 (even x) or 1/4 (odd x) on the second; rows likewise. Each
             // fine row first blends its two coarse rows into `band` (padded by one clamped value
             // at each end), then interpolates along it.
-            let (pyramid, band) = buf.split_at_mut(band_offset);
             for k in (0..levels.len() - 1).rev() {
                 let (fine, coarse) = (&levels[k], &levels[k + 1]);
-                let (lo, hi) = pyramid.split_at_mut(coarse.offset);
+                let (lo, hi) = buf.split_at_mut(coarse.offset);
                 let cv = &hi[..coarse.w * coarse.h];
                 let (fv, fw) = lo[fine.offset..fine.offset + 2 * fine.w * fine.h]
                     .split_at_mut(fine.w * fine.h);
-                let band = &mut band[..coarse.w + 2];
                 let hmax = (coarse.h - 1) as i64;
-                for y in 0..fine.h {
-                    let cy = (y as i64 - 1) >> 1;
-                    let ty = if y % 2 == 0 { 0.75 } else { 0.25 };
-                    let r0 = &cv[cy.clamp(0, hmax) as usize * coarse.w..][..coarse.w];
-                    let r1 = &cv[(cy + 1).clamp(0, hmax) as usize * coarse.w..][..coarse.w];
-                    for ((b, &a0), &a1) in band[1..=coarse.w].iter_mut().zip(r0).zip(r1) {
-                        *b = a0 + (a1 - a0) * ty;
-                    }
-                    (band[0], band[coarse.w + 1]) = (band[1], band[coarse.w]);
-                    let (vals, weights) =
-                        (&mut fv[y * fine.w..][..fine.w], &fw[y * fine.w..][..fine.w]);
-                    for (x, (v, &w)) in vals.iter_mut().zip(weights).enumerate() {
-                        if w >= 1.0 {
-                            continue;
+                let big = (fine.w * fine.h) as u64 >= 4 * MIN_SAMPLES_PER_BAND;
+                for_rows2(fv, fw, fine.w, big, |y, vals, weights| {
+                    BAND.with(|cell| {
+                        let mut band = cell.borrow_mut();
+                        if band.len() < coarse.w + 2 {
+                            band.resize(coarse.w + 2, 0.0);
                         }
-                        let p = (x + 1) >> 1;
-                        let tx = if x % 2 == 0 { 0.75 } else { 0.25 };
-                        let c = band[p] + (band[p + 1] - band[p]) * tx;
-                        *v = w * *v + (1.0 - w) * c;
-                    }
-                }
+                        let band = &mut band[..coarse.w + 2];
+                        let cy = (y as i64 - 1) >> 1;
+                        let ty = if y % 2 == 0 { 0.75 } else { 0.25 };
+                        let r0 = &cv[cy.clamp(0, hmax) as usize * coarse.w..][..coarse.w];
+                        let r1 = &cv[(cy + 1).clamp(0, hmax) as usize * coarse.w..][..coarse.w];
+                        for ((b, &a0), &a1) in band[1..=coarse.w].iter_mut().zip(r0).zip(r1) {
+                            *b = a0 + (a1 - a0) * ty;
+                        }
+                        (band[0], band[coarse.w + 1]) = (band[1], band[coarse.w]);
+                        for (x, (v, &w)) in vals.iter_mut().zip(weights.iter()).enumerate() {
+                            if w >= 1.0 {
+                                continue;
+                            }
+                            let p = (x + 1) >> 1;
+                            let tx = if x % 2 == 0 { 0.75 } else { 0.25 };
+                            let c = band[p] + (band[p + 1] - band[p]) * tx;
+                            *v = w * *v + (1.0 - w) * c;
+                        }
+                    });
+                });
             }
         }
 
