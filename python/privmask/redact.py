@@ -30,8 +30,8 @@ from typing import Any
 from privmask import __version__
 from privmask.detect import Detector, MotionDetector, face_detector
 from privmask.engine import apply
-from privmask.errors import FrameFormatError, MaskConfigError, VideoError
-from privmask.frame import FORMATS, Frame
+from privmask.errors import MaskConfigError, VideoError
+from privmask.frame import Frame
 from privmask.masks import MaskSet
 from privmask.regions import Region, mask_whole_frame
 from privmask.styles import Blur, Mosaic, Solid, Style
@@ -252,34 +252,20 @@ def redact_file(
         tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks, masks=masks
     )
     src_s, dst_p = os.fspath(src), Path(dst)
-    if dst_p.exists() and Path(src_s).exists() and os.path.samefile(src_s, dst_p):
-        raise ValueError(f"{dst_p} is the source itself; write the redacted copy elsewhere")
-    inp = v._open_input(src_s)
+    inp = v._open_source(src_s, dst_p)
     out: Any = None
     tmp: Path | None = None
     try:
-        if not inp.streams.video:
-            raise VideoError(f"{src_s}: no video stream")
-        stream = inp.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream, fmt = v._video_stream(src_s, inp)
         icc = stream.codec_context
-        if icc.format is None or icc.format.name not in FORMATS:
-            name = None if icc.format is None else icc.format.name
-            raise FrameFormatError(f"{src_s}: {name} video is not supported")
-        fmt = icc.format.name
         tmp = v._temp_beside(dst_p)
-        out = av.open(str(tmp), "w")
-        codec_name = v._pick_codec(codec, icc.name, out)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        ostream = out.add_stream(codec_name, rate=rate) if rate else out.add_stream(codec_name)
-        occ = ostream.codec_context
-        occ.thread_type = "AUTO"
-        ostream.width, ostream.height, ostream.pix_fmt = icc.width, icc.height, fmt
-        ostream.time_base = stream.time_base
-        occ.time_base = stream.time_base
-        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
-            setattr(occ, attr, getattr(icc, attr))
-        occ.options = v._quality_options(occ, codec_name, quality)
+        out, ostream, codec_name = v._open_output(
+            tmp, dst_p, stream, fmt, codec=codec, quality=quality, encoder_options=None
+        )
+        try:
+            out.start_encoding()  # bad settings fail before any detection work
+        except av.FFmpegError as e:
+            raise VideoError(f"{dst_p}: cannot start encoding with {codec_name}: {e}") from e
         sheet = _Preview(max(1, _frame_estimate(inp, stream) // PREVIEW_TILES))
         frames = 0
         for av_frame in v.decode_video(src_s, inp, stream):

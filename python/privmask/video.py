@@ -556,6 +556,98 @@ class _Transcode:
             writer.join()
 
 
+def _open_source(src: str, dst: Path) -> Any:
+    """Opens ``src`` for decoding, refusing to overwrite it with ``dst``."""
+    exists = not _is_url(src) and dst.exists() and Path(src).exists()
+    if exists and os.path.samefile(src, dst):
+        raise ValueError(f"{dst} is the source itself; write the masked copy elsewhere")
+    return _open_input(src)
+
+
+def _video_stream(src: str, inp: Any) -> tuple[Any, str]:
+    """The first video stream of ``inp`` (threaded decoding on) and its pixel format, checked: a
+    decoder exists, the header is readable, privmask masks the format."""
+    if not inp.streams.video:
+        raise VideoError(f"{src}: no video stream")
+    video = inp.streams.video[0]
+    video.thread_type = "AUTO"
+    icc = video.codec_context
+    if icc is None or icc.name is None:
+        raise VideoError(f"{src}: no decoder for its video codec in this FFmpeg build")
+    if icc.format is None or not icc.width or not icc.height:
+        raise VideoError(
+            f"{src}: the video stream's header is unreadable (no pixel format or size): "
+            "corrupt input"
+        )
+    fmt: str = icc.format.name
+    if fmt not in FORMATS:
+        raise FrameFormatError(
+            f"{src}: {fmt} video is not supported; privmask masks {', '.join(FORMATS)}"
+        )
+    return video, fmt
+
+
+def _open_output(
+    tmp: Path,
+    dst: Path,
+    video: Any,
+    fmt: str,
+    *,
+    codec: str | None,
+    quality: int | None,
+    encoder_options: Mapping[str, str] | None,
+) -> tuple[Any, Any, str]:
+    """Opens ``tmp`` for writing with one video stream that keeps ``video``'s size, pixel format,
+    time base, rate and colour tags; returns the container, the stream and the encoder's name.
+    The caller adds any other streams, then starts encoding."""
+    icc = video.codec_context
+    try:
+        out: Any = av.open(str(tmp), "w")
+    except ValueError as e:
+        raise VideoError(
+            f"{dst}: cannot tell the container format from the file name; use a known "
+            "extension such as .mp4, .mkv or .mov"
+        ) from e
+    try:
+        if out.format.name in _MOV_MUXERS and video.time_base.denominator < 2**31:
+            # MP4 stores the start of a track in the movie's time scale (1/1000 s by default):
+            # in the video's own scale, a start pts like 90000 * 3 + 17 survives exactly.
+            out.container_options["movie_timescale"] = str(video.time_base.denominator)
+        codec_name = _pick_codec(codec, icc.name, out)
+        _encoder(codec_name)
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        try:
+            ostream = out.add_stream(codec_name, rate=rate) if rate else out.add_stream(codec_name)
+        except ValueError as e:
+            raise VideoError(f"{dst}: {e}") from e
+        occ = ostream.codec_context
+        # Frame threads where the encoder has them (x264's are the efficient kind; PyAV's
+        # default, slice threads, makes x264 cut every picture into slices and scale worse).
+        occ.thread_type = "AUTO"
+        supported = {f.name for f in (occ.codec.video_formats or ())}
+        if supported and fmt not in supported:
+            raise VideoError(
+                f"{codec_name} cannot encode {fmt} (it takes {', '.join(sorted(supported))}); "
+                "privmask keeps the pixel format, so choose another codec"
+            )
+        ostream.width, ostream.height, ostream.pix_fmt = icc.width, icc.height, fmt
+        ostream.time_base = video.time_base
+        occ.time_base = video.time_base
+        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            setattr(occ, attr, getattr(icc, attr))
+        if icc.sample_aspect_ratio:
+            occ.sample_aspect_ratio = icc.sample_aspect_ratio
+        options = _check_options(occ, codec_name, encoder_options or {})
+        options.update(_quality_options(occ, codec_name, quality))
+        if quality is None and "crf" not in options and icc.bit_rate and not occ.codec.lossless:
+            occ.bit_rate = icc.bit_rate  # no CRF: at least not below the source's bit rate
+        occ.options = options
+    except BaseException:
+        out.close()
+        raise
+    return out, ostream, codec_name
+
+
 def mask_file(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -601,30 +693,11 @@ def mask_file(
     if not isinstance(masks, (MaskSet, MaskTimeline)):
         raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
     src_s, dst_p = os.fspath(src), Path(dst)
-    exists = not _is_url(src_s) and dst_p.exists() and Path(src_s).exists()
-    if exists and os.path.samefile(src_s, dst_p):
-        raise ValueError(f"{dst_p} is the source itself; write the masked copy elsewhere")
-    inp = _open_input(src_s)
+    inp = _open_source(src_s, dst_p)
     tmp: Path | None = None
     out: Any = None
     try:
-        if not inp.streams.video:
-            raise VideoError(f"{src_s}: no video stream")
-        video = inp.streams.video[0]
-        video.thread_type = "AUTO"
-        icc = video.codec_context
-        if icc is None or icc.name is None:
-            raise VideoError(f"{src_s}: no decoder for its video codec in this FFmpeg build")
-        if icc.format is None or not icc.width or not icc.height:
-            raise VideoError(
-                f"{src_s}: the video stream's header is unreadable (no pixel format or size): "
-                "corrupt input"
-            )
-        fmt = icc.format.name
-        if fmt not in FORMATS:
-            raise FrameFormatError(
-                f"{src_s}: {fmt} video is not supported; privmask masks {', '.join(FORMATS)}"
-            )
+        video, fmt = _video_stream(src_s, inp)
         if start is None:
             start = _creation_time(inp, video)
         elif not isinstance(start, datetime) or start.utcoffset() is None:
@@ -638,46 +711,9 @@ def mask_file(
         schedule = MaskSchedule(masks, start)
 
         tmp = _temp_beside(dst_p)
-        try:
-            out = av.open(str(tmp), "w")
-        except ValueError as e:
-            raise VideoError(
-                f"{dst_p}: cannot tell the container format from the file name; use a known "
-                "extension such as .mp4, .mkv or .mov"
-            ) from e
-        if out.format.name in _MOV_MUXERS and video.time_base.denominator < 2**31:
-            # MP4 stores the start of a track in the movie's time scale (1/1000 s by default):
-            # in the video's own scale, a start pts like 90000 * 3 + 17 survives exactly.
-            out.container_options["movie_timescale"] = str(video.time_base.denominator)
-        codec_name = _pick_codec(codec, icc.name, out)
-        _encoder(codec_name)
-        rate = video.average_rate or video.guessed_rate or video.base_rate
-        try:
-            ostream = out.add_stream(codec_name, rate=rate) if rate else out.add_stream(codec_name)
-        except ValueError as e:
-            raise VideoError(f"{dst_p}: {e}") from e
-        occ = ostream.codec_context
-        # Frame threads where the encoder has them (x264's are the efficient kind; PyAV's default,
-        # slice threads, makes x264 cut every picture into slices and scale worse).
-        occ.thread_type = "AUTO"
-        supported = {f.name for f in (occ.codec.video_formats or ())}
-        if supported and fmt not in supported:
-            raise VideoError(
-                f"{codec_name} cannot encode {fmt} (it takes {', '.join(sorted(supported))}); "
-                "privmask keeps the pixel format, so choose another codec"
-            )
-        ostream.width, ostream.height, ostream.pix_fmt = icc.width, icc.height, fmt
-        ostream.time_base = video.time_base
-        occ.time_base = video.time_base
-        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
-            setattr(occ, attr, getattr(icc, attr))
-        if icc.sample_aspect_ratio:
-            occ.sample_aspect_ratio = icc.sample_aspect_ratio
-        options = _check_options(occ, codec_name, encoder_options or {})
-        options.update(_quality_options(occ, codec_name, quality))
-        if quality is None and "crf" not in options and icc.bit_rate and not occ.codec.lossless:
-            occ.bit_rate = icc.bit_rate  # no CRF: at least not below the source's bit rate
-        occ.options = options
+        out, ostream, codec_name = _open_output(
+            tmp, dst_p, video, fmt, codec=codec, quality=quality, encoder_options=encoder_options
+        )
         audio_map: dict[int, Any] = {}
         if keep_audio:
             for a in inp.streams.audio:
