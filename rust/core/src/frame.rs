@@ -4,6 +4,7 @@
 //! storage type. A channel view converts between stored words and sample values (`p010le` keeps
 //! its 10 bits in the high end of each word).
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use crate::error::{Error, Result};
@@ -23,6 +24,26 @@ pub trait Sample: Copy + Send + Sync + 'static {
     fn as_bytes_mut(words: &mut [Self]) -> Option<&mut [u8]>;
     /// As [`Sample::as_bytes_mut`], read-only.
     fn as_bytes(words: &[Self]) -> Option<&[u8]>;
+    /// Calls `f` with this thread's scratch row of at least `len` words (contents unspecified),
+    /// grown on demand and kept, so steady state allocates nothing. Not re-entrant.
+    fn with_scratch_row<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+}
+
+thread_local! {
+    static ROW_U8: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static ROW_U16: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_row<T: Copy + Default, R>(
+    cell: &RefCell<Vec<T>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    let mut row = cell.borrow_mut();
+    if row.len() < len {
+        row.resize(len, T::default());
+    }
+    f(&mut row[..len])
 }
 
 impl Sample for u8 {
@@ -42,6 +63,9 @@ impl Sample for u8 {
     fn as_bytes(words: &[Self]) -> Option<&[u8]> {
         Some(words)
     }
+    fn with_scratch_row<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+        ROW_U8.with(|cell| with_row(cell, len, f))
+    }
 }
 
 impl Sample for u16 {
@@ -60,6 +84,9 @@ impl Sample for u16 {
     }
     fn as_bytes(_words: &[Self]) -> Option<&[u8]> {
         None
+    }
+    fn with_scratch_row<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+        ROW_U16.with(|cell| with_row(cell, len, f))
     }
 }
 

@@ -23,11 +23,8 @@ pub struct BlurPlan {
     /// The covered samples, by row.
     spans: Spans,
     /// Per sample column: the two region columns of the field around its centre and the weight of
-    /// the second (bilinear interpolation, clamped at the region's edges), as three arrays so the
-    /// SIMD kernels can load them directly.
-    col_first: Vec<u32>,
-    col_second: Vec<u32>,
-    col_weight: Vec<f32>,
+    /// the second (bilinear interpolation, clamped at the region's edges).
+    cols: Vec<(u32, u32, f32)>,
     /// The same per sample row.
     rows: Vec<(u32, u32, f32)>,
 }
@@ -80,18 +77,13 @@ impl BlurPlan {
             }
         };
         let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
-        let col_first = cols.iter().map(|c| c.0).collect();
-        let col_second = cols.iter().map(|c| c.1).collect();
-        let col_weight = cols.iter().map(|c| c.2).collect();
         let rows = interpolation_table(spans.height(), cells.block_h, region.1, region.3.max(1));
         BlurPlan {
             cells,
             kernel,
             region,
             spans,
-            col_first,
-            col_second,
-            col_weight,
+            cols,
             rows,
         }
     }
@@ -102,8 +94,11 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     /// Exact per-cell sums and counts of one cell row, per worker thread.
     static SUMS: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-    /// One blended field row per worker thread, for the interpolation pass.
-    static BLEND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per worker thread, for the interpolation pass: two field rows interpolated along x at every
+    /// sample column, and the merged runs of this group of rows and of the last.
+    #[allow(clippy::type_complexity)]
+    static FINE: RefCell<(Vec<f32>, Vec<f32>, Vec<(u32, u32)>, Vec<(u32, u32)>)> =
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// Blurs the covered samples of the channel (the whole channel: the cell means need all rows).
@@ -173,16 +168,10 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
         }
         let field = &*value;
 
-        // 3. Bilinear interpolation of the smoothed field at each covered sample's centre: blend
-        //    the two field rows around the sample row once, then interpolate along the row.
+        // 3. Bilinear interpolation of the smoothed field at each covered sample's centre: along x
+        //    once per field row, then between the two field rows around each sample row.
         for_bands(ch, &plan.spans, 1, &|mut band: ChannelMut<'_, T>| {
-            BLEND.with(|b| {
-                let mut blended = b.borrow_mut();
-                if blended.len() < rw {
-                    blended.resize(rw, 0.0);
-                }
-                interpolate(&mut band, plan, field, &mut blended[..rw]);
-            });
+            interpolate(&mut band, plan, field, rw);
         });
     });
 }
@@ -198,27 +187,32 @@ fn smooth_pass(
     src: (&[f32], &[f32]),
     dst: (&mut [f32], &mut [f32]),
 ) {
-    let r = (kernel.len() / 2) as i64;
-    let len = if along_rows { rw } else { rh };
-    // Each output row depends on the source only, so rows can go to different threads.
+    let r = kernel.len() / 2;
+    // Each output row depends on the source only, so rows can go to different threads. Taps are
+    // the outer loop and cells the inner one (contiguous, so it vectorises); every cell still
+    // adds its taps in kernel order, skipping those that fall outside the region.
     let row = |y: usize, out_v: &mut [f32], out_w: &mut [f32]| {
-        for x in 0..rw {
-            let pos = if along_rows { x } else { y } as i64;
-            let (mut sv, mut sw) = (0.0f32, 0.0f32);
-            for (j, w) in kernel.iter().enumerate() {
-                let p = pos + j as i64 - r;
-                if p >= 0 && (p as usize) < len {
-                    let i = if along_rows {
-                        y * rw + p as usize
-                    } else {
-                        p as usize * rw + x
-                    };
-                    sv += w * src.0[i];
-                    sw += w * src.1[i];
+        out_v.fill(0.0);
+        out_w.fill(0.0);
+        for (j, &w) in kernel.iter().enumerate() {
+            if along_rows {
+                // out[x] += w * src[y][x + j - r] where 0 <= x + j - r < rw.
+                let (x0, x1) = (r.saturating_sub(j), (rw + r).saturating_sub(j).min(rw));
+                if x0 >= x1 {
+                    continue;
                 }
+                let from = y * rw + x0 + j - r;
+                let (sv, sw) = (&src.0[from..][..x1 - x0], &src.1[from..][..x1 - x0]);
+                axpy(w, sv, &mut out_v[x0..x1]);
+                axpy(w, sw, &mut out_w[x0..x1]);
+            } else {
+                // out[x] += w * src[y + j - r][x] where 0 <= y + j - r < rh.
+                let Some(p) = (y + j).checked_sub(r).filter(|&p| p < rh) else {
+                    continue;
+                };
+                axpy(w, &src.0[p * rw..][..rw], out_v);
+                axpy(w, &src.1[p * rw..][..rw], out_w);
             }
-            out_v[x] = sv;
-            out_w[x] = sw;
         }
     };
     let (dv, dw) = (&mut dst.0[..rw * rh], &mut dst.1[..rw * rh]);
@@ -226,61 +220,113 @@ fn smooth_pass(
     for_rows2(dv, dw, rw, big, row);
 }
 
+/// `out[i] += w * src[i]`.
+#[inline]
+fn axpy(w: f32, src: &[f32], out: &mut [f32]) {
+    for (o, &s) in out.iter_mut().zip(src) {
+        *o += w * s;
+    }
+}
+
 /// Writes the interpolated field into the covered samples of the band's rows.
-fn interpolate<T: Sample>(
-    ch: &mut ChannelMut<'_, T>,
-    plan: &BlurPlan,
-    field: &[f32],
-    blended: &mut [f32],
-) {
-    let rw = blended.len();
+///
+/// Bilinear interpolation is separable: the sample rows between the same two field rows (a cell
+/// row's worth) share those field rows interpolated along x (`fine`, computed once per group for
+/// the columns the group covers), and each sample is then one interpolation between two
+/// contiguous rows, a SIMD kernel with no gathers.
+fn interpolate<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &BlurPlan, field: &[f32], rw: usize) {
     let step = ch.step();
     let (max, shift) = (ch.max_value(), ch.shift());
     let (first, end) = ch.rows();
-    for y in first..end {
-        let runs = plan.spans.row(y);
-        if runs.is_empty() {
-            continue;
+    let width = plan.spans.width() as usize;
+    FINE.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (fine0, fine1, merged, last) = &mut *scratch;
+        // The field row in `fine1` and the runs it was computed for: the next group's first row
+        // when a cover's shape stays put (then only the group's second row is new).
+        let mut done: Option<u32> = None;
+        if fine0.len() < width {
+            fine0.resize(width, 0.0);
+            fine1.resize(width, 0.0);
         }
-        let (j0, j1, ty) = plan.rows[y as usize];
-        let (r0, r1) = (
-            &field[j0 as usize * rw..][..rw],
-            &field[j1 as usize * rw..][..rw],
-        );
-        for ((b, &a0), &a1) in blended.iter_mut().zip(r0).zip(r1) {
-            *b = a0 + (a1 - a0) * ty;
-        }
-        let row = ch.row_mut(y);
-        for &(a, b) in runs {
-            let (a, b) = (a as usize, b as usize);
-            let (i0, i1, t) = (
-                &plan.col_first[a..b],
-                &plan.col_second[a..b],
-                &plan.col_weight[a..b],
+        let mut y = first;
+        while y < end {
+            let (j0, j1, _) = plan.rows[y as usize];
+            let mut group_end = y + 1;
+            while group_end < end
+                && plan.rows[group_end as usize].0 == j0
+                && plan.rows[group_end as usize].1 == j1
+            {
+                group_end += 1;
+            }
+            let group = y..group_end;
+            y = group_end;
+            // The columns any row of the group covers, as sorted disjoint runs.
+            merged.clear();
+            merged.extend(
+                group
+                    .clone()
+                    .flat_map(|r| plan.spans.row(r).iter().copied()),
             );
-            if step == 1 {
-                if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
-                    // SAFETY: `interpolation_table` clamps every index into the region, whose
-                    // width is `blended.len()`; `level()` only returns supported levels.
-                    unsafe {
-                        crate::simd::lerp_u8_unchecked(
-                            crate::simd::level(),
-                            blended,
-                            i0,
-                            i1,
-                            t,
-                            bytes,
-                        )
-                    };
-                    continue;
+            if merged.is_empty() {
+                continue;
+            }
+            merged.sort_unstable();
+            let mut kept = 0;
+            for i in 1..merged.len() {
+                if merged[i].0 <= merged[kept].1 {
+                    merged[kept].1 = merged[kept].1.max(merged[i].1);
+                } else {
+                    kept += 1;
+                    merged[kept] = merged[i];
                 }
             }
-            for (k, x) in (a..b).enumerate() {
-                let (v0, v1) = (blended[i0[k] as usize], blended[i1[k] as usize]);
-                // Non-negative, so truncating `+ 0.5` rounds half up.
-                let value = ((v0 + (v1 - v0) * t[k] + 0.5) as u32).min(max);
-                row[x * step] = T::from_word(value << shift);
+            merged.truncate(kept + 1);
+            let (r0, r1) = (
+                &field[j0 as usize * rw..][..rw],
+                &field[j1 as usize * rw..][..rw],
+            );
+            let reuse = done == Some(j0) && merged == last;
+            if reuse {
+                std::mem::swap(fine0, fine1);
+            }
+            for &(a, b) in merged.iter() {
+                let (a, b) = (a as usize, b as usize);
+                if !reuse {
+                    along_row(r0, plan, a, &mut fine0[a..b]);
+                }
+                along_row(r1, plan, a, &mut fine1[a..b]);
+            }
+            done = Some(j1);
+            std::mem::swap(merged, last);
+            for r in group {
+                let ty = plan.rows[r as usize].2;
+                let row = ch.row_mut(r);
+                for &(a, b) in plan.spans.row(r) {
+                    let (a, b) = (a as usize, b as usize);
+                    let (f0, f1) = (&fine0[a..b], &fine1[a..b]);
+                    if step == 1 {
+                        if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
+                            crate::simd::lerp_rows_u8(f0, f1, ty, bytes);
+                            continue;
+                        }
+                    }
+                    for (k, (&v0, &v1)) in f0.iter().zip(f1).enumerate() {
+                        // Non-negative, so truncating `+ 0.5` rounds half up (as the kernel).
+                        let value = ((v0 + (v1 - v0) * ty + 0.5) as u32).min(max);
+                        row[(a + k) * step] = T::from_word(value << shift);
+                    }
+                }
             }
         }
+    });
+}
+
+/// One field row interpolated along x at the sample columns `a..a + out.len()`.
+fn along_row(field_row: &[f32], plan: &BlurPlan, a: usize, out: &mut [f32]) {
+    let b = a + out.len();
+    for (o, &(i0, i1, t)) in out.iter_mut().zip(&plan.cols[a..b]) {
+        let (v0, v1) = (field_row[i0 as usize], field_row[i1 as usize]);
+        *o = v0 + (v1 - v0) * t;
     }
 }

@@ -12,23 +12,16 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Fills a piece of a row: most pieces are one block wide (8 or 16 samples), which a fixed-size
-/// copy writes with one or two stores instead of a call to `memset`.
-#[inline]
-fn fill_short<T: Sample>(dst: &mut [T], word: T) {
-    match dst.len() {
-        16 => dst.copy_from_slice(&[word; 16]),
-        8 => dst.copy_from_slice(&[word; 8]),
-        _ => dst.fill(word),
-    }
-}
-
 /// Replaces every covered sample by its block's mean, rounded half up, for the block rows in the
 /// view (which must start and end on block rows): first the sums of a block row, then the writes.
+/// For contiguous samples the block row's means are laid out once as a row of samples, and each
+/// covered run is a plain copy from it.
 pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &BlockGrid) {
     let step = ch.step();
+    let shift = ch.shift();
     let (first, end) = ch.rows();
     let cols = grid.cols as usize;
+    let bw = grid.block_w as usize;
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let (sums, counts) = &mut *scratch;
@@ -38,11 +31,24 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
         }
         for by in first / grid.block_h..end.div_ceil(grid.block_h).min(grid.rows) {
             let (y0, y1) = grid.block_rows(by, spans.height());
-            if (y0..y1).all(|y| spans.row(y).is_empty()) {
+            let rows = y0..y1;
+            let lo = rows
+                .clone()
+                .filter_map(|y| spans.row(y).first())
+                .map(|r| r.0)
+                .min();
+            let hi = rows
+                .clone()
+                .filter_map(|y| spans.row(y).last())
+                .map(|r| r.1)
+                .max();
+            let (Some(lo), Some(hi)) = (lo, hi) else {
                 continue;
-            }
-            sums[..cols].fill(0);
-            counts[..cols].fill(0);
+            };
+            let (lo, hi) = (lo as usize, hi as usize);
+            let blocks = lo / bw..hi.div_ceil(bw);
+            sums[blocks.clone()].fill(0);
+            counts[blocks.clone()].fill(0);
             accumulate_block_row(
                 ch,
                 spans,
@@ -52,30 +58,33 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
                 &mut sums[..cols],
                 &mut counts[..cols],
             );
-            for (s, &n) in sums[..cols].iter_mut().zip(&counts[..cols]) {
-                if n > 0 {
-                    let n = u64::from(n);
-                    *s = (2 * *s + n) / (2 * n);
-                }
-            }
-            let means = &sums[..cols];
-            for y in y0..y1 {
-                let runs = spans.row(y);
-                if runs.is_empty() {
-                    continue;
-                }
-                let shift = ch.shift();
-                let row = ch.row_mut(y);
-                for &(a, b) in runs {
-                    grid.split_run(a, b, |bx, x0, x1| {
-                        let word = T::from_word((means[bx as usize] as u32) << shift);
-                        let (x0, x1) = (x0 as usize, x1 as usize);
-                        if step == 1 {
-                            fill_short(&mut row[x0..x1], word);
-                        } else {
-                            (x0..x1).for_each(|x| row[x * step] = word);
+            let word = |bx: usize| {
+                let n = u64::from(counts[bx]).max(1);
+                T::from_word((((2 * sums[bx] + n) / (2 * n)) as u32) << shift)
+            };
+            if step == 1 {
+                T::with_scratch_row(hi - lo, |pattern| {
+                    for bx in blocks {
+                        let (a, b) = ((bx * bw).max(lo), ((bx + 1) * bw).min(hi));
+                        pattern[a - lo..b - lo].fill(word(bx));
+                    }
+                    for y in rows {
+                        let row = ch.row_mut(y);
+                        for &(a, b) in spans.row(y) {
+                            let (a, b) = (a as usize, b as usize);
+                            row[a..b].copy_from_slice(&pattern[a - lo..b - lo]);
                         }
-                    });
+                    }
+                });
+            } else {
+                for y in rows {
+                    let row = ch.row_mut(y);
+                    for &(a, b) in spans.row(y) {
+                        grid.split_run(a, b, |bx, x0, x1| {
+                            let w = word(bx as usize);
+                            (x0 as usize..x1 as usize).for_each(|x| row[x * step] = w);
+                        });
+                    }
                 }
             }
         }

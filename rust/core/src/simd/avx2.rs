@@ -25,49 +25,68 @@ pub unsafe fn sum_u8(data: &[u8]) -> u64 {
     lanes.iter().sum::<u64>() + unsafe { super::sse41::sum_u8(tail) }
 }
 
-/// See [`super::lerp_u8`]; eight samples at a time with gathers.
+/// See [`super::add_u8_to_u16`]; thirty-two bytes at a time.
 ///
 /// # Safety
-/// The CPU must support AVX2, and every index must be below `blended.len()`.
+/// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [u8]) {
-    let n = out.len();
-    let full = n / 8 * 8;
-    let half = _mm256_set1_ps(0.5);
-    let max = _mm256_set1_epi32(255);
-    let b = blended.as_ptr();
+pub unsafe fn add_u8_to_u16(acc: &mut [u16], src: &[u8]) {
+    let n = acc.len().min(src.len());
+    let full = n / 32 * 32;
+    let (a, s) = (acc.as_mut_ptr(), src.as_ptr());
     let mut k = 0;
     while k < full {
-        // SAFETY: k + 7 < n for all four slices; indices are in range (caller's contract), so
-        // the gathers read inside `blended`.
+        // SAFETY: k + 31 < n for both slices; unaligned loads and stores are allowed.
         unsafe {
-            let i0 = _mm256_loadu_si256(idx0.as_ptr().add(k).cast());
-            let i1 = _mm256_loadu_si256(idx1.as_ptr().add(k).cast());
-            let v0 = _mm256_i32gather_ps::<4>(b, i0);
-            let v1 = _mm256_i32gather_ps::<4>(b, i1);
-            let t = _mm256_loadu_ps(frac.as_ptr().add(k));
-            let v = _mm256_add_ps(
-                _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(v1, v0), t)),
-                half,
-            );
-            let i = _mm256_min_epi32(
-                _mm256_max_epi32(_mm256_cvttps_epi32(v), _mm256_setzero_si256()),
-                max,
-            );
-            // Narrow 8 x i32 to 8 bytes: pack within lanes, then take the low 4 bytes of each lane.
-            let lo = _mm256_castsi256_si128(i);
-            let hi = _mm256_extracti128_si256::<1>(i);
-            let words = _mm_packus_epi32(lo, hi);
-            let bytes = _mm_packus_epi16(words, _mm_setzero_si128());
-            _mm_storel_epi64(out.as_mut_ptr().add(k).cast(), bytes);
+            for j in [k, k + 16] {
+                let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(s.add(j).cast()));
+                let sum = _mm256_add_epi16(_mm256_loadu_si256(a.add(j).cast()), v);
+                _mm256_storeu_si256(a.add(j).cast(), sum);
+            }
         }
-        k += 8;
+        k += 32;
     }
-    super::scalar::lerp_u8(
-        blended,
-        &idx0[full..],
-        &idx1[full..],
-        &frac[full..],
-        &mut out[full..],
-    );
+    // SAFETY: AVX2 implies SSE4.1.
+    unsafe { super::sse41::add_u8_to_u16(&mut acc[full..n], &src[full..n]) };
+}
+
+/// See [`super::lerp_rows_u8`]; sixteen samples at a time.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub unsafe fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
+    let n = out.len().min(r0.len()).min(r1.len());
+    let full = n / 16 * 16;
+    let (half, tv) = (_mm256_set1_ps(0.5), _mm256_set1_ps(t));
+    let (zero, max) = (_mm256_setzero_si256(), _mm256_set1_epi32(255));
+    let mut k = 0;
+    while k < full {
+        // SAFETY: k + 15 < n for the three slices.
+        unsafe {
+            let conv = |j: usize| {
+                let v0 = _mm256_loadu_ps(r0.as_ptr().add(j));
+                let v1 = _mm256_loadu_ps(r1.as_ptr().add(j));
+                let v = _mm256_add_ps(
+                    _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(v1, v0), tv)),
+                    half,
+                );
+                _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(v), zero), max)
+            };
+            // Packing works within 128-bit lanes: a, b -> a0 b0 a1 b1 (as 4-word groups), so
+            // reorder the 64-bit quarters before narrowing to bytes.
+            let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(
+                conv(k),
+                conv(k + 8),
+            ));
+            let bytes = _mm_packus_epi16(
+                _mm256_castsi256_si128(words),
+                _mm256_extracti128_si256::<1>(words),
+            );
+            _mm_storeu_si128(out.as_mut_ptr().add(k).cast(), bytes);
+        }
+        k += 16;
+    }
+    // SAFETY: AVX2 implies SSE4.1.
+    unsafe { super::sse41::lerp_rows_u8(&r0[full..n], &r1[full..n], t, &mut out[full..n]) };
 }

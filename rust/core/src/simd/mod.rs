@@ -144,84 +144,45 @@ unsafe fn sum_u8_unchecked(level: Level, data: &[u8]) -> u64 {
     }
 }
 
-/// Adds the bytes of `row[a..b]` to per-block sums: the block of sample `x` is `x / block_w`, and
-/// its sum and count go to `sums[x / block_w - col0]`, `counts[...]` (which must be in range).
-pub fn add_block_sums_u8(
-    row: &[u8],
-    (a, b): (usize, usize),
-    block_w: usize,
-    col0: usize,
-    sums: &mut [u64],
-    counts: &mut [u32],
-) {
-    assert!(a <= b && b <= row.len() && block_w > 0);
-    if a == b {
-        return;
-    }
-    assert!(a / block_w >= col0 && (b - 1) / block_w - col0 < sums.len().min(counts.len()));
-    match level() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `level()` only returns supported levels; AVX2 implies SSE4.1.
-        Level::Sse41 | Level::Avx2 => unsafe {
-            sse41::add_block_sums_u8(row, a, b, block_w, col0, sums, counts)
-        },
-        _ => scalar::add_block_sums_u8(row, a, b, block_w, col0, sums, counts),
-    }
+/// Adds each byte of `src` to the 16-bit counter of `acc` at the same index (wrapping: callers
+/// add at most 257 rows before they empty the counters). Extra elements of the longer slice are
+/// left alone.
+pub fn add_u8_to_u16(acc: &mut [u16], src: &[u8]) {
+    add_u8_to_u16_at(level(), acc, src)
 }
 
-/// The blur's interpolation along a row: `out[k] = min(255, trunc(b[i0] + (b[i1] - b[i0]) * t
-/// + 0.5))` with `i0 = idx0[k]`, `i1 = idx1[k]`, `t = frac[k]`, for 8-bit samples with unit step.
-/// Panics when an index is not below `blended.len()`.
-pub fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [u8]) {
-    lerp_u8_at(level(), blended, idx0, idx1, frac, out)
-}
-
-/// [`lerp_u8`] at a given level; panics when the CPU cannot run it.
-pub fn lerp_u8_at(
-    level: Level,
-    blended: &[f32],
-    idx0: &[u32],
-    idx1: &[u32],
-    frac: &[f32],
-    out: &mut [u8],
-) {
+/// [`add_u8_to_u16`] at a given level; panics when the CPU cannot run it.
+pub fn add_u8_to_u16_at(level: Level, acc: &mut [u16], src: &[u8]) {
     assert!(level.is_supported(), "this CPU cannot run {level:?}");
-    let limit = blended.len() as u32;
-    assert!(
-        idx0.iter().chain(idx1).all(|&i| i < limit),
-        "interpolation index out of range"
-    );
-    // SAFETY: the level and every index were just checked.
-    unsafe { lerp_u8_unchecked(level, blended, idx0, idx1, frac, out) }
-}
-
-/// [`lerp_u8_at`] without the checks, for callers that built the indices in range.
-///
-/// # Safety
-/// `level` must be supported by this CPU, and every element of `idx0` and `idx1` must be below
-/// `blended.len()`.
-pub(crate) unsafe fn lerp_u8_unchecked(
-    level: Level,
-    blended: &[f32],
-    idx0: &[u32],
-    idx1: &[u32],
-    frac: &[f32],
-    out: &mut [u8],
-) {
-    let n = out.len();
-    assert!(idx0.len() == n && idx1.len() == n && frac.len() == n);
-    debug_assert!(idx0
-        .iter()
-        .chain(idx1)
-        .all(|&i| (i as usize) < blended.len()));
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the level is supported and the indices in range (this function's contract).
-        Level::Avx2 => unsafe { avx2::lerp_u8(blended, idx0, idx1, frac, out) },
+        // SAFETY: the level was just checked.
+        Level::Avx2 => unsafe { avx2::add_u8_to_u16(acc, src) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Sse41 => unsafe { sse41::lerp_u8(blended, idx0, idx1, frac, out) },
-        _ => scalar::lerp_u8(blended, idx0, idx1, frac, out),
+        Level::Sse41 => unsafe { sse41::add_u8_to_u16(acc, src) },
+        _ => scalar::add_u8_to_u16(acc, src),
+    }
+}
+
+/// The blur's interpolation between two rows of the field, already interpolated along the row:
+/// `out[k] = min(255, trunc(r0[k] + (r1[k] - r0[k]) * t + 0.5))`, negatives to 0, for the
+/// shortest of the three slices.
+pub fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
+    lerp_rows_u8_at(level(), r0, r1, t, out)
+}
+
+/// [`lerp_rows_u8`] at a given level; panics when the CPU cannot run it.
+pub fn lerp_rows_u8_at(level: Level, r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the level was just checked.
+        Level::Avx2 => unsafe { avx2::lerp_rows_u8(r0, r1, t, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Level::Sse41 => unsafe { sse41::lerp_rows_u8(r0, r1, t, out) },
+        _ => scalar::lerp_rows_u8(r0, r1, t, out),
     }
 }
 
@@ -267,72 +228,64 @@ mod tests {
     }
 
     #[test]
-    fn every_level_adds_block_sums_like_scalar() {
-        let row: Vec<u8> = noise(7, 300).into_iter().map(|v| v as u8).collect();
-        for block_w in [1usize, 2, 3, 8, 15, 16, 17, 24, 64] {
-            for (a, b) in [
-                (0usize, 0usize),
-                (0, 300),
-                (5, 6),
-                (7, 200),
-                (16, 48),
-                (33, 299),
-            ] {
-                let col0 = a / block_w;
-                let n = 300 / block_w + 2;
-                let (mut want_s, mut want_c) = (vec![1u64; n], vec![2u32; n]);
-                scalar::add_block_sums_u8(&row, a, b, block_w, col0, &mut want_s, &mut want_c);
-                let direct: u64 = row[a..b].iter().map(|&v| u64::from(v)).sum();
-                assert_eq!(want_s.iter().sum::<u64>() - n as u64, direct);
-                for level in Level::supported() {
-                    set_level(level).unwrap();
-                    let (mut s, mut c) = (vec![1u64; n], vec![2u32; n]);
-                    add_block_sums_u8(&row, (a, b), block_w, col0, &mut s, &mut c);
-                    assert_eq!(
-                        (s, c),
-                        (want_s.clone(), want_c.clone()),
-                        "{level:?} w {block_w} {a}..{b}"
-                    );
-                }
+    fn every_level_adds_columns_like_scalar() {
+        for len in [0usize, 1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 100, 1001] {
+            let src: Vec<u8> = noise(len as u64 + 5, len)
+                .into_iter()
+                .map(|v| v as u8)
+                .collect();
+            let start: Vec<u16> = noise(len as u64 + 6, len)
+                .into_iter()
+                .map(|v| v as u16)
+                .collect();
+            let mut want = start.clone();
+            scalar::add_u8_to_u16(&mut want, &src);
+            for (k, w) in want.iter().enumerate() {
+                assert_eq!(*w, start[k].wrapping_add(u16::from(src[k])));
+            }
+            for level in Level::supported() {
+                let mut got = start.clone();
+                add_u8_to_u16_at(level, &mut got, &src);
+                assert_eq!(got, want, "{level:?} len {len}");
+                // A shorter source leaves the rest of the counters alone.
+                let mut got = start.clone();
+                add_u8_to_u16_at(level, &mut got, &src[..len / 2]);
+                assert_eq!(got[len / 2..], start[len / 2..], "{level:?} len {len}");
+                assert_eq!(got[..len / 2], want[..len / 2], "{level:?} len {len}");
             }
         }
-        set_level(Level::supported().last().copied().unwrap_or(Level::Scalar)).unwrap();
     }
 
     #[test]
-    fn every_level_interpolates_like_scalar() {
-        for len in [0usize, 1, 3, 4, 5, 8, 9, 16, 31, 100, 1001] {
-            let r = noise(len as u64 + 99, 4 * len + 64);
-            let blended: Vec<f32> = (0..64).map(|i| (r[i] % 25600) as f32 / 100.0).collect();
-            let idx0: Vec<u32> = (0..len).map(|k| (r[64 + k] % 63) as u32).collect();
-            let idx1: Vec<u32> = idx0
-                .iter()
-                .map(|&i| i + (r[i as usize] % 2) as u32)
+    fn every_level_interpolates_rows_like_scalar() {
+        for len in [0usize, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 100, 1001] {
+            let r = noise(len as u64 + 99, 2 * len + 1);
+            let r0: Vec<f32> = (0..len).map(|k| (r[k] % 25600) as f32 / 100.0).collect();
+            let r1: Vec<f32> = (0..len)
+                .map(|k| (r[len + k] % 25600) as f32 / 100.0)
                 .collect();
-            let frac: Vec<f32> = (0..len)
-                .map(|k| (r[64 + len + k] % 1000) as f32 / 1000.0)
-                .collect();
+            let t = (r[2 * len] % 1000) as f32 / 1000.0;
             let mut want = vec![0u8; len];
-            scalar::lerp_u8(&blended, &idx0, &idx1, &frac, &mut want);
+            scalar::lerp_rows_u8(&r0, &r1, t, &mut want);
+            for (k, w) in want.iter().enumerate() {
+                let exact = f64::from(r0[k]) + (f64::from(r1[k]) - f64::from(r0[k])) * f64::from(t);
+                assert!(
+                    (f64::from(*w) - exact).abs() <= 0.5 + 1e-3,
+                    "{k}: {w} vs {exact}"
+                );
+            }
             for level in Level::supported() {
                 let mut got = vec![7u8; len];
-                lerp_u8_at(level, &blended, &idx0, &idx1, &frac, &mut got);
+                lerp_rows_u8_at(level, &r0, &r1, t, &mut got);
                 assert_eq!(got, want, "{level:?} len {len}");
             }
         }
-        // Values above 255 saturate, values a hair below zero round to zero.
-        let blended = [300.0f32, -0.2, 254.5, 254.49];
+        // Values above 255 saturate, values a hair below zero round to zero, halves round up.
+        let r0 = [300.0f32, -0.2, 254.5, 254.49, 0.5, 3.0, 1.0, 2.0, 9.0];
         for level in Level::supported() {
-            let mut got = [0u8; 4];
-            lerp_u8_at(
-                level,
-                &blended,
-                &[0, 1, 2, 3],
-                &[0, 1, 2, 3],
-                &[0.0; 4],
-                &mut got,
-            );
-            assert_eq!(got, [255, 0, 255, 254], "{level:?}");
+            let mut got = [0u8; 9];
+            lerp_rows_u8_at(level, &r0, &r0, 0.25, &mut got);
+            assert_eq!(got, [255, 0, 255, 254, 1, 3, 1, 2, 9], "{level:?}");
         }
     }
 

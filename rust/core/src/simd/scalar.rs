@@ -8,31 +8,17 @@ pub fn sum_u8(data: &[u8]) -> u64 {
         .sum()
 }
 
-/// See [`super::lerp_u8`].
-pub fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [u8]) {
-    for (((o, &i0), &i1), &t) in out.iter_mut().zip(idx0).zip(idx1).zip(frac) {
-        let (v0, v1) = (blended[i0 as usize], blended[i1 as usize]);
-        // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at both ends.
-        *o = ((v0 + (v1 - v0) * t + 0.5) as u32).min(255) as u8;
+/// See [`super::add_u8_to_u16`].
+pub fn add_u8_to_u16(acc: &mut [u16], src: &[u8]) {
+    for (a, &v) in acc.iter_mut().zip(src) {
+        *a = a.wrapping_add(u16::from(v));
     }
 }
 
-/// See [`super::add_block_sums_u8`].
-pub fn add_block_sums_u8(
-    row: &[u8],
-    a: usize,
-    b: usize,
-    block_w: usize,
-    col0: usize,
-    sums: &mut [u64],
-    counts: &mut [u32],
-) {
-    let mut x = a;
-    while x < b {
-        let bx = x / block_w;
-        let end = ((bx + 1) * block_w).min(b);
-        sums[bx - col0] += sum_u8(&row[x..end]);
-        counts[bx - col0] += (end - x) as u32;
-        x = end;
+/// See [`super::lerp_rows_u8`].
+pub fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
+    for ((o, &v0), &v1) in out.iter_mut().zip(r0).zip(r1) {
+        // Non-negative, so truncating `+ 0.5` rounds half up; `as` saturates at both ends.
+        *o = ((v0 + (v1 - v0) * t + 0.5) as u32).min(255) as u8;
     }
 }

@@ -29,75 +29,60 @@ pub unsafe fn sum_u8(data: &[u8]) -> u64 {
     total + rest.iter().map(|&v| u64::from(v)).sum::<u64>()
 }
 
-/// See [`super::lerp_u8`]; four samples at a time.
-///
-/// # Safety
-/// The CPU must support SSE4.1, and every index must be below `blended.len()`.
-#[target_feature(enable = "sse4.1")]
-pub unsafe fn lerp_u8(blended: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [u8]) {
-    let n = out.len();
-    let full = n / 4 * 4;
-    let half = _mm_set1_ps(0.5);
-    let max = _mm_set1_epi32(255);
-    let b = blended.as_ptr();
-    let mut k = 0;
-    while k < full {
-        // SAFETY: k + 3 < n for all four slices; indices are in range (caller's contract).
-        unsafe {
-            let v0 = _mm_setr_ps(
-                *b.add(idx0[k] as usize),
-                *b.add(idx0[k + 1] as usize),
-                *b.add(idx0[k + 2] as usize),
-                *b.add(idx0[k + 3] as usize),
-            );
-            let v1 = _mm_setr_ps(
-                *b.add(idx1[k] as usize),
-                *b.add(idx1[k + 1] as usize),
-                *b.add(idx1[k + 2] as usize),
-                *b.add(idx1[k + 3] as usize),
-            );
-            let t = _mm_loadu_ps(frac.as_ptr().add(k));
-            let v = _mm_add_ps(_mm_add_ps(v0, _mm_mul_ps(_mm_sub_ps(v1, v0), t)), half);
-            // Truncation as `as u32` does; negatives (a hair below zero) clamp to 0 below.
-            let i = _mm_min_epi32(_mm_max_epi32(_mm_cvttps_epi32(v), _mm_setzero_si128()), max);
-            let packed = _mm_packus_epi16(_mm_packus_epi32(i, i), _mm_setzero_si128());
-            let word = _mm_cvtsi128_si32(packed) as u32;
-            out[k..k + 4].copy_from_slice(&word.to_le_bytes());
-        }
-        k += 4;
-    }
-    super::scalar::lerp_u8(
-        blended,
-        &idx0[full..],
-        &idx1[full..],
-        &frac[full..],
-        &mut out[full..],
-    );
-}
-
-/// See [`super::add_block_sums_u8`]: the whole run in one call, so the short pieces of small
-/// blocks pay no per-piece dispatch.
+/// See [`super::add_u8_to_u16`]; sixteen bytes at a time, widened in two halves.
 ///
 /// # Safety
 /// The CPU must support SSE4.1.
 #[target_feature(enable = "sse4.1")]
-pub unsafe fn add_block_sums_u8(
-    row: &[u8],
-    a: usize,
-    b: usize,
-    block_w: usize,
-    col0: usize,
-    sums: &mut [u64],
-    counts: &mut [u32],
-) {
-    let mut bx = a / block_w;
-    let mut x = a;
-    while x < b {
-        let end = ((bx + 1) * block_w).min(b);
-        // SAFETY: SSE4.1 is enabled for this function.
-        sums[bx - col0] += unsafe { sum_u8(&row[x..end]) };
-        counts[bx - col0] += (end - x) as u32;
-        x = end;
-        bx += 1;
+pub unsafe fn add_u8_to_u16(acc: &mut [u16], src: &[u8]) {
+    let n = acc.len().min(src.len());
+    let full = n / 16 * 16;
+    let zero = _mm_setzero_si128();
+    let (a, s) = (acc.as_mut_ptr(), src.as_ptr());
+    let mut k = 0;
+    while k < full {
+        // SAFETY: k + 15 < n for both slices; unaligned loads and stores are allowed.
+        unsafe {
+            let v = _mm_loadu_si128(s.add(k).cast());
+            let lo = _mm_add_epi16(_mm_loadu_si128(a.add(k).cast()), _mm_cvtepu8_epi16(v));
+            let hi = _mm_add_epi16(
+                _mm_loadu_si128(a.add(k + 8).cast()),
+                _mm_unpackhi_epi8(v, zero),
+            );
+            _mm_storeu_si128(a.add(k).cast(), lo);
+            _mm_storeu_si128(a.add(k + 8).cast(), hi);
+        }
+        k += 16;
     }
+    super::scalar::add_u8_to_u16(&mut acc[full..n], &src[full..n]);
+}
+
+/// See [`super::lerp_rows_u8`]; eight samples at a time.
+///
+/// # Safety
+/// The CPU must support SSE4.1.
+#[target_feature(enable = "sse4.1")]
+pub unsafe fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
+    let n = out.len().min(r0.len()).min(r1.len());
+    let full = n / 8 * 8;
+    let (half, tv, zero) = (_mm_set1_ps(0.5), _mm_set1_ps(t), _mm_setzero_si128());
+    let max = _mm_set1_epi32(255);
+    let mut k = 0;
+    while k < full {
+        // SAFETY: k + 7 < n for the three slices.
+        unsafe {
+            let conv = |j: usize| {
+                let v0 = _mm_loadu_ps(r0.as_ptr().add(j));
+                let v1 = _mm_loadu_ps(r1.as_ptr().add(j));
+                let v = _mm_add_ps(_mm_add_ps(v0, _mm_mul_ps(_mm_sub_ps(v1, v0), tv)), half);
+                // Truncation as `as u32` does; negatives (a hair below zero) clamp to 0.
+                _mm_min_epi32(_mm_max_epi32(_mm_cvttps_epi32(v), zero), max)
+            };
+            let words = _mm_packus_epi32(conv(k), conv(k + 4));
+            let bytes = _mm_packus_epi16(words, zero);
+            _mm_storel_epi64(out.as_mut_ptr().add(k).cast(), bytes);
+        }
+        k += 8;
+    }
+    super::scalar::lerp_rows_u8(&r0[full..n], &r1[full..n], t, &mut out[full..n]);
 }
