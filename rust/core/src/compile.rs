@@ -80,6 +80,8 @@ pub struct CompiledMasks {
     format: PixelFormat,
     space: ColourSpace,
     masks: Vec<CompiledMask>,
+    /// Covered luma samples summed over the masks: how much work an `apply` is.
+    luma_samples: u64,
 }
 
 impl CompiledMasks {
@@ -182,6 +184,7 @@ impl CompiledMasks {
             height,
             format,
             space,
+            luma_samples: compiled.iter().map(|m| m.luma.0.count()).sum(),
             masks: compiled,
         })
     }
@@ -250,8 +253,7 @@ impl CompiledMasks {
         }
         // Large jobs run the whole mask list on the pool, so the bands of consecutive masks and
         // channels find the workers awake instead of waking them for each one.
-        let big =
-            self.masks.iter().map(|m| m.luma.0.count()).sum::<u64>() >= 4 * MIN_SAMPLES_PER_BAND;
+        let big = self.luma_samples >= 4 * MIN_SAMPLES_PER_BAND;
         if big && may_split() {
             pool().install(|| self.apply_masks(frame, lifted));
         } else {

@@ -71,9 +71,15 @@ impl Spans {
 
     /// Rows that hold at least one run, as `[first, last + 1)`; `None` when empty.
     pub fn row_range(&self) -> Option<(u32, u32)> {
-        let first = (0..self.height).find(|&y| !self.row(y).is_empty())?;
-        let last = (0..self.height).rev().find(|&y| !self.row(y).is_empty())?;
-        Some((first, last + 1))
+        if self.runs.is_empty() {
+            return None;
+        }
+        // `row_start` never decreases: the first row with runs is the last one starting at 0,
+        // and the row after the last one with runs is the first starting at the end.
+        let first = self.row_start.partition_point(|&s| s == 0) - 1;
+        let total = self.runs.len() as u32;
+        let end = self.row_start.partition_point(|&s| s < total);
+        Some((first as u32, end as u32))
     }
 
     /// Whether sample `(x, y)` is covered.
@@ -510,6 +516,17 @@ mod tests {
             .all(|r| r == "..."));
         let all = cover(&[(-1e9, -1e9), (1e9, -1e9), (1e9, 1e9), (-1e9, 1e9)], 3, 2);
         assert_eq!(all, ["###", "###"]);
+    }
+
+    #[test]
+    fn row_range_finds_the_first_and_last_rows_with_runs() {
+        let rows = |r: Vec<Vec<(i64, i64)>>| Spans::from_rows(4, r.len() as u32, r);
+        assert_eq!(rows(vec![vec![], vec![], vec![]]).row_range(), None);
+        assert_eq!(rows(vec![vec![(0, 1)]]).row_range(), Some((0, 1)));
+        let gaps = rows(vec![vec![], vec![(1, 2)], vec![], vec![(0, 4)], vec![]]);
+        assert_eq!(gaps.row_range(), Some((1, 4)));
+        let ends = rows(vec![vec![(0, 1)], vec![], vec![(3, 4)]]);
+        assert_eq!(ends.row_range(), Some((0, 3)));
     }
 
     #[test]
