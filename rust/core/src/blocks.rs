@@ -54,8 +54,9 @@ impl BlockGrid {
 }
 
 thread_local! {
-    /// Per-column sums (16-bit, emptied every [`ROWS_PER_FLUSH`] rows) and per-column cover
-    /// changes of one block row, grown on demand, so steady state allocates nothing.
+    /// Per-column sums (16-bit, emptied every [`ROWS_PER_FLUSH`] rows) and per-block changes of
+    /// the whole-block cover count along one block row, grown on demand, so steady state
+    /// allocates nothing.
     static COLUMNS: RefCell<(Vec<u16>, Vec<i32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -129,35 +130,32 @@ fn accumulate_columns<T: Sample>(
     };
     let (lo, n) = (lo as usize, (hi - lo) as usize);
     let bw = grid.block_w as usize;
-    let col0 = col0 as usize;
-    // Block `col0 + i` holds the columns `edges[i]..edges[i + 1]` of `lo..lo + n` (relative to
-    // lo); adds each block's column sums (and, at the end, its cover count) to its totals.
+    // Blocks `first_block..first_block + blocks` meet the columns `lo..lo + n`; their totals go
+    // to `sums[bx - col0]`.
     let first_block = lo / bw;
-    let reduce = |acc: &mut [u16], diff: Option<&[i32]>, sums: &mut [u64], counts: &mut [u32]| {
-        let (mut start, mut edge, mut i) = (0, (first_block + 1) * bw - lo, first_block - col0);
-        let mut cover = 0i32;
-        while start < n {
+    let blocks = (lo + n).div_ceil(bw) - first_block;
+    let base = first_block - col0 as usize;
+    // Adds each block's column sums to its total and empties the columns. A block's columns
+    // hold at most 257 * 255 each and a block is at most MAX_DIMENSION wide, so u32 suffices.
+    let reduce = |acc: &mut [u16], sums: &mut [u64]| {
+        let (mut start, mut edge) = (0, (first_block + 1) * bw - lo);
+        for total in &mut sums[base..base + blocks] {
             let stop = edge.min(n);
-            sums[i] += acc[start..stop].iter().map(|&v| u64::from(v)).sum::<u64>();
-            if let Some(diff) = diff {
-                let mut count = 0;
-                for &d in &diff[start..stop] {
-                    cover += d;
-                    count += cover as u32;
-                }
-                counts[i] += count;
-            }
-            (start, edge, i) = (stop, edge + bw, i + 1);
+            *total += u64::from(acc[start..stop].iter().map(|&v| u32::from(v)).sum::<u32>());
+            (start, edge) = (stop, edge + bw);
         }
         acc.fill(0);
     };
     COLUMNS.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let (acc, diff) = &mut *scratch;
+        let (acc, full) = &mut *scratch;
         acc.clear();
         acc.resize(n, 0);
-        diff.clear();
-        diff.resize(n + 1, 0);
+        // Counts: the partial blocks at a run's ends directly, the whole blocks between them as
+        // +bw/-bw changes along the block row, summed once at the end.
+        full.clear();
+        full.resize(blocks + 1, 0);
+        let counts = &mut counts[base..base + blocks];
         let mut pending = 0;
         for y in rows {
             let runs = spans.row(y);
@@ -170,16 +168,29 @@ fn accumulate_columns<T: Sample>(
             for &(a, b) in runs {
                 let (a, b) = (a as usize, b as usize);
                 crate::simd::add_u8_to_u16(&mut acc[a - lo..b - lo], &bytes[a..b]);
-                diff[a - lo] += 1;
-                diff[b - lo] -= 1;
+                let (ba, bb) = (a / bw, (b - 1) / bw);
+                let (ia, ib) = (ba - first_block, bb - first_block);
+                if ba == bb {
+                    counts[ia] += (b - a) as u32;
+                } else {
+                    counts[ia] += ((ba + 1) * bw - a) as u32;
+                    counts[ib] += (b - bb * bw) as u32;
+                    full[ia + 1] += bw as i32;
+                    full[ib] -= bw as i32;
+                }
             }
             pending += 1;
             if pending == ROWS_PER_FLUSH {
-                reduce(acc, None, sums, counts);
+                reduce(acc, sums);
                 pending = 0;
             }
         }
-        reduce(acc, Some(diff), sums, counts);
+        reduce(acc, sums);
+        let mut whole = 0;
+        for (count, &change) in counts.iter_mut().zip(full.iter()) {
+            whole += change;
+            *count += whole as u32;
+        }
     });
 }
 
@@ -205,5 +216,81 @@ mod tests {
         let (mut sums, mut counts) = (vec![0u64; 1], vec![0u32; 1]);
         accumulate_block_row(&ch, &spans, &grid, 1, 0, &mut sums, &mut counts);
         assert_eq!((sums, counts), (vec![11], vec![1]));
+    }
+
+    #[test]
+    fn column_sums_match_a_direct_count_for_random_covers() {
+        // A small xorshift generator: covers of 1..3 runs per row, blocks of many shapes, block
+        // rows taller than a flush of the 16-bit column sums.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for case in 0..300 {
+            let (w, h) = (
+                1 + next(70) as u32,
+                1 + next(if case % 10 == 0 { 600 } else { 40 }) as u32,
+            );
+            let saturated = case % 20 == 0;
+            let h = if saturated { 258 + next(300) as u32 } else { h };
+            let bw = 1 + next(20) as u32;
+            let bh = if saturated {
+                h
+            } else {
+                1 + next(u64::from(h)) as u32
+            };
+            let rows: Vec<Vec<(i64, i64)>> = (0..h)
+                .map(|_| {
+                    if saturated {
+                        return vec![(0, i64::from(w))];
+                    }
+                    (0..next(4))
+                        .map(|_| {
+                            let a = next(u64::from(w)) as i64;
+                            (a, a + 1 + next(u64::from(w)) as i64)
+                        })
+                        .collect()
+                })
+                .collect();
+            let spans = Spans::from_rows(w, h, rows);
+            let grid = BlockGrid::new(w, h, bw, bh);
+            let mut data: Vec<u8> = (0..w * h).map(|_| next(256) as u8).collect();
+            if saturated {
+                // Saturated samples: a block row over 257 rows must empty its u16 columns.
+                data.fill(255);
+            }
+            let want = |by: u32| {
+                let (mut s, mut c) = (
+                    vec![0u64; grid.cols as usize],
+                    vec![0u32; grid.cols as usize],
+                );
+                let (y0, y1) = grid.block_rows(by, h);
+                for y in y0..y1 {
+                    for x in 0..w {
+                        if spans.contains(x, y) {
+                            s[(x / bw) as usize] += u64::from(data[(y * w + x) as usize]);
+                            c[(x / bw) as usize] += 1;
+                        }
+                    }
+                }
+                (s, c)
+            };
+            let expected: Vec<_> = (0..grid.rows).map(want).collect();
+            let plane = PlaneMut::new(&mut data, w as usize, h as usize, w as usize).unwrap();
+            let mut frame =
+                FrameMut::new(PixelFormat::Gray, w, h, [Some(plane), None, None]).unwrap();
+            let ch = frame.channel(PixelFormat::Gray.channels()[0]);
+            for by in 0..grid.rows {
+                let (mut s, mut c) = (
+                    vec![0u64; grid.cols as usize],
+                    vec![0u32; grid.cols as usize],
+                );
+                accumulate_block_row(&ch, &spans, &grid, by, 0, &mut s, &mut c);
+                assert_eq!((s, c), expected[by as usize], "case {case} block row {by}");
+            }
+        }
     }
 }

@@ -12,6 +12,17 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
+/// Fills a block's piece of a row: most are one block wide (8 or 16 samples), which a fixed-size
+/// copy writes with one or two stores instead of a call to `memset`.
+#[inline]
+fn fill_short<T: Sample>(dst: &mut [T], word: T) {
+    match dst.len() {
+        16 => dst.copy_from_slice(&[word; 16]),
+        8 => dst.copy_from_slice(&[word; 8]),
+        _ => dst.fill(word),
+    }
+}
+
 /// Replaces every covered sample by its block's mean, rounded half up, for the block rows in the
 /// view (which must start and end on block rows): first the sums of a block row, then the writes.
 /// For contiguous samples the block row's means are laid out once as a row of samples, and each
@@ -66,7 +77,7 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
                 T::with_scratch_row(hi - lo, |pattern| {
                     for bx in blocks {
                         let (a, b) = ((bx * bw).max(lo), ((bx + 1) * bw).min(hi));
-                        pattern[a - lo..b - lo].fill(word(bx));
+                        fill_short(&mut pattern[a - lo..b - lo], word(bx));
                     }
                     for y in rows {
                         let row = ch.row_mut(y);
