@@ -6,6 +6,8 @@ import io
 import json
 import math
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -150,6 +152,23 @@ def test_json_round_trip_hash_and_pickle() -> None:
     assert pickle.loads(pickle.dumps(ms)) == ms
     changed = pm.MaskSet([*ms.masks[:-1], pm.Mask(pm.Polygon.rect(0.6, 0.1, 0.1, 0.2))])
     assert changed.content_hash != ms.content_hash
+
+
+def test_hash_and_scene_flag_are_rebuilt_in_another_process() -> None:
+    """The set keeps its hash (string hashes are salted per process) and scene-locked flag for
+    speed; a copy unpickled in a worker must work them out again, not carry the parent's."""
+    scene = pm.Mask(pm.ScenePolygon([(-10, -5), (10, -5), (10, 5), (-10, 5)]))
+    ms = pm.MaskSet([*_sample_set().masks, scene])
+    code = (
+        "import pickle, sys; ms = pickle.loads(sys.stdin.buffer.read()); "
+        "print(hash(ms) == hash(ms.masks), ms.scene_locked)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(ms), capture_output=True, check=True
+    )
+    assert out.stdout.split() == [b"True", b"True"]
+    assert hash(ms) == hash(ms.masks) and ms.scene_locked
+    assert not _sample_set().scene_locked
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.geometry import Polygon
-from privmask.ptz import PTZPose, ScenePolygon, has_scene_masks, resolve
+from privmask.ptz import PTZPose, ScenePolygon, resolve
 from privmask.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
 from privmask.styles import Blur, Fill, Mosaic, Solid, Style
 
@@ -124,6 +124,9 @@ class MaskSet:
     """
 
     masks: tuple[Mask, ...]
+    # Worked out once: `apply` asks for both on every frame.
+    _hash: int = field(init=False, repr=False, compare=False)
+    _scene_locked: bool = field(init=False, repr=False, compare=False)
 
     def __init__(self, masks: Iterable[Mask] = ()) -> None:
         items = tuple(masks)
@@ -131,6 +134,14 @@ class MaskSet:
             if not isinstance(m, Mask):
                 raise MaskConfigError(f"must be a privmask.Mask, got {m!r}", f"masks[{i}]")
         object.__setattr__(self, "masks", items)
+        object.__setattr__(self, "_hash", hash(items))
+        scene = any(isinstance(m.shape, ScenePolygon) for m in items)
+        object.__setattr__(self, "_scene_locked", scene)
+
+    def __reduce__(self) -> tuple[type[MaskSet], tuple[tuple[Mask, ...]]]:
+        # Rebuilt through __init__: string hashes differ between processes, so a cached hash
+        # must not travel to a worker.
+        return (MaskSet, (self.masks,))
 
     def __len__(self) -> int:
         return len(self.masks)
@@ -145,7 +156,7 @@ class MaskSet:
         return isinstance(other, MaskSet) and self.masks == other.masks
 
     def __hash__(self) -> int:
-        return hash(self.masks)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"MaskSet({list(self.masks)!r})"
@@ -217,7 +228,7 @@ class MaskSet:
         ``matrix`` (``"bt601"``/``"bt709"``) and ``full_range`` default to the frame height's
         usual matrix and the format's range; they only affect RGB solid colours.
         """
-        for i, m in enumerate(self.masks):
+        for i, m in enumerate(self.masks if self._scene_locked else ()):
             if isinstance(m.shape, ScenePolygon):
                 raise MaskConfigError(
                     "a scene-locked mask needs the camera's pose: use apply(frame, masks, "
@@ -234,7 +245,7 @@ class MaskSet:
     @property
     def scene_locked(self) -> bool:
         """True when any mask is scene-locked (applying the set then needs a pose)."""
-        return has_scene_masks(self)
+        return self._scene_locked
 
     @classmethod
     def from_onvif(cls, xml: str | bytes, *, include_disabled: bool = False) -> MaskSet:

@@ -530,7 +530,7 @@ class PoseTrack:
 
 def has_scene_masks(masks: MaskSet) -> bool:
     """True when any mask of the set is scene-locked."""
-    return any(isinstance(m.shape, ScenePolygon) for m in masks)
+    return masks.scene_locked
 
 
 def resolve(masks: MaskSet, pose: PTZPose, width: int, height: int) -> MaskSet:
@@ -562,6 +562,9 @@ class ApplyResult:
     reason: str = ""
 
 
+_APPLIED = ApplyResult()
+"""The result of every frame that did not fail closed (results are immutable)."""
+
 _FAIL_CLOSED: list[MaskSet] = []
 
 
@@ -583,12 +586,12 @@ def resolve_for_frame(
     """The masks to rasterise for one frame: ``masks`` itself when it has no scene-locked masks
     (or is already compiled), the set projected for ``pose``, or the whole-frame mask when a
     scene-locked set has no pose (unknown or stale): privmask fails closed."""
-    from privmask.masks import MaskSet
-
     if pose is not None and not isinstance(pose, PTZPose):
         raise InvalidGeometryError(f"pose must be a PTZPose or None, got {pose!r}")
-    if not isinstance(masks, MaskSet) or not has_scene_masks(masks):
-        return masks, ApplyResult()
+    from privmask.masks import MaskSet
+
+    if not isinstance(masks, MaskSet) or not masks.scene_locked:
+        return masks, _APPLIED
     if pose is None:
         return fail_closed_masks(), ApplyResult(True, "scene-locked masks but no current pose")
     return resolve(masks, pose, width, height), ApplyResult()
