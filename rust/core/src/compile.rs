@@ -286,9 +286,9 @@ impl CompiledMasks {
                     }
                     PlanePlan::Blur(p) => blur(ch, p),
                     PlanePlan::Fill(p) => {
-                        fill(&mut ch, p, lifted);
+                        fill(ch, p, lifted);
                         if m.outline {
-                            solid(&mut ch, p.border(), value);
+                            solid(&mut frame.channel(layout), p.border(), value);
                         }
                     }
                 }

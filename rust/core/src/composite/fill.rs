@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 
 use crate::frame::{ChannelMut, Sample};
-use crate::parallel::{for_rows2, MIN_SAMPLES_PER_BAND};
+use crate::parallel::{for_bands, for_rows2, MIN_SAMPLES_PER_BAND};
 use crate::raster::Spans;
 
 /// A compiled fill for one plane geometry.
@@ -121,7 +121,7 @@ thread_local! {
 /// never materialised: the pull to level 1 reads the readable samples straight from the plane,
 /// and since every covered sample has weight 0, its pushed-down value is just the upsampled
 /// level 1, computed where it is written.
-pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool) {
+pub fn fill<T: Sample>(ch: ChannelMut<'_, T>, plan: &FillPlan, lifted: bool) {
     let unreadable = &plan.unreadable[usize::from(lifted)];
     let (x0, y0, x1, y1) = plan.region;
     if x0 >= x1 || y0 >= y1 {
@@ -167,7 +167,7 @@ pub fn fill<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &FillPlan, lifted: bool
         // Pull to level 1: each sample is the mean of its (up to) 2x2 readable children in the
         // plane (sums of whole numbers, exact in f32), weight min(1, readable children).
         let (values, weights) = buf[..2 * first.w * first.h].split_at_mut(first.w * first.h);
-        let reader = &*ch;
+        let reader = &ch;
         let parallel = (rw * rh) as u64 >= 4 * MIN_SAMPLES_PER_BAND;
         for_rows2(values, weights, first.w, parallel, |cy, out_v, out_w| {
             out_v.fill(0.0);
@@ -389,29 +389,33 @@ fn upsampled_row(cv: &[f32], coarse: &Level, y: usize, a: usize, out: &mut [f32]
 }
 
 /// Calls `fill(y, a, samples)` for every covered run `a..b` of the plan, `samples` being the
-/// channel's samples `a..b` of row `y` (gathered and scattered back when interleaved).
+/// channel's samples `a..b` of row `y` (gathered and scattered back when interleaved); bands of
+/// rows go to the pool when the cover is large.
 fn write<T: Sample>(
-    ch: &mut ChannelMut<'_, T>,
+    ch: ChannelMut<'_, T>,
     plan: &FillPlan,
-    mut fill: impl FnMut(u32, u32, &mut [T]),
+    fill: impl Fn(u32, u32, &mut [T]) + Sync,
 ) {
     let step = ch.step();
-    let (first, end) = ch.rows();
-    T::with_scratch_row(plan.spans.width() as usize, |tmp| {
-        for y in first..end {
-            let row = ch.row_mut(y);
-            for &(a, b) in plan.spans.row(y) {
-                let (ua, ub) = (a as usize, b as usize);
-                if step == 1 {
-                    fill(y, a, &mut row[ua..ub]);
-                } else {
-                    let tmp = &mut tmp[..ub - ua];
-                    fill(y, a, tmp);
-                    for (k, &v) in tmp.iter().enumerate() {
-                        row[(ua + k) * step] = v;
+    let width = plan.spans.width() as usize;
+    for_bands(ch, &plan.spans, 1, &|mut band: ChannelMut<'_, T>| {
+        let (first, end) = band.rows();
+        T::with_scratch_row(width, |tmp| {
+            for y in first..end {
+                let row = band.row_mut(y);
+                for &(a, b) in plan.spans.row(y) {
+                    let (ua, ub) = (a as usize, b as usize);
+                    if step == 1 {
+                        fill(y, a, &mut row[ua..ub]);
+                    } else {
+                        let tmp = &mut tmp[..ub - ua];
+                        fill(y, a, tmp);
+                        for (k, &v) in tmp.iter().enumerate() {
+                            row[(ua + k) * step] = v;
+                        }
                     }
                 }
             }
-        }
+        });
     });
 }
