@@ -100,6 +100,7 @@ def test_report_extras(report: bench.BenchReport) -> None:
     assert scaling["threads"] == 2
     assert [row["style"] for row in scaling["rows"]] == STYLES
     assert all(_positive(row["speedup"]) for row in scaling["rows"])
+    assert _positive(scaling["copy_speedup"])
     (overhead,) = report["overhead"]
     assert (overhead["width"], overhead["height"]) == (352, 288)
     assert _positive(overhead["compiled_us"]) and _positive(overhead["maskset_us"])

@@ -48,6 +48,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -812,6 +813,10 @@ class ThreadsResult(TypedDict):
     coverage_pct: int
     threads: int
     rows: list[ThreadsRow]
+    copy_speedup: float
+    """numpy copies of a buffer larger than the caches, split ``threads`` ways and run at once,
+    over one thread copying it all: how far memory bandwidth itself scales, the ceiling for
+    styles that are bound by it."""
 
 
 class OverheadRow(TypedDict):
@@ -1037,7 +1042,28 @@ def measure_threads(styles: Sequence[str], settings: Settings, n: int = 2) -> Th
         "coverage_pct": 100,
         "threads": n,
         "rows": rows,
+        "copy_speedup": _copy_scaling(settings, n),
     }
+
+
+def _copy_scaling(settings: Settings, n: int) -> float:
+    """Bandwidth of ``n`` threads copying one buffer in ``n`` parts at once over one thread
+    copying it whole (numpy releases the GIL while it copies)."""
+    size = (settings.floor_mib << 20) // n * n
+    src, dst = np.ones(size, dtype=np.uint8), np.zeros(size, dtype=np.uint8)
+    chunk = size // n
+    parts = [(dst[i * chunk : (i + 1) * chunk], src[i * chunk : (i + 1) * chunk]) for i in range(n)]
+    with ThreadPoolExecutor(n) as pool:
+
+        def together() -> None:
+            for f in [pool.submit(np.copyto, d, s) for d, s in parts]:
+                f.result()
+
+        t = measure(
+            {"one": lambda: np.copyto(dst, src), "many": together},
+            Settings(warmup=1, min_repeats=5, max_repeats=max(5, settings.min_repeats)),
+        )
+    return t["one"].median_s / t["many"].median_s
 
 
 def measure_overhead(settings: Settings) -> list[OverheadRow]:
@@ -1292,7 +1318,9 @@ def format_report(report: BenchReport) -> str:
             f"ms ({row['speedup']:.2f}x)"
             for row in t["rows"]
         )
-        + f" (1 -> {t['threads']} threads).",
+        + f" (1 -> {t['threads']} threads); memory bandwidth itself scales "
+        f"{t['copy_speedup']:.2f}x (numpy copies on {t['threads']} threads), the ceiling for "
+        "the styles bound by it.",
         "",
         "**Per-call overhead** (one 4x4 px solid mask, yuv420p; CompiledMasks / MaskSet): "
         + ", ".join(
