@@ -89,16 +89,31 @@ impl BlurPlan {
     }
 }
 
+/// The interpolation pass's buffers: two field rows interpolated along x at every sample column,
+/// and the covered columns of the current group, of the next and of both.
+struct Interp {
+    fine0: Vec<f32>,
+    fine1: Vec<f32>,
+    cur: Vec<(u32, u32)>,
+    next: Vec<(u32, u32)>,
+    union: Vec<(u32, u32)>,
+}
+
 thread_local! {
     /// Scratch for the coarse fields; grown on demand and reused, so steady state allocates nothing.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     /// Exact per-cell sums and counts of one cell row, per worker thread.
     static SUMS: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-    /// Per worker thread, for the interpolation pass: two field rows interpolated along x at every
-    /// sample column, and the merged runs of this group of rows and of the last.
-    #[allow(clippy::type_complexity)]
-    static FINE: RefCell<(Vec<f32>, Vec<f32>, Vec<(u32, u32)>, Vec<(u32, u32)>)> =
-        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
+    /// Per worker thread, the interpolation pass's buffers.
+    static FINE: RefCell<Interp> = const {
+        RefCell::new(Interp {
+            fine0: Vec::new(),
+            fine1: Vec::new(),
+            cur: Vec::new(),
+            next: Vec::new(),
+            union: Vec::new(),
+        })
+    };
 }
 
 /// Blurs the covered samples of the channel (the whole channel: the cell means need all rows).
@@ -231,95 +246,147 @@ fn axpy(w: f32, src: &[f32], out: &mut [f32]) {
 /// Writes the interpolated field into the covered samples of the band's rows.
 ///
 /// Bilinear interpolation is separable: the sample rows between the same two field rows (a cell
-/// row's worth) share those field rows interpolated along x (`fine`, computed once per group for
-/// the columns the group covers), and each sample is then one interpolation between two
-/// contiguous rows, a SIMD kernel with no gathers.
+/// row's worth, a "group") share those field rows interpolated along x (`fine0`, `fine1`), and
+/// each sample is then one interpolation between two contiguous rows, a SIMD kernel with no
+/// gathers. A field row is interpolated along x once: as a group's second row it is made for the
+/// columns of that group and of the next, which reuses it as its first.
 fn interpolate<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &BlurPlan, field: &[f32], rw: usize) {
-    let step = ch.step();
-    let (max, shift) = (ch.max_value(), ch.shift());
     let (first, end) = ch.rows();
+    if first >= end {
+        return;
+    }
     let width = plan.spans.width() as usize;
+    let row_of = |j: u32| &field[j as usize * rw..][..rw];
     FINE.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let (fine0, fine1, merged, last) = &mut *scratch;
-        // The field row in `fine1` and the runs it was computed for: the next group's first row
-        // when a cover's shape stays put (then only the group's second row is new).
-        let mut done: Option<u32> = None;
+        let Interp {
+            fine0,
+            fine1,
+            cur,
+            next,
+            union,
+        } = &mut *scratch;
         if fine0.len() < width {
             fine0.resize(width, 0.0);
             fine1.resize(width, 0.0);
         }
-        let mut y = first;
-        while y < end {
-            let (j0, j1, _) = plan.rows[y as usize];
-            let mut group_end = y + 1;
-            while group_end < end
-                && plan.rows[group_end as usize].0 == j0
-                && plan.rows[group_end as usize].1 == j1
-            {
-                group_end += 1;
-            }
-            let group = y..group_end;
-            y = group_end;
-            // The columns any row of the group covers, as sorted disjoint runs.
-            merged.clear();
-            merged.extend(
-                group
-                    .clone()
-                    .flat_map(|r| plan.spans.row(r).iter().copied()),
-            );
-            if merged.is_empty() {
-                continue;
-            }
-            merged.sort_unstable();
-            let mut kept = 0;
-            for i in 1..merged.len() {
-                if merged[i].0 <= merged[kept].1 {
-                    merged[kept].1 = merged[kept].1.max(merged[i].1);
+        // The field row `fine1` holds, when it covers all the columns the current group needs.
+        let mut held: Option<u32> = None;
+        let mut group = next_group(plan, first, end, cur);
+        loop {
+            let (rows, j0, j1) = group.clone();
+            let ahead = (rows.end < end).then(|| next_group(plan, rows.end, end, next));
+            if cur.is_empty() {
+                held = None;
+            } else {
+                if held == Some(j0) {
+                    std::mem::swap(fine0, fine1);
                 } else {
-                    kept += 1;
-                    merged[kept] = merged[i];
-                }
-            }
-            merged.truncate(kept + 1);
-            let (r0, r1) = (
-                &field[j0 as usize * rw..][..rw],
-                &field[j1 as usize * rw..][..rw],
-            );
-            let reuse = done == Some(j0) && merged == last;
-            if reuse {
-                std::mem::swap(fine0, fine1);
-            }
-            for &(a, b) in merged.iter() {
-                let (a, b) = (a as usize, b as usize);
-                if !reuse {
-                    along_row(r0, plan, a, &mut fine0[a..b]);
-                }
-                along_row(r1, plan, a, &mut fine1[a..b]);
-            }
-            done = Some(j1);
-            std::mem::swap(merged, last);
-            for r in group {
-                let ty = plan.rows[r as usize].2;
-                let row = ch.row_mut(r);
-                for &(a, b) in plan.spans.row(r) {
-                    let (a, b) = (a as usize, b as usize);
-                    let (f0, f1) = (&fine0[a..b], &fine1[a..b]);
-                    if step == 1 {
-                        if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
-                            crate::simd::lerp_rows_u8(f0, f1, ty, bytes);
-                            continue;
-                        }
-                    }
-                    for (k, (&v0, &v1)) in f0.iter().zip(f1).enumerate() {
-                        // Non-negative, so truncating `+ 0.5` rounds half up (as the kernel).
-                        let value = ((v0 + (v1 - v0) * ty + 0.5) as u32).min(max);
-                        row[(a + k) * step] = T::from_word(value << shift);
+                    for &(a, b) in cur.iter() {
+                        along_row(
+                            row_of(j0),
+                            plan,
+                            a as usize,
+                            &mut fine0[a as usize..b as usize],
+                        );
                     }
                 }
+                let shared = matches!(ahead, Some((_, n0, _)) if n0 == j1);
+                union.clear();
+                union.extend_from_slice(cur);
+                if shared {
+                    union.extend_from_slice(next);
+                    merge_runs(union);
+                }
+                for &(a, b) in union.iter() {
+                    along_row(
+                        row_of(j1),
+                        plan,
+                        a as usize,
+                        &mut fine1[a as usize..b as usize],
+                    );
+                }
+                held = shared.then_some(j1);
+                write_rows(ch, plan, rows, fine0, fine1);
+            }
+            match ahead {
+                Some(g) => {
+                    std::mem::swap(cur, next);
+                    group = g;
+                }
+                None => break,
             }
         }
     });
+}
+
+/// The rows from `y` on (before `end`) that lie between the same two field rows, with those
+/// rows; the columns they cover go to `runs` (sorted, disjoint).
+fn next_group(
+    plan: &BlurPlan,
+    y: u32,
+    end: u32,
+    runs: &mut Vec<(u32, u32)>,
+) -> (std::ops::Range<u32>, u32, u32) {
+    let (j0, j1, _) = plan.rows[y as usize];
+    let mut stop = y + 1;
+    while stop < end && plan.rows[stop as usize].0 == j0 && plan.rows[stop as usize].1 == j1 {
+        stop += 1;
+    }
+    runs.clear();
+    runs.extend((y..stop).flat_map(|r| plan.spans.row(r).iter().copied()));
+    merge_runs(runs);
+    (y..stop, j0, j1)
+}
+
+/// Sorts runs and merges those that overlap or touch.
+fn merge_runs(runs: &mut Vec<(u32, u32)>) {
+    if runs.is_empty() {
+        return;
+    }
+    runs.sort_unstable();
+    let mut kept = 0;
+    for i in 1..runs.len() {
+        if runs[i].0 <= runs[kept].1 {
+            runs[kept].1 = runs[kept].1.max(runs[i].1);
+        } else {
+            kept += 1;
+            runs[kept] = runs[i];
+        }
+    }
+    runs.truncate(kept + 1);
+}
+
+/// Writes the covered samples of `rows`, each between the two field rows `fine0` and `fine1`
+/// (interpolated along x at every covered column) with its own row weight.
+fn write_rows<T: Sample>(
+    ch: &mut ChannelMut<'_, T>,
+    plan: &BlurPlan,
+    rows: std::ops::Range<u32>,
+    fine0: &[f32],
+    fine1: &[f32],
+) {
+    let step = ch.step();
+    let (max, shift) = (ch.max_value(), ch.shift());
+    for r in rows {
+        let ty = plan.rows[r as usize].2;
+        let row = ch.row_mut(r);
+        for &(a, b) in plan.spans.row(r) {
+            let (a, b) = (a as usize, b as usize);
+            let (f0, f1) = (&fine0[a..b], &fine1[a..b]);
+            if step == 1 {
+                if let Some(bytes) = T::as_bytes_mut(&mut row[a..b]) {
+                    crate::simd::lerp_rows_u8(f0, f1, ty, bytes);
+                    continue;
+                }
+            }
+            for (k, (&v0, &v1)) in f0.iter().zip(f1).enumerate() {
+                // Non-negative, so truncating `+ 0.5` rounds half up (as the kernel).
+                let value = ((v0 + (v1 - v0) * ty + 0.5) as u32).min(max);
+                row[(a + k) * step] = T::from_word(value << shift);
+            }
+        }
+    }
 }
 
 /// One field row interpolated along x at the sample columns `a..a + out.len()`.
