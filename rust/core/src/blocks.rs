@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use crate::frame::{ChannelMut, Sample};
-use crate::raster::Spans;
+use crate::spans::Spans;
 
 /// A grid of `block_w` x `block_h` blocks over a `cols` x `rows` layout (edge blocks may be cut).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

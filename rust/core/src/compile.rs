@@ -10,7 +10,8 @@ use crate::format::{check_dimensions, PixelFormat};
 use crate::frame::{ChannelMut, FrameMut, Sample};
 use crate::geometry::Polygon;
 use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
-use crate::raster::{rasterize, Spans};
+use crate::raster::rasterize;
+use crate::spans::Spans;
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
 
 /// One mask as the core sees it: where, how, and whether an authorised viewer may lift it.

@@ -1,8 +1,9 @@
 //! privmask-core: privacy masks rasterised from polygons and composited on YUV planes.
 //!
 //! Data flows one way: [`geometry::Polygon`] (normalised coordinates) → [`raster::rasterize`]
-//! (conservative coverage as row spans) → [`compile::CompiledMasks`] (spans per plane, block and
-//! cell partitions) → [`compile::CompiledMasks::apply`] (compositors writing in place).
+//! (conservative coverage as [`spans::Spans`], runs per row) → [`compile::CompiledMasks`]
+//! (spans per plane, block and cell partitions) → [`compile::CompiledMasks::apply`]
+//! (compositors writing in place).
 //!
 //! The semantics are those of the project's design contract: a pixel is covered iff its square
 //! meets the polygon's interior (nonzero rule) with positive area; a chroma sample iff any luma
@@ -20,6 +21,7 @@ pub mod motion;
 pub mod parallel;
 pub mod raster;
 pub mod simd;
+pub mod spans;
 pub mod style;
 
 pub use color::{ColourSpace, Matrix};

@@ -11,7 +11,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{Error, Result};
 use crate::frame::{ChannelMut, Sample};
-use crate::raster::Spans;
+use crate::spans::Spans;
 
 /// Covered samples a band should hold at least before it is worth a thread.
 pub const MIN_SAMPLES_PER_BAND: u64 = 1 << 14;

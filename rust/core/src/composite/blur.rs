@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use crate::blocks::{accumulate_block_row, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
 use crate::parallel::{for_bands, for_rows2, MIN_SAMPLES_PER_BAND};
-use crate::raster::Spans;
+use crate::spans::Spans;
 
 /// A compiled blur for one plane geometry.
 #[derive(Clone, Debug, PartialEq)]

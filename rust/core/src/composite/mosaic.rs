@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use crate::blocks::{accumulate_block_row, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
-use crate::raster::Spans;
+use crate::spans::Spans;
 
 thread_local! {
     /// Per-block sums and counts of one block row; grown on demand, so steady state allocates

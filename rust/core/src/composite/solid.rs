@@ -1,7 +1,7 @@
 //! Solid: every covered sample set to one value.
 
 use crate::frame::{ChannelMut, Sample};
-use crate::raster::Spans;
+use crate::spans::Spans;
 
 /// Writes `value` into every covered sample in the view's rows.
 pub fn solid<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, value: u32) {

@@ -1,0 +1,208 @@
+//! Covers as row spans: the covered samples of one plane, as sorted runs per row, and the
+//! operations the compiler needs on them (chroma covers, unions).
+
+/// Covered pixels of one plane, as sorted, disjoint, non-adjacent half-open runs per row.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Spans {
+    width: u32,
+    height: u32,
+    /// `row_start[y]..row_start[y + 1]` indexes the runs of row `y`.
+    row_start: Vec<u32>,
+    runs: Vec<(u32, u32)>,
+}
+
+impl Spans {
+    /// Builds spans from per-row run lists (any order, overlaps allowed); runs are clamped to the
+    /// frame, sorted and merged.
+    pub fn from_rows(width: u32, height: u32, rows: Vec<Vec<(i64, i64)>>) -> Self {
+        debug_assert_eq!(rows.len(), height as usize);
+        let mut builder = SpansBuilder::new(width, height);
+        for (y, mut row) in rows.into_iter().enumerate() {
+            builder.push_row(y as u32, &mut row);
+        }
+        builder.finish()
+    }
+
+    /// No covered samples.
+    pub fn empty(width: u32, height: u32) -> Self {
+        SpansBuilder::new(width, height).finish()
+    }
+
+    /// Width in samples of the plane the spans describe.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in rows of the plane the spans describe.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The runs `[x0, x1)` of row `y`.
+    pub fn row(&self, y: u32) -> &[(u32, u32)] {
+        let y = y as usize;
+        &self.runs[self.row_start[y] as usize..self.row_start[y + 1] as usize]
+    }
+
+    /// Number of covered samples.
+    pub fn count(&self) -> u64 {
+        self.runs.iter().map(|&(a, b)| u64::from(b - a)).sum()
+    }
+
+    /// Whether no sample is covered.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Rows that hold at least one run, as `[first, last + 1)`; `None` when empty.
+    pub fn row_range(&self) -> Option<(u32, u32)> {
+        if self.runs.is_empty() {
+            return None;
+        }
+        // `row_start` never decreases: the first row with runs is the last one starting at 0,
+        // and the row after the last one with runs is the first starting at the end.
+        let first = self.row_start.partition_point(|&s| s == 0) - 1;
+        let total = self.runs.len() as u32;
+        let end = self.row_start.partition_point(|&s| s < total);
+        Some((first as u32, end as u32))
+    }
+
+    /// Whether sample `(x, y)` is covered.
+    pub fn contains(&self, x: u32, y: u32) -> bool {
+        self.row(y).iter().any(|&(a, b)| a <= x && x < b)
+    }
+
+    /// The chroma cover implied by this luma cover: a chroma sample is covered iff any luma pixel it
+    /// co-sites (`sx` x `sy` of them) is covered. Chroma sizes round up.
+    pub fn subsample(&self, sx: u32, sy: u32) -> Spans {
+        if sx == 1 && sy == 1 {
+            return self.clone();
+        }
+        let (cw, ch) = (self.width.div_ceil(sx), self.height.div_ceil(sy));
+        let mut builder = SpansBuilder::new(cw, ch);
+        let mut pieces = Vec::new();
+        for cy in 0..ch {
+            let lo = cy * sy;
+            let hi = (lo + sy).min(self.height);
+            pieces.clear();
+            pieces.extend(
+                (lo..hi)
+                    .flat_map(|y| self.row(y).iter())
+                    .map(|&(a, b)| (i64::from(a / sx), i64::from(b.div_ceil(sx)))),
+            );
+            builder.push_row(cy, &mut pieces);
+        }
+        builder.finish()
+    }
+
+    /// The union of two covers of the same plane.
+    pub fn union(&self, other: &Spans) -> Spans {
+        assert_eq!((self.width, self.height), (other.width, other.height));
+        let mut builder = SpansBuilder::new(self.width, self.height);
+        let mut pieces = Vec::new();
+        for y in 0..self.height {
+            pieces.clear();
+            pieces.extend(
+                self.row(y)
+                    .iter()
+                    .chain(other.row(y))
+                    .map(|&(a, b)| (i64::from(a), i64::from(b))),
+            );
+            builder.push_row(y, &mut pieces);
+        }
+        builder.finish()
+    }
+}
+
+/// Builds [`Spans`] a row at a time, in increasing row order, without a list per row.
+#[derive(Debug)]
+pub struct SpansBuilder {
+    width: u32,
+    height: u32,
+    row_start: Vec<u32>,
+    runs: Vec<(u32, u32)>,
+}
+
+impl SpansBuilder {
+    /// An empty cover of a `width` x `height` plane.
+    pub fn new(width: u32, height: u32) -> Self {
+        let mut row_start = Vec::with_capacity(height as usize + 1);
+        row_start.push(0);
+        SpansBuilder {
+            width,
+            height,
+            row_start,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Adds the runs of row `y` (any order, overlaps allowed; clamped to the plane). Rows must
+    /// come in increasing order; rows skipped are empty. `pieces` is sorted in place.
+    pub fn push_row(&mut self, y: u32, pieces: &mut [(i64, i64)]) {
+        self.skip_to(y);
+        pieces.sort_unstable();
+        self.push_sorted(pieces);
+    }
+
+    /// Pushes the runs of the row after the last ended one (see [`SpansBuilder::skip_to`]), its
+    /// pieces already sorted by start.
+    pub(crate) fn push_sorted(&mut self, pieces: &[(i64, i64)]) {
+        let first = self.runs.len();
+        let w = i64::from(self.width);
+        for &(a, b) in pieces.iter() {
+            let (a, b) = (a.clamp(0, w) as u32, b.clamp(0, w) as u32);
+            if a >= b {
+                continue;
+            }
+            let len = self.runs.len();
+            match self.runs.last_mut() {
+                Some(last) if len > first && a <= last.1 => last.1 = last.1.max(b),
+                _ => self.runs.push((a, b)),
+            }
+        }
+        self.row_start.push(self.runs.len() as u32);
+    }
+
+    /// Ends the rows before `y`, which must not have been pushed yet.
+    pub(crate) fn skip_to(&mut self, y: u32) {
+        assert!(
+            y < self.height && self.row_start.len() <= y as usize + 1,
+            "rows out of order"
+        );
+        let len = self.runs.len() as u32;
+        self.row_start.resize(y as usize + 1, len);
+    }
+
+    /// Makes room for `runs` more runs.
+    pub(crate) fn reserve(&mut self, runs: usize) {
+        self.runs.reserve(runs);
+    }
+
+    /// The finished cover.
+    pub fn finish(mut self) -> Spans {
+        let len = self.runs.len() as u32;
+        self.row_start.resize(self.height as usize + 1, len);
+        Spans {
+            width: self.width,
+            height: self.height,
+            row_start: self.row_start,
+            runs: self.runs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_range_finds_the_first_and_last_rows_with_runs() {
+        let rows = |r: Vec<Vec<(i64, i64)>>| Spans::from_rows(4, r.len() as u32, r);
+        assert_eq!(rows(vec![vec![], vec![], vec![]]).row_range(), None);
+        assert_eq!(rows(vec![vec![(0, 1)]]).row_range(), Some((0, 1)));
+        let gaps = rows(vec![vec![], vec![(1, 2)], vec![], vec![(0, 4)], vec![]]);
+        assert_eq!(gaps.row_range(), Some((1, 4)));
+        let ends = rows(vec![vec![(0, 1)], vec![], vec![(3, 4)]]);
+        assert_eq!(ends.row_range(), Some((0, 3)));
+    }
+}
