@@ -48,6 +48,10 @@ impl BlurPlan {
     /// Plans a blur of the covered samples `spans` on the cell grid `cells`, with `sigma_cells`
     /// measured in cells.
     pub fn new(spans: Spans, cells: BlockGrid, sigma_cells: f64) -> Self {
+        assert!(
+            sigma_cells > 0.0 && sigma_cells <= 1.0,
+            "sigma must be at most one cell (cells are at least sigma wide), got {sigma_cells}"
+        );
         let radius = (3.0 * sigma_cells).ceil().max(1.0) as i32;
         let kernel = (-radius..=radius)
             .map(|k| (-(f64::from(k * k)) / (2.0 * sigma_cells * sigma_cells)).exp() as f32)
@@ -102,6 +106,8 @@ struct Interp {
 thread_local! {
     /// Scratch for the coarse fields; grown on demand and reused, so steady state allocates nothing.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One source row padded with the kernel radius of zeros at each end, per worker thread.
+    static PADDED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     /// Exact per-cell sums and counts of one cell row, per worker thread.
     static SUMS: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     /// Per worker thread, the interpolation pass's buffers.
@@ -193,9 +199,15 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
     });
 }
 
+/// Taps of the cell-grid Gaussian at most: the cells are at least sigma wide (DESIGN: the cell is
+/// `max(2, ceil(sigma_px))`), so sigma is at most one cell and the radius `ceil(3 sigma)` at most 3.
+const MAX_TAPS: usize = 7;
+
 /// One pass of the separable Gaussian, along rows or along columns, over `rw` x `rh` cells:
 /// `dst = kernel * src` for the weighted values and for the weights alike; cells outside the
-/// region count as empty.
+/// region count as empty. Each output cell sums its taps in kernel order, in a register
+/// ([`crate::simd::weighted_rows`]): along columns the taps are whole rows, along rows they are
+/// the row shifted, padded with zeros (adding `k * 0` changes nothing: the sums are never -0).
 fn smooth_pass(
     kernel: &[f32],
     rw: usize,
@@ -205,44 +217,40 @@ fn smooth_pass(
     dst: (&mut [f32], &mut [f32]),
 ) {
     let r = kernel.len() / 2;
-    // Each output row depends on the source only, so rows can go to different threads. Taps are
-    // the outer loop and cells the inner one (contiguous, so it vectorises); every cell still
-    // adds its taps in kernel order, skipping those that fall outside the region.
+    // Each output row depends on the source only, so rows can go to different threads.
     let row = |y: usize, out_v: &mut [f32], out_w: &mut [f32]| {
-        out_v.fill(0.0);
-        out_w.fill(0.0);
-        for (j, &w) in kernel.iter().enumerate() {
-            if along_rows {
-                // out[x] += w * src[y][x + j - r] where 0 <= x + j - r < rw.
-                let (x0, x1) = (r.saturating_sub(j), (rw + r).saturating_sub(j).min(rw));
-                if x0 >= x1 {
-                    continue;
+        if along_rows {
+            PADDED.with(|cell| {
+                let mut pad = cell.borrow_mut();
+                pad.clear();
+                pad.resize(rw + 2 * r, 0.0);
+                for (src, out) in [(src.0, &mut *out_v), (src.1, &mut *out_w)] {
+                    pad[r..r + rw].copy_from_slice(&src[y * rw..][..rw]);
+                    let mut taps: [(f32, &[f32]); MAX_TAPS] = [(0.0, &[]); MAX_TAPS];
+                    for (j, &k) in kernel.iter().enumerate() {
+                        taps[j] = (k, &pad[j..j + rw]);
+                    }
+                    crate::simd::weighted_rows(&taps[..kernel.len()], out);
                 }
-                let from = y * rw + x0 + j - r;
-                let (sv, sw) = (&src.0[from..][..x1 - x0], &src.1[from..][..x1 - x0]);
-                axpy(w, sv, &mut out_v[x0..x1]);
-                axpy(w, sw, &mut out_w[x0..x1]);
-            } else {
-                // out[x] += w * src[y + j - r][x] where 0 <= y + j - r < rh.
-                let Some(p) = (y + j).checked_sub(r).filter(|&p| p < rh) else {
-                    continue;
-                };
-                axpy(w, &src.0[p * rw..][..rw], out_v);
-                axpy(w, &src.1[p * rw..][..rw], out_w);
+            });
+        } else {
+            for (src, out) in [(src.0, out_v), (src.1, out_w)] {
+                let mut taps: [(f32, &[f32]); MAX_TAPS] = [(0.0, &[]); MAX_TAPS];
+                let mut n = 0;
+                for (j, &k) in kernel.iter().enumerate() {
+                    // Source row y + j - r, where it is inside the region.
+                    if let Some(p) = (y + j).checked_sub(r).filter(|&p| p < rh) {
+                        taps[n] = (k, &src[p * rw..][..rw]);
+                        n += 1;
+                    }
+                }
+                crate::simd::weighted_rows(&taps[..n], out);
             }
         }
     };
     let (dv, dw) = (&mut dst.0[..rw * rh], &mut dst.1[..rw * rh]);
     let big = (rw * rh) as u64 * kernel.len() as u64 >= 4 * MIN_SAMPLES_PER_BAND;
     for_rows2(dv, dw, rw, big, row);
-}
-
-/// `out[i] += w * src[i]`.
-#[inline]
-fn axpy(w: f32, src: &[f32], out: &mut [f32]) {
-    for (o, &s) in out.iter_mut().zip(src) {
-        *o += w * s;
-    }
 }
 
 /// Writes the interpolated field into the covered samples of the band's rows.

@@ -90,3 +90,33 @@ pub unsafe fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
     // SAFETY: AVX2 implies SSE4.1.
     unsafe { super::sse41::lerp_rows_u8(&r0[full..n], &r1[full..n], t, &mut out[full..n]) };
 }
+
+/// See [`super::weighted_rows`]; eight outputs at a time, summed in a register tap after tap (a
+/// multiply then an add, never fused: each lane is the scalar result bit for bit).
+///
+/// # Safety
+/// The CPU must support AVX2, and every row must be at least `out.len()` long.
+#[target_feature(enable = "avx2")]
+pub unsafe fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
+    let n = out.len();
+    let full = n / 8 * 8;
+    let mut x = 0;
+    while x < full {
+        let mut acc = _mm256_setzero_ps();
+        for &(k, row) in taps {
+            // SAFETY: x + 7 < n <= row.len() (the caller's contract).
+            let v = unsafe { _mm256_loadu_ps(row.as_ptr().add(x)) };
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(k), v));
+        }
+        // SAFETY: x + 7 < n.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x), acc) };
+        x += 8;
+    }
+    for (i, o) in out[full..].iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for &(k, row) in taps {
+            acc += k * row[full + i];
+        }
+        *o = acc;
+    }
+}

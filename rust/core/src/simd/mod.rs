@@ -186,6 +186,27 @@ pub fn lerp_rows_u8_at(level: Level, r0: &[f32], r1: &[f32], t: f32, out: &mut [
     }
 }
 
+/// `out[x] = k0 * row0[x] + k1 * row1[x] + ...` for the `(k, row)` taps in order, summed from 0
+/// (the blur's Gaussian passes). Panics when a row is shorter than `out`.
+pub fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
+    weighted_rows_at(level(), taps, out)
+}
+
+/// [`weighted_rows`] at a given level; panics when the CPU cannot run it.
+pub fn weighted_rows_at(level: Level, taps: &[(f32, &[f32])], out: &mut [f32]) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    assert!(
+        taps.iter().all(|(_, row)| row.len() >= out.len()),
+        "a row is shorter than the output"
+    );
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the level and the row lengths were just checked.
+        Level::Avx2 => unsafe { avx2::weighted_rows(taps, out) },
+        _ => scalar::weighted_rows(taps, out),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +307,50 @@ mod tests {
             let mut got = [0u8; 9];
             lerp_rows_u8_at(level, &r0, &r0, 0.25, &mut got);
             assert_eq!(got, [255, 0, 255, 254, 1, 3, 1, 2, 9], "{level:?}");
+        }
+    }
+
+    #[test]
+    fn every_level_sums_weighted_rows_like_scalar() {
+        for (len, taps) in [
+            (0usize, 3usize),
+            (1, 1),
+            (7, 7),
+            (8, 2),
+            (9, 5),
+            (33, 7),
+            (1000, 4),
+        ] {
+            let r = noise(len as u64 + 11, (taps + 1) * len + taps);
+            let rows: Vec<Vec<f32>> = (0..taps)
+                .map(|t| {
+                    (0..len + t)
+                        .map(|x| {
+                            (r[t * len + x.min(len.saturating_sub(1))] % 25_600) as f32 / 100.0
+                        })
+                        .collect()
+                })
+                .collect();
+            let ks: Vec<f32> = (0..taps)
+                .map(|t| (r[taps * len + t] % 1000) as f32 / 997.0)
+                .collect();
+            let pairs: Vec<(f32, &[f32])> = ks
+                .iter()
+                .zip(&rows)
+                .map(|(&k, row)| (k, &row[..]))
+                .collect();
+            let mut want = vec![0.0f32; len];
+            scalar::weighted_rows(&pairs, &mut want);
+            for (x, v) in want.iter().enumerate() {
+                let direct = pairs.iter().fold(0.0f32, |acc, &(k, row)| acc + k * row[x]);
+                assert_eq!(v.to_bits(), direct.to_bits());
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for level in Level::supported() {
+                let mut got = vec![-1.0f32; len];
+                weighted_rows_at(level, &pairs, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{level:?} len {len} taps {taps}");
+            }
         }
     }
 

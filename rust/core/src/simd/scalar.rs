@@ -22,3 +22,14 @@ pub fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
         *o = ((v0 + (v1 - v0) * t + 0.5) as u32).min(255) as u8;
     }
 }
+
+/// See [`super::weighted_rows`].
+pub fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for &(k, row) in taps {
+            acc += k * row[x];
+        }
+        *o = acc;
+    }
+}
