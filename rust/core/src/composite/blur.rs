@@ -23,8 +23,11 @@ pub struct BlurPlan {
     /// The covered samples, by row.
     spans: Spans,
     /// Per sample column: the two region columns of the field around its centre and the weight of
-    /// the second (bilinear interpolation, clamped at the region's edges).
-    cols: Vec<(u32, u32, f32)>,
+    /// the second (bilinear interpolation, clamped at the region's edges), as three arrays that
+    /// the SIMD kernel loads directly.
+    col_first: Vec<u32>,
+    col_second: Vec<u32>,
+    col_weight: Vec<f32>,
     /// The same per sample row.
     rows: Vec<(u32, u32, f32)>,
 }
@@ -81,13 +84,21 @@ impl BlurPlan {
             }
         };
         let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
+        let col_first: Vec<u32> = cols.iter().map(|c| c.0).collect();
+        let col_second: Vec<u32> = cols.iter().map(|c| c.1).collect();
+        let col_weight = cols.iter().map(|c| c.2).collect();
+        // What `along_row`'s unchecked gathers rely on: every index inside a field row.
+        let width = (region.2 - region.0).max(1);
+        assert!(col_first.iter().chain(&col_second).all(|&i| i < width));
         let rows = interpolation_table(spans.height(), cells.block_h, region.1, region.3.max(1));
         BlurPlan {
             cells,
             kernel,
             region,
             spans,
-            cols,
+            col_first,
+            col_second,
+            col_weight,
             rows,
         }
     }
@@ -402,8 +413,13 @@ fn write_rows<T: Sample>(
 /// One field row interpolated along x at the sample columns `a..a + out.len()`.
 fn along_row(field_row: &[f32], plan: &BlurPlan, a: usize, out: &mut [f32]) {
     let b = a + out.len();
-    for (o, &(i0, i1, t)) in out.iter_mut().zip(&plan.cols[a..b]) {
-        let (v0, v1) = (field_row[i0 as usize], field_row[i1 as usize]);
-        *o = v0 + (v1 - v0) * t;
-    }
+    let (i0, i1, t) = (
+        &plan.col_first[a..b],
+        &plan.col_second[a..b],
+        &plan.col_weight[a..b],
+    );
+    // SAFETY: every index is below the region's width, the length of a field row (asserted in
+    // `BlurPlan::new`; `blur` passes rows of exactly that length); `level()` only returns
+    // supported levels.
+    unsafe { crate::simd::lerp_gather_unchecked(crate::simd::level(), field_row, i0, i1, t, out) };
 }

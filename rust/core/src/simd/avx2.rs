@@ -120,3 +120,37 @@ pub unsafe fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
         *o = acc;
     }
 }
+
+/// See [`super::lerp_gather`]; eight at a time with gathers.
+///
+/// # Safety
+/// The CPU must support AVX2; `idx0`, `idx1` and `frac` must be at least `out.len()` long and
+/// every index below `row.len()`.
+#[target_feature(enable = "avx2")]
+pub unsafe fn lerp_gather(row: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let full = n / 8 * 8;
+    let base = row.as_ptr();
+    let mut k = 0;
+    while k < full {
+        // SAFETY: k + 7 < n for the four slices; the indices are in range (the caller's
+        // contract), so the gathers read inside `row`.
+        unsafe {
+            let i0 = _mm256_loadu_si256(idx0.as_ptr().add(k).cast());
+            let i1 = _mm256_loadu_si256(idx1.as_ptr().add(k).cast());
+            let v0 = _mm256_i32gather_ps::<4>(base, i0);
+            let v1 = _mm256_i32gather_ps::<4>(base, i1);
+            let t = _mm256_loadu_ps(frac.as_ptr().add(k));
+            let v = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(v1, v0), t));
+            _mm256_storeu_ps(out.as_mut_ptr().add(k), v);
+        }
+        k += 8;
+    }
+    super::scalar::lerp_gather(
+        row,
+        &idx0[full..n],
+        &idx1[full..n],
+        &frac[full..n],
+        &mut out[full..],
+    );
+}

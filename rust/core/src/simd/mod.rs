@@ -207,6 +207,58 @@ pub fn weighted_rows_at(level: Level, taps: &[(f32, &[f32])], out: &mut [f32]) {
     }
 }
 
+/// Linear interpolation at scattered points of a row: `out[k] = v0 + (v1 - v0) * frac[k]` with
+/// `v0 = row[idx0[k]]`, `v1 = row[idx1[k]]` (the blur's field rows, interpolated along x).
+/// Panics when an index is out of range or an index or weight slice is shorter than `out`.
+pub fn lerp_gather(row: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [f32]) {
+    lerp_gather_at(level(), row, idx0, idx1, frac, out)
+}
+
+/// [`lerp_gather`] at a given level; panics when the CPU cannot run it.
+pub fn lerp_gather_at(
+    level: Level,
+    row: &[f32],
+    idx0: &[u32],
+    idx1: &[u32],
+    frac: &[f32],
+    out: &mut [f32],
+) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    let limit = row.len() as u32;
+    assert!(
+        idx0.iter().chain(idx1).all(|&i| i < limit),
+        "interpolation index out of range"
+    );
+    // SAFETY: the level and every index were just checked.
+    unsafe { lerp_gather_unchecked(level, row, idx0, idx1, frac, out) }
+}
+
+/// [`lerp_gather_at`] without the index check, for callers whose indices are in range by
+/// construction (the blur's interpolation tables are clamped when they are built).
+///
+/// # Safety
+/// `level` must be supported by this CPU and every element of `idx0[..out.len()]` and
+/// `idx1[..out.len()]` below `row.len()`.
+pub(crate) unsafe fn lerp_gather_unchecked(
+    level: Level,
+    row: &[f32],
+    idx0: &[u32],
+    idx1: &[u32],
+    frac: &[f32],
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let (idx0, idx1, frac) = (&idx0[..n], &idx1[..n], &frac[..n]);
+    debug_assert!(idx0.iter().chain(idx1).all(|&i| (i as usize) < row.len()));
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the level is supported and the indices in range (this function's contract);
+        // the slices were cut to `out`'s length above.
+        Level::Avx2 => unsafe { avx2::lerp_gather(row, idx0, idx1, frac, out) },
+        _ => scalar::lerp_gather(row, idx0, idx1, frac, out),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +402,30 @@ mod tests {
                 let mut got = vec![-1.0f32; len];
                 weighted_rows_at(level, &pairs, &mut got);
                 assert_eq!(bits(&got), bits(&want), "{level:?} len {len} taps {taps}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_gathers_like_scalar() {
+        for len in [0usize, 1, 7, 8, 9, 17, 100, 1001] {
+            let r = noise(len as u64 + 99, 3 * len + 64);
+            let row: Vec<f32> = (0..64).map(|i| (r[i] % 25_600) as f32 / 100.0).collect();
+            let idx0: Vec<u32> = (0..len).map(|k| (r[64 + k] % 63) as u32).collect();
+            let idx1: Vec<u32> = idx0
+                .iter()
+                .map(|&i| i + (r[i as usize] % 2) as u32)
+                .collect();
+            let frac: Vec<f32> = (0..len)
+                .map(|k| (r[64 + len + k] % 1000) as f32 / 1000.0)
+                .collect();
+            let mut want = vec![0.0f32; len];
+            scalar::lerp_gather(&row, &idx0, &idx1, &frac, &mut want);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for level in Level::supported() {
+                let mut got = vec![-1.0f32; len];
+                lerp_gather_at(level, &row, &idx0, &idx1, &frac, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{level:?} len {len}");
             }
         }
     }

@@ -33,3 +33,11 @@ pub fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
         *o = acc;
     }
 }
+
+/// See [`super::lerp_gather`].
+pub fn lerp_gather(row: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [f32]) {
+    for (((o, &i0), &i1), &t) in out.iter_mut().zip(idx0).zip(idx1).zip(frac) {
+        let (v0, v1) = (row[i0 as usize], row[i1 as usize]);
+        *o = v0 + (v1 - v0) * t;
+    }
+}
