@@ -50,27 +50,34 @@ pub unsafe fn add_u8_to_u16(acc: &mut [u16], src: &[u8]) {
     unsafe { super::sse41::add_u8_to_u16(&mut acc[full..n], &src[full..n]) };
 }
 
-/// See [`super::lerp_rows_u8`]; sixteen samples at a time.
+/// See [`super::lerp_rows_u8`]; sixteen samples at a time, and the last 16 again when the length
+/// is not a multiple (the outputs depend on `r0` and `r1` only, so samples written twice get the
+/// same value).
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub unsafe fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
     let n = out.len().min(r0.len()).min(r1.len());
-    let full = n / 16 * 16;
+    if n < 16 {
+        // SAFETY: AVX2 implies SSE4.1.
+        return unsafe { super::sse41::lerp_rows_u8(&r0[..n], &r1[..n], t, &mut out[..n]) };
+    }
     let (half, tv) = (_mm256_set1_ps(0.5), _mm256_set1_ps(t));
     let (zero, max) = (_mm256_setzero_si256(), _mm256_set1_epi32(255));
-    let mut k = 0;
-    while k < full {
-        // SAFETY: k + 15 < n for the three slices.
+    let (p0, p1, dst) = (r0.as_ptr(), r1.as_ptr(), out.as_mut_ptr());
+    // Samples k..k + 16; callers keep k + 16 <= n.
+    let block = |k: usize| {
+        // SAFETY: k + 15 < n for the three slices (see above).
         unsafe {
             let conv = |j: usize| {
-                let v0 = _mm256_loadu_ps(r0.as_ptr().add(j));
-                let v1 = _mm256_loadu_ps(r1.as_ptr().add(j));
+                let v0 = _mm256_loadu_ps(p0.add(j));
+                let v1 = _mm256_loadu_ps(p1.add(j));
                 let v = _mm256_add_ps(
                     _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(v1, v0), tv)),
                     half,
                 );
+                // Truncation as `as u32` does; negatives (a hair below zero) clamp to 0.
                 _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(v), zero), max)
             };
             // Packing works within 128-bit lanes: a, b -> a0 b0 a1 b1 (as 4-word groups), so
@@ -83,12 +90,17 @@ pub unsafe fn lerp_rows_u8(r0: &[f32], r1: &[f32], t: f32, out: &mut [u8]) {
                 _mm256_castsi256_si128(words),
                 _mm256_extracti128_si256::<1>(words),
             );
-            _mm_storeu_si128(out.as_mut_ptr().add(k).cast(), bytes);
+            _mm_storeu_si128(dst.add(k).cast(), bytes);
         }
+    };
+    let mut k = 0;
+    while k + 16 <= n {
+        block(k);
         k += 16;
     }
-    // SAFETY: AVX2 implies SSE4.1.
-    unsafe { super::sse41::lerp_rows_u8(&r0[full..n], &r1[full..n], t, &mut out[full..n]) };
+    if k < n {
+        block(n - 16);
+    }
 }
 
 /// See [`super::weighted_rows`]; eight outputs at a time, summed in a register tap after tap (a
@@ -112,16 +124,25 @@ pub unsafe fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
         unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x), acc) };
         x += 8;
     }
-    for (i, o) in out[full..].iter_mut().enumerate() {
-        let mut acc = 0.0f32;
+    if full < n {
+        // The last 1..7 outputs with masked loads and stores: lanes past the end are neither read
+        // nor written.
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((n - full) as i32), lane);
+        let mut acc = _mm256_setzero_ps();
         for &(k, row) in taps {
-            acc += k * row[full + i];
+            // SAFETY: only the lanes below n - full are read, all inside `row`.
+            let v = unsafe { _mm256_maskload_ps(row.as_ptr().add(full), mask) };
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(k), v));
         }
-        *o = acc;
+        // SAFETY: only the lanes below n - full are written, all inside `out`.
+        unsafe { _mm256_maskstore_ps(out.as_mut_ptr().add(full), mask, acc) };
     }
 }
 
-/// See [`super::lerp_gather`]; eight at a time with gathers.
+/// See [`super::lerp_gather`]; eight at a time with gathers, and the last eight again when the
+/// length is not a multiple (the outputs depend on the inputs only, so values written twice are
+/// the same).
 ///
 /// # Safety
 /// The CPU must support AVX2; `idx0`, `idx1` and `frac` must be at least `out.len()` long and
@@ -129,10 +150,12 @@ pub unsafe fn weighted_rows(taps: &[(f32, &[f32])], out: &mut [f32]) {
 #[target_feature(enable = "avx2")]
 pub unsafe fn lerp_gather(row: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32], out: &mut [f32]) {
     let n = out.len();
-    let full = n / 8 * 8;
+    if n < 8 {
+        return super::scalar::lerp_gather(row, idx0, idx1, frac, out);
+    }
     let base = row.as_ptr();
-    let mut k = 0;
-    while k < full {
+    // Outputs k..k + 8; callers keep k + 8 <= n.
+    let block = |k: usize, out: &mut [f32]| {
         // SAFETY: k + 7 < n for the four slices; the indices are in range (the caller's
         // contract), so the gathers read inside `row`.
         unsafe {
@@ -144,13 +167,13 @@ pub unsafe fn lerp_gather(row: &[f32], idx0: &[u32], idx1: &[u32], frac: &[f32],
             let v = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(v1, v0), t));
             _mm256_storeu_ps(out.as_mut_ptr().add(k), v);
         }
+    };
+    let mut k = 0;
+    while k + 8 <= n {
+        block(k, out);
         k += 8;
     }
-    super::scalar::lerp_gather(
-        row,
-        &idx0[full..n],
-        &idx1[full..n],
-        &frac[full..n],
-        &mut out[full..],
-    );
+    if k < n {
+        block(n - 8, out);
+    }
 }
