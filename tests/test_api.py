@@ -415,7 +415,7 @@ def test_packed_rgb_gets_rgb_colours_and_ten_bit_gets_full_depth() -> None:
     [pm.Solid("#204060"), pm.Mosaic(block_px=6), pm.Blur(sigma_px=5), pm.Fill("#ff0000")],
     ids=["solid", "mosaic", "blur", "fill"],
 )
-@pytest.mark.parametrize("fmt", ["yuv420p", "nv12", "rgb24", "p010le"])
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "nv12", "rgb24", "p010le"])
 def test_threads_give_the_same_output_as_one_thread(style: pm.Style, fmt: str) -> None:
     # Large enough (720p, most of it covered) that the bands really go to several threads.
     rng = np.random.default_rng(11)

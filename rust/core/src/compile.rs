@@ -6,7 +6,7 @@ use crate::composite::blur::{blur, BlurPlan};
 use crate::composite::fill::{fill, FillPlan};
 use crate::composite::{mosaic::mosaic, solid::solid};
 use crate::error::{Error, Result};
-use crate::format::{check_dimensions, PixelFormat};
+use crate::format::{check_dimensions, ChannelLayout, PixelFormat};
 use crate::frame::{ChannelMut, FrameMut, Sample};
 use crate::geometry::Polygon;
 use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
@@ -264,34 +264,64 @@ impl CompiledMasks {
     }
 
     fn apply_masks<T: Sample>(&self, frame: &mut FrameMut<'_, T>, lifted: bool) {
+        let big = self.luma_samples >= 4 * MIN_SAMPLES_PER_BAND;
         for m in self.masks.iter().filter(|m| !(lifted && m.liftable)) {
+            // Planar frames: luma on one side, the chroma planes one after the other on the
+            // other (as many samples), so the serial parts of each kernel overlap.
+            if big && may_split() {
+                if let Some([Some(luma), u, v]) = frame.planar_channels() {
+                    let layouts = self.format.channels();
+                    rayon::join(
+                        || m.apply_channel(layouts[0], luma, lifted),
+                        || {
+                            for (layout, ch) in layouts[1..].iter().zip([u, v]) {
+                                if let Some(ch) = ch {
+                                    m.apply_channel(*layout, ch, lifted);
+                                }
+                            }
+                        },
+                    );
+                    continue;
+                }
+            }
             for &layout in self.format.channels() {
-                let (spans, plan) = if layout.component.is_full_resolution() {
-                    (&m.luma.0, &m.luma.1)
-                } else {
-                    match &m.chroma {
-                        Some((s, p)) => (s, p),
-                        None => continue,
-                    }
-                };
-                let mut ch = frame.channel(layout);
-                let value = m.colour[layout.component.index()];
-                match plan {
-                    // A fill of memory runs at the bandwidth one core already reaches; waking a
-                    // second thread only adds latency (measured 0.6x at 4K), so solid stays serial.
-                    PlanePlan::Solid => solid(&mut ch, spans, value),
-                    PlanePlan::Mosaic(blocks) => {
-                        for_bands(ch, spans, blocks.block_h, &|mut band: ChannelMut<'_, T>| {
-                            mosaic(&mut band, spans, blocks)
-                        });
-                    }
-                    PlanePlan::Blur(p) => blur(ch, p),
-                    PlanePlan::Fill(p) => {
-                        fill(ch, p, lifted);
-                        if m.outline {
-                            solid(&mut frame.channel(layout), p.border(), value);
-                        }
-                    }
+                m.apply_channel(layout, frame.channel(layout), lifted);
+            }
+        }
+    }
+}
+
+impl CompiledMask {
+    /// Applies this mask to one channel.
+    fn apply_channel<T: Sample>(
+        &self,
+        layout: ChannelLayout,
+        mut ch: ChannelMut<'_, T>,
+        lifted: bool,
+    ) {
+        let (spans, plan) = if layout.component.is_full_resolution() {
+            (&self.luma.0, &self.luma.1)
+        } else {
+            match &self.chroma {
+                Some((s, p)) => (s, p),
+                None => return,
+            }
+        };
+        let value = self.colour[layout.component.index()];
+        match plan {
+            // A fill of memory runs at the bandwidth one core already reaches; waking a second
+            // thread only adds latency (measured 0.6x at 4K), so solid stays serial.
+            PlanePlan::Solid => solid(&mut ch, spans, value),
+            PlanePlan::Mosaic(blocks) => {
+                for_bands(ch, spans, blocks.block_h, &|mut band: ChannelMut<'_, T>| {
+                    mosaic(&mut band, spans, blocks)
+                });
+            }
+            PlanePlan::Blur(p) => blur(ch, p),
+            PlanePlan::Fill(p) => {
+                fill(ch.reborrow(), p, lifted);
+                if self.outline {
+                    solid(&mut ch, p.border(), value);
                 }
             }
         }

@@ -276,26 +276,60 @@ impl<'a, T: Sample> FrameMut<'a, T> {
 
     /// A view of one channel (luma, one chroma component, or one of R, G, B).
     pub fn channel(&mut self, layout: ChannelLayout) -> ChannelMut<'_, T> {
-        let (width, height) = self
-            .format
-            .plane_samples(layout.plane, self.width, self.height);
-        let (shift, max) = (self.format.shift(), (1 << self.format.depth()) - 1);
+        let (format, width, height) = (self.format, self.width, self.height);
         let plane = self.planes[layout.plane]
             .as_mut()
             .expect("validated in FrameMut::new");
-        ChannelMut {
-            // SAFETY: `offset` is within the first row (the layout's offsets are below its step).
-            ptr: unsafe { plane.ptr.add(layout.offset) },
-            stride: plane.stride,
-            row_len: plane.row_len - layout.offset,
-            step: layout.step,
-            width,
-            height,
-            rows: (0, height),
-            shift,
-            max,
-            _borrow: PhantomData,
+        channel_of(plane, layout, format, width, height)
+    }
+
+    /// Every channel at once, when each has a plane of its own (planar formats): views of
+    /// disjoint memory, so they can be worked on from different threads; channel `i` at index
+    /// `i`. `None` for formats that interleave channels in one plane (`nv12`, `p010le`, packed
+    /// RGB).
+    #[allow(clippy::type_complexity)]
+    pub fn planar_channels(&mut self) -> Option<[Option<ChannelMut<'_, T>>; 3]> {
+        let layouts = self.format.channels();
+        if layouts.iter().enumerate().any(|(i, l)| l.plane != i) {
+            return None;
         }
+        let (format, width, height) = (self.format, self.width, self.height);
+        let mut i = 0;
+        Some(self.planes.each_mut().map(|plane| {
+            let layout = layouts.get(i).copied();
+            i += 1;
+            match (plane, layout) {
+                (Some(plane), Some(layout)) => {
+                    Some(channel_of(plane, layout, format, width, height))
+                }
+                _ => None,
+            }
+        }))
+    }
+}
+
+/// The view of one channel in its plane.
+fn channel_of<'p, T: Sample>(
+    plane: &'p mut PlaneMut<'_, T>,
+    layout: ChannelLayout,
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+) -> ChannelMut<'p, T> {
+    let (width, height) = format.plane_samples(layout.plane, width, height);
+    let (shift, max) = (format.shift(), (1 << format.depth()) - 1);
+    ChannelMut {
+        // SAFETY: `offset` is within the first row (the layout's offsets are below its step).
+        ptr: unsafe { plane.ptr.add(layout.offset) },
+        stride: plane.stride,
+        row_len: plane.row_len - layout.offset,
+        step: layout.step,
+        width,
+        height,
+        rows: (0, height),
+        shift,
+        max,
+        _borrow: PhantomData,
     }
 }
 
@@ -351,6 +385,14 @@ impl<T: Sample> ChannelMut<'_, T> {
     /// The largest sample value (255, or 1023 for 10-bit formats).
     pub fn max_value(&self) -> u32 {
         self.max
+    }
+
+    /// A view of the same rows for a shorter time: the original is usable again when it ends.
+    pub fn reborrow(&mut self) -> ChannelMut<'_, T> {
+        ChannelMut {
+            _borrow: PhantomData,
+            ..*self
+        }
     }
 
     /// Splits the view into the rows before `y` and the rows from `y` on.
