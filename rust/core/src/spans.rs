@@ -67,6 +67,15 @@ impl Spans {
         Some((first as u32, end as u32))
     }
 
+    /// The rows of `first..end` from the first to the last one that holds runs (an empty range
+    /// at `first` when none does): what a kernel working on those rows needs to visit.
+    pub fn trim_rows(&self, (first, end): (u32, u32)) -> (u32, u32) {
+        match self.row_range() {
+            Some((a, b)) if a.max(first) < b.min(end) => (a.max(first), b.min(end)),
+            _ => (first, first),
+        }
+    }
+
     /// Whether sample `(x, y)` is covered.
     pub fn contains(&self, x: u32, y: u32) -> bool {
         self.row(y).iter().any(|&(a, b)| a <= x && x < b)
@@ -202,6 +211,10 @@ mod tests {
         assert_eq!(rows(vec![vec![(0, 1)]]).row_range(), Some((0, 1)));
         let gaps = rows(vec![vec![], vec![(1, 2)], vec![], vec![(0, 4)], vec![]]);
         assert_eq!(gaps.row_range(), Some((1, 4)));
+        assert_eq!(gaps.trim_rows((0, 5)), (1, 4));
+        assert_eq!(gaps.trim_rows((2, 3)), (2, 3));
+        assert_eq!(gaps.trim_rows((4, 5)), (4, 4));
+        assert_eq!(rows(vec![vec![]; 3]).trim_rows((1, 3)), (1, 1));
         let ends = rows(vec![vec![(0, 1)], vec![], vec![(3, 4)]]);
         assert_eq!(ends.row_range(), Some((0, 3)));
     }

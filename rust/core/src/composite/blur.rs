@@ -272,7 +272,7 @@ fn smooth_pass(
 /// gathers. A field row is interpolated along x once: as a group's second row it is made for the
 /// columns of that group and of the next, which reuses it as its first.
 fn interpolate<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &BlurPlan, field: &[f32], rw: usize) {
-    let (first, end) = ch.rows();
+    let (first, end) = plan.spans.trim_rows(ch.rows());
     if first >= end {
         return;
     }

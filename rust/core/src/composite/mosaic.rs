@@ -30,7 +30,7 @@ fn fill_short<T: Sample>(dst: &mut [T], word: T) {
 pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &BlockGrid) {
     let step = ch.step();
     let shift = ch.shift();
-    let (first, end) = ch.rows();
+    let (first, end) = spans.trim_rows(ch.rows());
     let cols = grid.cols as usize;
     let bw = grid.block_w as usize;
     SCRATCH.with(|cell| {

@@ -7,7 +7,7 @@ use crate::spans::Spans;
 pub fn solid<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, value: u32) {
     let step = ch.step();
     let word = ch.word(value);
-    let (first, end) = ch.rows();
+    let (first, end) = spans.trim_rows(ch.rows());
     for y in first..end {
         let runs = spans.row(y);
         if runs.is_empty() {
