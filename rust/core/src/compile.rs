@@ -13,6 +13,7 @@ use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
 use crate::raster::rasterize;
 use crate::spans::Spans;
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
+use rayon::prelude::*;
 
 /// One mask as the core sees it: where, how, and whether an authorised viewer may lift it.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,15 +109,19 @@ impl CompiledMasks {
                 other => other,
             })?;
         }
-        // Covers first: a fill must know what later masks will hide (see `Hidden`).
-        let covers: Vec<(Spans, Option<Spans>)> = masks
-            .iter()
-            .map(|m| {
-                let luma = rasterize(&m.polygon.to_fixed(width, height), width, height);
-                let chroma = has_chroma.then(|| luma.subsample(sx, sy));
-                (luma, chroma)
-            })
-            .collect();
+        // Covers first: a fill must know what later masks will hide (see `Hidden`). Masks are
+        // rasterised independently, on the pool when there are several (PTZ and tracked masks
+        // are compiled per frame).
+        let cover = |m: &MaskSpec| {
+            let luma = rasterize(&m.polygon.to_fixed(width, height), width, height);
+            let chroma = has_chroma.then(|| luma.subsample(sx, sy));
+            (luma, chroma)
+        };
+        let covers: Vec<(Spans, Option<Spans>)> = if masks.len() > 1 && may_split() {
+            pool().install(|| masks.par_iter().map(cover).collect())
+        } else {
+            masks.iter().map(cover).collect()
+        };
         let mut compiled = Vec::with_capacity(masks.len());
         let mut hidden_luma = Hidden::new(width, height);
         let (cw, ch) = format.plane_samples(1, width, height);
