@@ -138,11 +138,27 @@ fn accumulate_columns<T: Sample>(
     // Adds each block's column sums to its total and empties the columns. A block's columns
     // hold at most 257 * 255 each and a block is at most MAX_DIMENSION wide, so u32 suffices.
     let reduce = |acc: &mut [u16], sums: &mut [u64]| {
-        let (mut start, mut edge) = (0, (first_block + 1) * bw - lo);
-        for total in &mut sums[base..base + blocks] {
-            let stop = edge.min(n);
-            *total += u64::from(acc[start..stop].iter().map(|&v| u32::from(v)).sum::<u32>());
-            (start, edge) = (stop, edge + bw);
+        let sum = |cols: &[u16]| u64::from(cols.iter().map(|&v| u32::from(v)).sum::<u32>());
+        let totals = &mut sums[base..base + blocks];
+        // A first block cut by `lo`, whole blocks, then a last one cut by `lo + n`.
+        let head = ((first_block + 1) * bw - lo).min(n);
+        totals[0] += sum(&acc[..head]);
+        let whole = (n - head) / bw;
+        let (middle, tail) = acc[head..].split_at(whole * bw);
+        let inner = &mut totals[1..1 + whole];
+        // The usual widths as constants, so the compiler unrolls and vectorises each block.
+        match bw {
+            4 => whole_blocks::<4>(middle, inner),
+            8 => whole_blocks::<8>(middle, inner),
+            16 => whole_blocks::<16>(middle, inner),
+            _ => {
+                for (total, cols) in inner.iter_mut().zip(middle.chunks_exact(bw)) {
+                    *total += sum(cols);
+                }
+            }
+        }
+        if !tail.is_empty() {
+            totals[1 + whole] += sum(tail);
         }
         acc.fill(0);
     };
@@ -192,6 +208,13 @@ fn accumulate_columns<T: Sample>(
             *count += whole as u32;
         }
     });
+}
+
+/// Adds the sum of each `W` columns to its block's total.
+fn whole_blocks<const W: usize>(cols: &[u16], totals: &mut [u64]) {
+    for (total, block) in totals.iter_mut().zip(cols.chunks_exact(W)) {
+        *total += u64::from(block.iter().map(|&v| u32::from(v)).sum::<u32>());
+    }
 }
 
 #[cfg(test)]

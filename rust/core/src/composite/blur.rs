@@ -355,8 +355,27 @@ fn next_group(
         stop += 1;
     }
     runs.clear();
-    runs.extend((y..stop).flat_map(|r| plan.spans.row(r).iter().copied()));
-    merge_runs(runs);
+    // Most groups: one run a row, each meeting the ones before (a convex zone's rows): their
+    // union is one run, with no sort.
+    let mut hull: Option<(u32, u32)> = None;
+    let single = (y..stop).all(|r| match (plan.spans.row(r), hull) {
+        ([], _) => true,
+        (&[run], None) => {
+            hull = Some(run);
+            true
+        }
+        (&[(a, b)], Some((lo, hi))) if a <= hi && b >= lo => {
+            hull = Some((lo.min(a), hi.max(b)));
+            true
+        }
+        _ => false,
+    });
+    if single {
+        runs.extend(hull);
+    } else {
+        runs.extend((y..stop).flat_map(|r| plan.spans.row(r).iter().copied()));
+        merge_runs(runs);
+    }
     (y..stop, j0, j1)
 }
 
