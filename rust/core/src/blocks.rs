@@ -115,17 +115,7 @@ fn accumulate_columns<T: Sample>(
     counts: &mut [u32],
 ) {
     let rows = first..end;
-    let lo = rows
-        .clone()
-        .filter_map(|y| spans.row(y).first())
-        .map(|r| r.0)
-        .min();
-    let hi = rows
-        .clone()
-        .filter_map(|y| spans.row(y).last())
-        .map(|r| r.1)
-        .max();
-    let (Some(lo), Some(hi)) = (lo, hi) else {
+    let Some((lo, hi)) = spans.column_span(rows.clone()) else {
         return;
     };
     let (lo, n) = (lo as usize, (hi - lo) as usize);

@@ -641,6 +641,18 @@ impl Track {
     }
 }
 
+/// Starts the cut heights of the band `[top, bottom]` with its two ends.
+fn start_cuts(cuts: &mut Vec<i64>, top: i64, bottom: i64) {
+    cuts.clear();
+    cuts.push(top);
+    cuts.push(bottom);
+}
+
+/// Adds the heights of `ys` that lie strictly inside the band `[top, bottom]` to its cuts.
+fn cut_inside(cuts: &mut Vec<i64>, top: i64, bottom: i64, ys: [i64; 2]) {
+    cuts.extend(ys.into_iter().filter(|&y| top < y && y < bottom));
+}
+
 /// The fast path on a band that some chains start or end inside: cut there, and run
 /// [`emit_bands`] on each piece. Returns `false` where that fails. Either way, leaves the walkers
 /// at `bottom` on the edges just below it, and sets `band_first`.
@@ -653,15 +665,9 @@ fn chain_sub_bands(
     bands: &mut Vec<Band>,
     out: &mut Vec<(i64, i64)>,
 ) -> bool {
-    cuts.clear();
-    cuts.push(top);
-    cuts.push(bottom);
+    start_cuts(cuts, top, bottom);
     for t in tracks.iter_mut() {
-        for y in [t.y_start, t.y_end] {
-            if top < y && y < bottom {
-                cuts.push(y);
-            }
-        }
+        cut_inside(cuts, top, bottom, [t.y_start, t.y_end]);
         // `band.e` and `(band.f0, band.c0)`: the edge just below the next cut the chain spans,
         // and its columns there.
         t.band_first = t.cur;
@@ -742,15 +748,9 @@ fn edge_sub_bands(
     items: &mut Vec<Item>,
     out: &mut Vec<(i64, i64)>,
 ) -> bool {
-    cuts.clear();
-    cuts.push(top);
-    cuts.push(bottom);
+    start_cuts(cuts, top, bottom);
     for e in band {
-        for y in [e.y0, e.y1] {
-            if top < y && y < bottom {
-                cuts.push(y);
-            }
-        }
+        cut_inside(cuts, top, bottom, [e.y0, e.y1]);
     }
     cuts.sort_unstable();
     cuts.dedup();

@@ -76,6 +76,25 @@ impl Spans {
         }
     }
 
+    /// The columns `[first start, last end)` that the runs of rows `rows` reach, `None` when those
+    /// rows hold no runs.
+    pub fn column_span(&self, rows: std::ops::Range<u32>) -> Option<(u32, u32)> {
+        let lo = rows
+            .clone()
+            .filter_map(|y| self.row(y).first())
+            .map(|r| r.0)
+            .min()?;
+        let hi = rows.filter_map(|y| self.row(y).last()).map(|r| r.1).max()?;
+        Some((lo, hi))
+    }
+
+    /// The bounding box of the cover, `(x0, y0, x1, y1)` half-open; `None` when empty.
+    pub fn bounds(&self) -> Option<(u32, u32, u32, u32)> {
+        let (y0, y1) = self.row_range()?;
+        let (x0, x1) = self.column_span(y0..y1)?;
+        Some((x0, y0, x1, y1))
+    }
+
     /// Whether sample `(x, y)` is covered.
     pub fn contains(&self, x: u32, y: u32) -> bool {
         self.row(y).iter().any(|&(a, b)| a <= x && x < b)
@@ -212,6 +231,11 @@ mod tests {
         let gaps = rows(vec![vec![], vec![(1, 2)], vec![], vec![(0, 4)], vec![]]);
         assert_eq!(gaps.row_range(), Some((1, 4)));
         assert_eq!(gaps.trim_rows((0, 5)), (1, 4));
+        assert_eq!(gaps.column_span(0..5), Some((0, 4)));
+        assert_eq!(gaps.column_span(1..3), Some((1, 2)));
+        assert_eq!(gaps.column_span(4..5), None);
+        assert_eq!(gaps.bounds(), Some((0, 1, 4, 4)));
+        assert_eq!(rows(vec![vec![]; 2]).bounds(), None);
         assert_eq!(gaps.trim_rows((2, 3)), (2, 3));
         assert_eq!(gaps.trim_rows((4, 5)), (4, 4));
         assert_eq!(rows(vec![vec![]; 3]).trim_rows((1, 3)), (1, 1));

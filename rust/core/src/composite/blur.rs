@@ -60,28 +60,14 @@ impl BlurPlan {
             .map(|k| (-(f64::from(k * k)) / (2.0 * sigma_cells * sigma_cells)).exp() as f32)
             .collect();
         // The cells holding covered samples, grown by one and clamped to the grid.
-        let region = match spans.row_range() {
+        let region = match spans.bounds() {
             None => (0, 0, 0, 0),
-            Some((y0, y1)) => {
-                let rows = y0..y1;
-                let x0 = rows
-                    .clone()
-                    .filter_map(|y| spans.row(y).first())
-                    .map(|r| r.0)
-                    .min()
-                    .unwrap_or(0);
-                let x1 = rows
-                    .filter_map(|y| spans.row(y).last())
-                    .map(|r| r.1)
-                    .max()
-                    .unwrap_or(1);
-                (
-                    (x0 / cells.block_w).saturating_sub(1),
-                    (y0 / cells.block_h).saturating_sub(1),
-                    ((x1 - 1) / cells.block_w + 2).min(cells.cols),
-                    ((y1 - 1) / cells.block_h + 2).min(cells.rows),
-                )
-            }
+            Some((x0, y0, x1, y1)) => (
+                (x0 / cells.block_w).saturating_sub(1),
+                (y0 / cells.block_h).saturating_sub(1),
+                ((x1 - 1) / cells.block_w + 2).min(cells.cols),
+                ((y1 - 1) / cells.block_h + 2).min(cells.rows),
+            ),
         };
         let cols = interpolation_table(spans.width(), cells.block_w, region.0, region.2.max(1));
         let col_first: Vec<u32> = cols.iter().map(|c| c.0).collect();
@@ -303,14 +289,7 @@ fn interpolate<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &BlurPlan, field: &[
                 if held == Some(j0) {
                     std::mem::swap(fine0, fine1);
                 } else {
-                    for &(a, b) in cur.iter() {
-                        along_row(
-                            row_of(j0),
-                            plan,
-                            a as usize,
-                            &mut fine0[a as usize..b as usize],
-                        );
-                    }
+                    along_row(row_of(j0), plan, cur, fine0);
                 }
                 let shared = matches!(ahead, Some((_, n0, _)) if n0 == j1);
                 union.clear();
@@ -319,14 +298,7 @@ fn interpolate<T: Sample>(ch: &mut ChannelMut<'_, T>, plan: &BlurPlan, field: &[
                     union.extend_from_slice(next);
                     merge_runs(union);
                 }
-                for &(a, b) in union.iter() {
-                    along_row(
-                        row_of(j1),
-                        plan,
-                        a as usize,
-                        &mut fine1[a as usize..b as usize],
-                    );
-                }
+                along_row(row_of(j1), plan, union, fine1);
                 held = shared.then_some(j1);
                 write_rows(ch, plan, rows, fine0, fine1);
             }
@@ -429,16 +401,28 @@ fn write_rows<T: Sample>(
     }
 }
 
-/// One field row interpolated along x at the sample columns `a..a + out.len()`.
-fn along_row(field_row: &[f32], plan: &BlurPlan, a: usize, out: &mut [f32]) {
-    let b = a + out.len();
-    let (i0, i1, t) = (
-        &plan.col_first[a..b],
-        &plan.col_second[a..b],
-        &plan.col_weight[a..b],
-    );
-    // SAFETY: every index is below the region's width, the length of a field row (asserted in
-    // `BlurPlan::new`; `blur` passes rows of exactly that length); `level()` only returns
-    // supported levels.
-    unsafe { crate::simd::lerp_gather_unchecked(crate::simd::level(), field_row, i0, i1, t, out) };
+/// One field row interpolated along x at the sample columns of `runs`, into the same columns of
+/// `fine`.
+fn along_row(field_row: &[f32], plan: &BlurPlan, runs: &[(u32, u32)], fine: &mut [f32]) {
+    for &(a, b) in runs {
+        let (a, b) = (a as usize, b as usize);
+        let (i0, i1, t) = (
+            &plan.col_first[a..b],
+            &plan.col_second[a..b],
+            &plan.col_weight[a..b],
+        );
+        // SAFETY: every index is below the region's width, the length of a field row (asserted
+        // in `BlurPlan::new`; `blur` passes rows of exactly that length); `level()` only returns
+        // supported levels.
+        unsafe {
+            crate::simd::lerp_gather_unchecked(
+                crate::simd::level(),
+                field_row,
+                i0,
+                i1,
+                t,
+                &mut fine[a..b],
+            )
+        };
+    }
 }

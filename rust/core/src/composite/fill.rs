@@ -30,26 +30,14 @@ impl FillPlan {
     /// Plans a fill of the samples covered by `spans`, reading none of `unreadable` (which must
     /// include `spans`) for an ordinary apply and a lifted one.
     pub fn new(spans: Spans, unreadable: [Spans; 2]) -> Self {
-        let region = match spans.row_range() {
+        let region = match spans.bounds() {
             None => (0, 0, 0, 0),
-            Some((y0, y1)) => {
-                let x0 = (y0..y1)
-                    .filter_map(|y| spans.row(y).first())
-                    .map(|r| r.0)
-                    .min()
-                    .unwrap_or(0);
-                let x1 = (y0..y1)
-                    .filter_map(|y| spans.row(y).last())
-                    .map(|r| r.1)
-                    .max()
-                    .unwrap_or(0);
-                (
-                    x0.saturating_sub(1),
-                    y0.saturating_sub(1),
-                    (x1 + 1).min(spans.width()),
-                    (y1 + 1).min(spans.height()),
-                )
-            }
+            Some((x0, y0, x1, y1)) => (
+                x0.saturating_sub(1),
+                y0.saturating_sub(1),
+                (x1 + 1).min(spans.width()),
+                (y1 + 1).min(spans.height()),
+            ),
         };
         let border = border_of(&spans);
         FillPlan {

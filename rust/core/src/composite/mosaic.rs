@@ -43,17 +43,7 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
         for by in first / grid.block_h..end.div_ceil(grid.block_h).min(grid.rows) {
             let (y0, y1) = grid.block_rows(by, spans.height());
             let rows = y0..y1;
-            let lo = rows
-                .clone()
-                .filter_map(|y| spans.row(y).first())
-                .map(|r| r.0)
-                .min();
-            let hi = rows
-                .clone()
-                .filter_map(|y| spans.row(y).last())
-                .map(|r| r.1)
-                .max();
-            let (Some(lo), Some(hi)) = (lo, hi) else {
+            let Some((lo, hi)) = spans.column_span(rows.clone()) else {
                 continue;
             };
             let (lo, hi) = (lo as usize, hi as usize);
