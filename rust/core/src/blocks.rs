@@ -168,6 +168,7 @@ fn accumulate_columns<T: Sample>(
             if runs.is_empty() {
                 continue;
             }
+            ch.prefetch_runs(y + ChannelMut::<T>::PREFETCH_AHEAD, spans);
             let Some(bytes) = T::as_bytes(ch.row(y)) else {
                 unreachable!("checked by the caller");
             };

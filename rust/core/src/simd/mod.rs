@@ -117,6 +117,19 @@ pub fn set_level(level: Level) -> Result<()> {
     Ok(())
 }
 
+/// Asks the CPU to start loading the cache line holding `*ptr`. Only a hint: it never faults
+/// and changes no result (a no-op where no prefetch instruction is wired up).
+#[inline]
+pub fn prefetch<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64, and a prefetch never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
 /// Sum of the bytes.
 pub fn sum_u8(data: &[u8]) -> u64 {
     // SAFETY: `level()` only ever returns supported levels.
