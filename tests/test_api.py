@@ -273,6 +273,17 @@ def test_bad_frames_raise_frame_format(fmt: str, planes: list[object], message: 
         pm.Frame(fmt, planes)  # type: ignore[arg-type]
 
 
+def test_swapped_frame_arguments_get_a_short_message() -> None:
+    planes = [np.zeros((4, 4), np.uint8)]
+    with pytest.raises(
+        pm.FrameFormatError, match=r"unsupported pixel format a list; the format is"
+    ) as e:
+        pm.Frame(planes, "gray")  # type: ignore[arg-type]
+    assert len(str(e.value)) < 200
+    with pytest.raises(pm.FrameFormatError, match="'rgb48'"):
+        pm.frame.plane_shapes("rgb48", 4, 4)
+
+
 def test_read_only_planes_are_refused() -> None:
     p = np.zeros((2, 2), np.uint8)
     p.flags.writeable = False

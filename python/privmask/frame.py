@@ -45,10 +45,18 @@ _AV_MATRIX = {1: "bt709", 5: "bt601", 6: "bt601"}
 _AV_RANGE = {1: False, 2: True}
 
 
+def _unsupported_format(fmt: object) -> FrameFormatError:
+    # Not the repr of whatever came instead (swapped arguments hand over a whole array).
+    shown = repr(fmt) if isinstance(fmt, str) else f"a {type(fmt).__name__}"
+    return FrameFormatError(
+        f"unsupported pixel format {shown}; the format is a name, one of: {', '.join(FORMATS)}"
+    )
+
+
 def plane_shapes(fmt: str, width: int, height: int) -> list[tuple[int, int]]:
     """The ``(rows, samples per row)`` of each plane of a ``width`` x ``height`` frame."""
-    if fmt not in _SUBSAMPLING:
-        raise FrameFormatError(f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)}")
+    if not isinstance(fmt, str) or fmt not in _SUBSAMPLING:
+        raise _unsupported_format(fmt)
     sx, sy = _SUBSAMPLING[fmt]
     cw, ch = -(-width // sx), -(-height // sy)
     n = _PLANES.get(fmt, 3)
@@ -94,9 +102,7 @@ class Frame:
         _source: Any = None,
     ) -> None:
         if not isinstance(format, str) or format not in _SUBSAMPLING:
-            raise FrameFormatError(
-                f"unsupported pixel format {format!r}; supported: {', '.join(FORMATS)}"
-            )
+            raise _unsupported_format(format)
         if matrix not in (None, "bt601", "bt709"):
             raise FrameFormatError(f"matrix must be 'bt601', 'bt709' or None, got {matrix!r}")
         planes = list(planes)
