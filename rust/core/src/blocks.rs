@@ -76,8 +76,27 @@ pub fn accumulate_block_row<T: Sample>(
     counts: &mut [u32],
 ) {
     let (first, end) = grid.block_rows(by, spans.height());
+    if let Some(span) = spans.column_span(first..end) {
+        accumulate_span(ch, spans, grid, by, span, col0, sums, counts);
+    }
+}
+
+/// [`accumulate_block_row`] for a caller that already knows the columns `span` the block row's
+/// runs reach ([`Spans::column_span`]).
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_span<T: Sample>(
+    ch: &ChannelMut<'_, T>,
+    spans: &Spans,
+    grid: &BlockGrid,
+    by: u32,
+    span: (u32, u32),
+    col0: u32,
+    sums: &mut [u64],
+    counts: &mut [u32],
+) {
+    let (first, end) = grid.block_rows(by, spans.height());
     if ch.step() == 1 && T::as_bytes(ch.row(first)).is_some() {
-        accumulate_columns(ch, spans, grid, (first, end), col0, sums, counts);
+        accumulate_columns(ch, spans, grid, (first, end), span, col0, sums, counts);
         return;
     }
     let step = ch.step();
@@ -105,19 +124,18 @@ pub fn accumulate_block_row<T: Sample>(
 /// [`accumulate_block_row`] for contiguous bytes, without any per-block work per row: the covered
 /// bytes of each row are added column-wise into 16-bit counters (a SIMD add), and the cover is
 /// noted as +1/-1 at each run's ends; the blocks are summed from the columns once at the end.
+#[allow(clippy::too_many_arguments)]
 fn accumulate_columns<T: Sample>(
     ch: &ChannelMut<'_, T>,
     spans: &Spans,
     grid: &BlockGrid,
     (first, end): (u32, u32),
+    (lo, hi): (u32, u32),
     col0: u32,
     sums: &mut [u64],
     counts: &mut [u32],
 ) {
     let rows = first..end;
-    let Some((lo, hi)) = spans.column_span(rows.clone()) else {
-        return;
-    };
     let (lo, n) = (lo as usize, (hi - lo) as usize);
     let bw = grid.block_w as usize;
     // Blocks `first_block..first_block + blocks` meet the columns `lo..lo + n`; their totals go

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use crate::blocks::{accumulate_block_row, BlockGrid};
+use crate::blocks::{accumulate_span, BlockGrid};
 use crate::frame::{ChannelMut, Sample};
 use crate::spans::Spans;
 
@@ -50,11 +50,12 @@ pub fn mosaic<T: Sample>(ch: &mut ChannelMut<'_, T>, spans: &Spans, grid: &Block
             let blocks = lo / bw..hi.div_ceil(bw);
             sums[blocks.clone()].fill(0);
             counts[blocks.clone()].fill(0);
-            accumulate_block_row(
+            accumulate_span(
                 ch,
                 spans,
                 grid,
                 by,
+                (lo as u32, hi as u32),
                 0,
                 &mut sums[..cols],
                 &mut counts[..cols],
