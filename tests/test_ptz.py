@@ -416,3 +416,167 @@ def test_cli_validate_names_scene_locked_masks(
     path.write_text(pm.MaskSet([pm.Mask(sp, name="window")]).to_json())
     assert main(["validate", str(path)]) == 0
     assert "3-point scene-locked polygon  'window'" in capsys.readouterr().out
+
+
+# --- pose-track files, the CLI and batch jobs ---------------------------------------------------
+
+
+def test_pose_track_json_round_trip_zoom_map_and_pickle() -> None:
+    import pickle
+
+    track = pm.PoseTrack(
+        [(0.0, pm.PTZPose(170.25, -5, 40, 0.2)), (0.4, pm.PTZPose(-175, -4.5, 31.5))],
+        max_age=0.3,
+        latency=0.1,
+    )
+    again = pm.PoseTrack.from_json(track.to_json())
+    assert again == track
+    assert pickle.loads(pickle.dumps(again)) == again
+    zooms = pm.ZoomMap([(0.0, 60.0), (1.0, 6.0)])
+    doc = {
+        "privmask": 1,
+        "zoom_map": [[0.0, 60.0], [1.0, 6.0]],
+        "poses": [
+            {"t": 0.0, "pan": 10, "tilt": 2, "zoom": 0.5},
+            {"t": 0.1, "pan": 11, "tilt": 2, "hfov": 30, "zoom": 0.9},
+        ],
+    }
+    read = pm.PoseTrack.from_json(json.dumps(doc))
+    assert read.poses[0] == zooms.pose(10, 2, 0.5)  # hfov from the zoom map
+    assert read.poses[1].hfov == 30  # an explicit hfov wins
+    assert (read.max_age, read.latency) == (0.5, 0.0)  # the defaults
+
+
+@pytest.mark.parametrize(
+    ("doc", "error", "message"),
+    [
+        ("{", pm.MaskConfigError, "not valid JSON"),
+        ('{"privmask": 1, "poses": []}', pm.MaskConfigError, "^poses: "),
+        ('{"privmask": 2, "poses": []}', pm.MaskConfigError, "schema version 2"),
+        (
+            '{"privmask": 1, "poses": [{"t": 0, "pan": 1, "tilt": 2, "zoom": 0.5}]}',
+            pm.MaskConfigError,
+            r"^poses\[0\]\.hfov: .*zoom_map",
+        ),
+        (
+            '{"privmask": 1, "poses": [{"t": 0, "pan": 1, "tilt": 2}]}',
+            pm.MaskConfigError,
+            r"^poses\[0\]: .*'hfov'",
+        ),
+        (
+            '{"privmask": 1, "poses": [{"t": 1, "pan": 0, "tilt": 0, "hfov": 30},'
+            ' {"t": 1, "pan": 0, "tilt": 0, "hfov": 30}]}',
+            pm.MaskConfigError,
+            r"^poses\[1\]\.t: 1\.0 is not later",
+        ),
+        (
+            '{"privmask": 1, "poses": [{"t": 0, "pan": 0, "tilt": 91, "hfov": 30}]}',
+            pm.MaskConfigError,
+            r"^poses\[0\]\.tilt",
+        ),
+        (
+            '{"privmask": 1, "poses": [{"t": NaN, "pan": 0, "tilt": 0, "hfov": 30}]}',
+            pm.MaskConfigError,
+            r"^poses\[0\]\.t: .*finite",
+        ),
+        (
+            '{"privmask": 1, "max_age": -1, "poses": [{"t": 0, "pan": 0, "tilt": 0, "hfov": 30}]}',
+            pm.MaskConfigError,
+            "^max_age",
+        ),
+        (
+            '{"privmask": 1, "zoom_map": [[0, 60], [1, 6]],'
+            ' "poses": [{"t": 0, "pan": 0, "tilt": 0, "zoom": 3}]}',
+            pm.InvalidGeometryError,
+            "outside the calibrated range",
+        ),
+        (
+            '{"privmask": 1, "extra": 1, "poses": [{"t": 0, "pan": 0, "tilt": 0, "hfov": 30}]}',
+            pm.MaskConfigError,
+            "^extra",
+        ),
+    ],
+)
+def test_bad_pose_files_name_the_field(doc: str, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        pm.PoseTrack.from_json(doc)
+
+
+def test_published_pose_track_schema_is_current() -> None:
+    from privmask.schema import pose_track_json_schema
+
+    root = Path(__file__).resolve().parent.parent
+    published = json.loads((root / "schema" / "poses.schema.json").read_text())
+    assert published == pose_track_json_schema(), "run `make schema` to regenerate schema/"
+
+
+def _ptz_job(tmp_path: Path) -> tuple[Path, pm.MaskSet, pm.PoseTrack]:
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=10, size=(64, 48))  # 25 fps, pts from 0
+    masks = pm.MaskSet([pm.Mask(pm.ScenePolygon([(-4, -4), (4, -4), (4, 4), (-4, 4)]))])
+    track = pm.PoseTrack([(i / 25, pm.PTZPose(i * 1.5, 0, 40)) for i in range(6)], max_age=0.05)
+    return src, masks, track
+
+
+def test_cli_mask_places_scene_masks_from_a_pose_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from privmask.cli import main
+
+    src, masks, track = _ptz_job(tmp_path)
+    (tmp_path / "masks.json").write_text(masks.to_json())
+    (tmp_path / "poses.json").write_text(track.to_json())
+    want = tmp_path / "api.mkv"
+    report = pm.video.mask_file(src, want, masks, codec="ffv1", poses=track, progress=False)
+    assert report.failed_closed == (7, 8, 9)  # reports stop after 0.2 s, stale from 0.25 s
+    got = tmp_path / "cli.mkv"
+    argv = ["mask", str(src), str(got), "--masks", str(tmp_path / "masks.json")]
+    assert main([*argv, "--poses", str(tmp_path / "poses.json"), "--codec", "ffv1", "-q"]) == 0
+    for a, b in zip(decode(want), decode(got), strict=True):
+        for pa, pb in zip(planes(a), planes(b), strict=True):
+            np.testing.assert_array_equal(pa, pb)
+    # Not every frame masked whole: the poses placed the mask.
+    assert not (planes(decode(got)[0])[0] == 16).all()
+    # One pose file is one recording's: not with several inputs.
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv[:2], str(src), "--out-dir", str(tmp_path), *argv[3:], "--poses", "x.json"])
+    assert exit_info.value.code == 2
+    # A bad pose file: one line naming the file and the field, status 1, nothing written.
+    (tmp_path / "bad.json").write_text('{"privmask": 1, "poses": [{"t": 0, "pan": 0, "tilt": 0}]}')
+    out = tmp_path / "never.mkv"
+    assert main(["mask", str(src), str(out), *argv[3:], "--poses", str(tmp_path / "bad.json")]) == 1
+    err = capsys.readouterr().err
+    assert "poses[0]" in err and "bad.json" in err and not out.exists()
+
+
+def test_cli_validate_reads_pose_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from privmask.cli import main
+
+    _, _, track = _ptz_job(tmp_path)
+    path = tmp_path / "poses.json"
+    path.write_text(track.to_json())
+    assert main(["validate", str(path)]) == 0
+    assert "valid pose track (schema version 1), 6 poses from 0.0 s to 0.2 s" in (
+        capsys.readouterr().out
+    )
+    path.write_text('{"privmask": 1, "poses": [{"t": 0, "pan": 0, "tilt": 99, "hfov": 30}]}')
+    assert main(["validate", str(path)]) == 1
+    assert "poses[0].tilt" in capsys.readouterr().err
+
+
+def test_mask_jobs_carry_their_pose_track(tmp_path: Path) -> None:
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    src, masks, track = _ptz_job(tmp_path)
+    job = pm.video.MaskJob(src, tmp_path / "job.mkv", masks, codec="ffv1", poses=track)
+    assert pickle.loads(pickle.dumps(job)) == job  # travels to a worker process as it is
+    with ThreadPoolExecutor(1) as pool:
+        (report,) = pm.video.mask_files([job], executor=pool, progress=False)
+    assert report.failed_closed == (7, 8, 9)
+    direct = pm.video.mask_file(
+        src, tmp_path / "direct.mkv", masks, codec="ffv1", poses=track, progress=False
+    )
+    assert direct.failed_closed == report.failed_closed
+    for a, b in zip(decode(tmp_path / "direct.mkv"), decode(tmp_path / "job.mkv"), strict=True):
+        np.testing.assert_array_equal(planes(a)[0], planes(b)[0])

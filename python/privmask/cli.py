@@ -5,6 +5,7 @@
     ffmpeg -i cam.mp4 -f rawvideo -pix_fmt yuv420p - \\
       | privmask pipe --size 1920x1080 --masks masks.json \\
       | ffmpeg -f rawvideo -pix_fmt yuv420p -s 1920x1080 -r 25 -i - out.mp4
+    privmask mask ptz.mp4 masked.mp4 --masks scene.json --poses poses.json
     privmask validate timeline.json
 
 argparse (the standard library) rather than a CLI framework: three subcommands need nothing
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import multiprocessing
 import os
 import re
@@ -35,6 +37,7 @@ from privmask import __version__
 from privmask.errors import InvalidGeometryError, MaskConfigError, PrivmaskError
 from privmask.frame import FORMATS
 from privmask.masks import MaskSet
+from privmask.ptz import PoseTrack
 from privmask.timeline import MaskTimeline, load_masks
 
 __all__ = ["main"]
@@ -143,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument(
         "--lifted", action="store_true", help="skip liftable masks (permanent masks still apply)"
     )
+    mask.add_argument(
+        "--poses",
+        type=Path,
+        metavar="FILE",
+        help="PTZ pose-track JSON placing scene-locked masks frame by frame (one input only); "
+        "without it, frames with scene-locked masks are masked whole",
+    )
     mask.add_argument("--keep-audio", action="store_true", help="copy the audio streams")
     mask.add_argument(
         "--codec",
@@ -211,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser(
         "validate",
-        help="check a mask-set or timeline file",
-        description="Validate a mask-set or timeline file and print what it contains.",
+        help="check a mask-set, timeline or pose-track file",
+        description="Validate a mask-set, timeline or PTZ pose-track file and print what it "
+        "contains.",
     )
     validate.add_argument("file", type=Path, metavar="FILE")
     for module in _extensions():
@@ -276,8 +287,11 @@ def _outputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[
 
 def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     pairs = _outputs(args, parser)
+    if args.poses is not None and len(pairs) > 1:
+        parser.error("mask: --poses belongs to one recording; give IN OUT (or use MaskJob.poses)")
     try:
         masks = load_masks(args.masks)
+        poses = None if args.poses is None else PoseTrack.load(args.poses)
     except _USER_ERRORS as e:
         return _fail(describe(e))
     if args.out_dir is not None and not args.out_dir.is_dir():
@@ -299,6 +313,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             quality=args.crf,
             keep_audio=args.keep_audio,
             encoder_options=options or None,
+            poses=poses,
         )
         for src, dst in pairs
     ]
@@ -384,7 +399,34 @@ def _print_masks(masks: MaskSet, indent: str) -> None:
         )
 
 
+def _validate_poses(path: Path) -> int:
+    try:
+        track = PoseTrack.load(path)
+    except (MaskConfigError, InvalidGeometryError) as e:
+        return _fail(f"{path}: {e}")
+    except _USER_ERRORS as e:
+        return _fail(describe(e))
+    print(
+        f"{path}: valid pose track (schema version 1), {len(track.times)} poses from "
+        f"{track.times[0]} s to {track.times[-1]} s, max_age {track.max_age} s, "
+        f"latency {track.latency} s"
+    )
+    return 0
+
+
+def _is_pose_file(path: Path) -> bool:
+    """Whether ``path`` holds a pose track (a top-level ``poses``), told apart from mask files
+    before validating either, so each gets its own error messages."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "poses" in doc and "masks" not in doc
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if _is_pose_file(args.file):
+        return _validate_poses(args.file)
     try:
         found = load_masks(args.file)
     except (MaskConfigError, InvalidGeometryError) as e:

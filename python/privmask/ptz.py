@@ -18,16 +18,19 @@ right, tilt turns up. A direction (p, t) is ``(cos t sin p, sin t, cos t cos p)`
 from __future__ import annotations
 
 import bisect
+import json
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from privmask.errors import InvalidGeometryError
+from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.geometry import Polygon
 
 if TYPE_CHECKING:
@@ -491,6 +494,53 @@ class PoseTrack:
         object.__setattr__(self, "poses", tuple(ps))
         object.__setattr__(self, "max_age", age)
         object.__setattr__(self, "latency", lat)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PoseTrack:
+        """A track from a pose-track file (see :mod:`privmask.schema`): the camera's position
+        reports by time on the video stream's clock. Raises :class:`MaskConfigError` naming the
+        field for a malformed file, :class:`InvalidGeometryError` (with the field in a note) for
+        a zoom the ``zoom_map`` does not cover."""
+        from privmask.schema import parse_pose_track
+
+        model = parse_pose_track(text)
+        zoom_map = ZoomMap(model.zoom_map) if model.zoom_map is not None else None
+        samples = []
+        for i, p in enumerate(model.poses):
+            try:
+                hfov = p.hfov
+                if hfov is None:
+                    if zoom_map is None or p.zoom is None:  # the parser refuses such files
+                        raise MaskConfigError("needs 'hfov' or 'zoom' and a 'zoom_map'")
+                    hfov = zoom_map.hfov(p.zoom)
+                samples.append((p.t, PTZPose(p.pan, p.tilt, hfov, p.zoom)))
+            except InvalidGeometryError as e:
+                e.add_note(f"at poses[{i}]")
+                raise
+        return cls(samples, max_age=model.max_age, latency=model.latency)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PoseTrack:
+        """:meth:`from_json` on a file (``FileNotFoundError`` when it is missing); errors get a
+        note naming the file."""
+        text = Path(path).read_bytes()
+        try:
+            return cls.from_json(text)
+        except (MaskConfigError, InvalidGeometryError) as e:
+            e.add_note(f"in {path}")
+            raise
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The track as a pose-track file (each pose with its ``hfov``; ``from_json`` reads it
+        back exactly)."""
+        poses: list[dict[str, float]] = []
+        for t, p in zip(self.times, self.poses, strict=True):
+            d = {"t": t, "pan": p.pan, "tilt": p.tilt, "hfov": p.hfov}
+            if p.zoom is not None:
+                d["zoom"] = p.zoom
+            poses.append(d)
+        doc = {"privmask": 1, "max_age": self.max_age, "latency": self.latency, "poses": poses}
+        return json.dumps(doc, indent=indent)
 
     def at(self, t: float | Fraction) -> PTZPose | None:
         """The pose at time ``t``, or None when it is unknown or stale."""

@@ -28,6 +28,16 @@ objects are exactly those of a mask set, so one model validates both::
 
 ``since`` is an ISO 8601 timestamp with a UTC offset (a naive time would be read differently in
 every time zone); ``content_hash`` is optional and, when present, must match the masks.
+
+A PTZ camera's pose track (what scene-locked masks are placed with, frame by frame) lists the
+camera's position reports by time on the video stream's clock, oldest first::
+
+    {"privmask": 1, "max_age": 0.5, "latency": 0.1,
+     "zoom_map": [[0.0, 62.0], [1.0, 3.1]],
+     "poses": [{"t": 0.0, "pan": 12.5, "tilt": -8.0, "zoom": 0.25},
+               {"t": 0.2, "pan": 14.0, "tilt": -8.0, "hfov": 40.0}]}
+
+Each pose gives ``hfov`` (degrees), or ``zoom`` converted through the file's ``zoom_map``.
 """
 
 from __future__ import annotations
@@ -51,12 +61,15 @@ from privmask.errors import MaskConfigError
 __all__ = [
     "SCHEMA_VERSION",
     "MaskSetModel",
+    "PoseTrackModel",
     "TimelineModel",
     "VersionModel",
     "json_schema",
     "parse_document",
     "parse_mask_set",
+    "parse_pose_track",
     "parse_timeline",
+    "pose_track_json_schema",
     "timeline_json_schema",
 ]
 
@@ -166,6 +179,41 @@ class TimelineModel(_Strict):
     timeline: Annotated[list[VersionModel], Field(min_length=1)]
 
 
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Fov = Annotated[float, Field(gt=0, lt=180, allow_inf_nan=False)]
+_NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class PoseModel(_Strict):
+    t: _Finite = Field(description="Seconds on the video stream's clock (pts x time base).")
+    pan: _Finite = Field(description="Pan in degrees (any value; wrapped to [-180, 180)).")
+    tilt: _Tilt = Field(description="Tilt in degrees.")
+    hfov: _Fov | None = Field(
+        default=None, description="Horizontal field of view in degrees; else from zoom_map."
+    )
+    zoom: _Finite | None = Field(default=None, description="The camera's own zoom value.")
+
+    @model_validator(mode="after")
+    def _field_of_view(self) -> PoseModel:
+        if self.hfov is None and self.zoom is None:
+            raise ValueError("give 'hfov', or 'zoom' with a 'zoom_map' in the file")
+        return self
+
+
+class PoseTrackModel(_Strict):
+    privmask: Literal[1] = Field(description="Schema version of the file.")
+    max_age: _NonNegative = Field(
+        default=0.5, description="Seconds a pose stays current; beyond, frames fail closed."
+    )
+    latency: _NonNegative = Field(
+        default=0.0, description="Seconds the position reports lag the picture."
+    )
+    zoom_map: Annotated[list[tuple[_Finite, _Fov]], Field(min_length=2)] | None = Field(
+        default=None, description="Calibration (zoom, hfov_deg), zoom increasing."
+    )
+    poses: Annotated[list[PoseModel], Field(min_length=1)]
+
+
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of a mask-set file."""
     schema = MaskSetModel.model_json_schema()
@@ -179,6 +227,14 @@ def timeline_json_schema() -> dict[str, Any]:
     schema = TimelineModel.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "privmask timeline"
+    return schema
+
+
+def pose_track_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a pose-track file."""
+    schema = PoseTrackModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "privmask PTZ pose track"
     return schema
 
 
@@ -211,7 +267,7 @@ def _load(text: str | bytes) -> Any:
     return raw
 
 
-def _validate(model: type[MaskSetModel] | type[TimelineModel], raw: Any) -> Any:
+def _validate(model: type[BaseModel], raw: Any) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
@@ -241,6 +297,27 @@ def parse_timeline(text: str | bytes) -> TimelineModel:
     :class:`MaskConfigError` naming the field (``timeline[1].since``)."""
     model: TimelineModel = _validate(TimelineModel, _load(text))
     _check_order(model)
+    return model
+
+
+def parse_pose_track(text: str | bytes) -> PoseTrackModel:
+    """Parses and validates pose-track JSON, including the order of the samples; raises
+    :class:`MaskConfigError` naming the field (``poses[3].t``)."""
+    model: PoseTrackModel = _validate(PoseTrackModel, _load(text))
+    for i in range(1, len(model.poses)):
+        if model.poses[i].t <= model.poses[i - 1].t:
+            raise MaskConfigError(
+                f"{model.poses[i].t} is not later than poses[{i - 1}].t ({model.poses[i - 1].t}); "
+                "poses are listed oldest first, one per instant",
+                f"poses[{i}].t",
+            )
+    if model.zoom_map is None:
+        for i, pose in enumerate(model.poses):
+            if pose.hfov is None:
+                raise MaskConfigError(
+                    "no 'hfov', and the file has no 'zoom_map' to derive it from 'zoom'",
+                    f"poses[{i}].hfov",
+                )
     return model
 
 

@@ -806,6 +806,8 @@ class MaskJob:
     quality: int | None = None
     keep_audio: bool = False
     encoder_options: Mapping[str, str] | None = field(default=None, hash=False)
+    poses: PoseTrack | None = None
+    """The camera's pose track for scene-locked (PTZ) masks, on this file's stream clock."""
 
 
 def run_job(job: MaskJob, *, progress: bool = False) -> MaskReport:
@@ -821,6 +823,7 @@ def run_job(job: MaskJob, *, progress: bool = False) -> MaskReport:
         keep_audio=job.keep_audio,
         progress=progress,
         encoder_options=job.encoder_options,
+        poses=job.poses,
     )
 
 
