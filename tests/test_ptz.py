@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -580,3 +581,48 @@ def test_mask_jobs_carry_their_pose_track(tmp_path: Path) -> None:
     assert direct.failed_closed == report.failed_closed
     for a, b in zip(decode(tmp_path / "direct.mkv"), decode(tmp_path / "job.mkv"), strict=True):
         np.testing.assert_array_equal(planes(a)[0], planes(b)[0])
+
+
+def test_raw_pipes_place_scene_masks_from_poses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    from privmask.cli import main
+
+    w, h, n = 64, 48, 8
+    rng = np.random.default_rng(3)
+    shapes = pm.frame.plane_shapes("yuv420p", w, h)
+    frames = [[rng.integers(16, 236, s, dtype=np.uint8) for s in shapes] for _ in range(n)]
+    raw = b"".join(p.tobytes() for f in frames for p in f)
+    masks = pm.MaskSet([pm.Mask(pm.ScenePolygon([(-4, -4), (4, -4), (4, 4), (-4, 4)]))])
+    # 10 fps; reports every 0.1 s up to 0.5 s, current for 0.05 s: frames 6 and 7 fail closed
+    track = pm.PoseTrack([(i / 10, pm.PTZPose(i * 2.0, 0, 40)) for i in range(6)], max_age=0.05)
+    out = io.BytesIO()
+    closed: list[int] = []
+    src = io.BytesIO(raw)
+    count = pm.video.mask_raw(
+        src, out, masks, width=w, height=h, fps=Fraction(10), poses=track, failed_closed=closed
+    )
+    assert (count, closed) == (n, [6, 7])
+    size = sum(a * b for a, b in shapes)
+    for i in range(n):
+        want = pm.Frame("yuv420p", [p.copy() for p in frames[i]])
+        pose = track.at(Fraction(i, 10))
+        whole = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 1, 1))])  # failing closed: all black
+        pm.apply(want, masks.for_pose(pose, w, h) if pose else whole)
+        got = np.frombuffer(out.getvalue()[i * size : (i + 1) * size], np.uint8)
+        np.testing.assert_array_equal(got, np.concatenate([p.ravel() for p in want.planes]))
+    with pytest.raises(ValueError, match="frame rate"):
+        pm.video.mask_raw(io.BytesIO(raw), io.BytesIO(), masks, width=w, height=h, poses=track)
+    # The command: the same bytes, and a line saying how many frames failed closed.
+    (tmp_path / "m.json").write_text(masks.to_json())
+    (tmp_path / "p.json").write_text(track.to_json())
+    stdout = io.BytesIO()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(stdout))
+    argv = ["pipe", "--size", f"{w}x{h}", "--masks", str(tmp_path / "m.json"), "--fps", "10"]
+    assert main([*argv, "--poses", str(tmp_path / "p.json")]) == 0
+    assert stdout.getvalue() == out.getvalue()
+    assert "2 frames masked whole (no current PTZ pose)" in capsys.readouterr().err

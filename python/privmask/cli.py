@@ -208,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipe.add_argument("--lifted", action="store_true", help="skip liftable masks")
     pipe.add_argument(
+        "--poses",
+        type=Path,
+        metavar="FILE",
+        help="PTZ pose-track JSON for scene-locked masks (needs --fps; frame i is at i/fps s)",
+    )
+    pipe.add_argument(
         "--matrix",
         choices=("bt601", "bt709"),
         help="colour matrix for RGB mask colours (default: by frame height)",
@@ -348,6 +354,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _cmd_pipe(args: argparse.Namespace) -> int:
     try:
         masks = load_masks(args.masks)
+        poses = None if args.poses is None else PoseTrack.load(args.poses)
     except _USER_ERRORS as e:
         return _fail(describe(e))
     video = _video()
@@ -358,6 +365,7 @@ def _cmd_pipe(args: argparse.Namespace) -> int:
     width, height = args.size
     full_range = None if args.color_range is None else args.color_range == "full"
     stdout = sys.stdout.buffer
+    closed: list[int] = []
     try:
         mask_raw(
             sys.stdin.buffer,
@@ -371,6 +379,8 @@ def _cmd_pipe(args: argparse.Namespace) -> int:
             lifted=args.lifted,
             matrix=args.matrix,
             full_range=full_range,
+            poses=poses,
+            failed_closed=closed,
         )
     except BrokenPipeError:
         # The reader went away (e.g. ffmpeg stopped early): say so, and keep Python from
@@ -380,6 +390,8 @@ def _cmd_pipe(args: argparse.Namespace) -> int:
         return _fail("stdout was closed before the stream ended")
     except _USER_ERRORS as e:
         return _fail(describe(e))
+    if closed:
+        print(f"{PROG}: {len(closed)} frames masked whole (no current PTZ pose)", file=sys.stderr)
     return 0
 
 

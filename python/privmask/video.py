@@ -927,6 +927,8 @@ def mask_raw(
     lifted: bool = False,
     matrix: str | None = None,
     full_range: bool | None = None,
+    poses: PoseTrack | None = None,
+    failed_closed: list[int] | None = None,
 ) -> int:
     """Masks a raw video stream: frames read from ``src`` in FFmpeg's ``rawvideo`` framing,
     masked in place in one reused buffer, written to ``dst``; returns the number of frames.
@@ -935,7 +937,15 @@ def mask_raw(
     one version (with both, a frame before the first version is an error, as in
     :func:`mask_file`). A stream that ends inside a frame raises :class:`VideoError` (the
     partial frame is not written): a silently dropped last frame would hide a broken pipe.
+
+    Scene-locked (PTZ) masks are placed for each frame from ``poses`` at ``i / fps`` seconds
+    (the track's clock starts with the stream); a frame without a current pose is masked whole,
+    and its index is appended to ``failed_closed`` when a list is given.
     """
+    if poses is not None and not isinstance(poses, PoseTrack):
+        raise TypeError(f"poses must be a PoseTrack, got {type(poses).__name__}")
+    if poses is not None and fps is None:
+        raise ValueError("a pose track needs the frame rate (--fps) to place each frame in time")
     if width < 1 or height < 1:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     if pix_fmt not in FORMATS:
@@ -981,9 +991,17 @@ def mask_raw(
             raise NoMasksInForceError(
                 f"frame {index}: {e}; refusing to write it unmasked"
             ) from None
-        plan = compiled.get(version)
-        if plan is None:
-            plan = compiled[version] = schedule.masks(version).compile(
+        masks_now = schedule.masks(version)
+        if has_scene_masks(masks_now):  # PTZ: placed from this frame's pose, else fails closed
+            pose = None if poses is None or offset_s is None else poses.at(offset_s)
+            resolved, result = resolve_for_frame(masks_now, pose, width, height)
+            if result.failed_closed and failed_closed is not None:
+                failed_closed.append(index)
+            plan = resolved.compile(width, height, pix_fmt, matrix=matrix, full_range=full_range)
+        elif version in compiled:
+            plan = compiled[version]
+        else:
+            plan = compiled[version] = masks_now.compile(
                 width, height, pix_fmt, matrix=matrix, full_range=full_range
             )
         plan.apply_planes(list(frame.planes), lifted=lifted)
