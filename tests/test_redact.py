@@ -173,6 +173,40 @@ def test_redact_cli(
         main([*argv, "--keep-tracks", "x"])
 
 
+def test_redact_cli_batch_matches_one_file_at_a_time(
+    clip_file: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, _ = clip_file
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    copies = []
+    for name in ("a.mkv", "b.mkv"):
+        copies.append(inputs / name)
+        copies[-1].write_bytes(src.read_bytes())
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    opts = ["--motion", "--codec", "ffv1", "--no-preview"]
+    argv = ["redact", *map(str, copies), "--out-dir", str(out_dir), *opts]
+    assert main([*argv, "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out
+    one = tmp_path / "one.mkv"
+    assert main(["redact", str(copies[0]), str(one), *opts, "-q"]) == 0
+    for name in ("a.mkv", "b.mkv"):
+        assert f"{out_dir / name}.tracks.json" in printed
+        for got, want in zip(_decode(out_dir / name), _decode(one), strict=True):
+            for g, w in zip(got.planes, want.planes, strict=True):
+                assert (g == w).all()
+    # Track ids belong to one recording.
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--keep-tracks", "1"])
+    assert exit_info.value.code == 2
+    # A missing input fails alone: the other file is still written.
+    (out_dir / "b.mkv").unlink()
+    missing = str(inputs / "missing.mkv")
+    assert main(["redact", missing, str(copies[1]), "--out-dir", str(out_dir), *opts, "-q"]) == 1
+    assert "missing.mkv" in capsys.readouterr().err and (out_dir / "b.mkv").exists()
+
+
 class Raising:
     def detect(self, frame: pm.Frame) -> list[Region]:
         raise RuntimeError("out of memory")

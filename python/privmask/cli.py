@@ -17,6 +17,7 @@ errors exit with 2, as argparse does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -25,10 +26,11 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -276,23 +278,61 @@ def describe(error: BaseException) -> str:
 _USER_ERRORS: tuple[type[Exception], ...] = (PrivmaskError, OSError, ValueError)
 
 
-def _outputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[tuple[Path, Path]]:
+def outputs(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, command: str
+) -> list[tuple[Path, Path]]:
+    """The ``(input, output)`` pairs of ``IN OUT`` or ``IN... --out-dir DIR`` (``args.paths``,
+    ``args.out_dir``); usage errors exit with 2."""
     paths: list[Path] = [Path(p) for p in args.paths]
     if args.out_dir is None:
         if len(paths) != 2:
-            parser.error("mask: give IN OUT, or several inputs with --out-dir DIR")
+            parser.error(f"{command}: give IN OUT, or several inputs with --out-dir DIR")
         return [(paths[0], paths[1])]
     names = Counter(p.name for p in paths)
     clashes = sorted(n for n, k in names.items() if k > 1)
     if clashes:
         parser.error(
-            f"mask: several inputs are named {', '.join(clashes)}; --out-dir needs distinct names"
+            f"{command}: several inputs are named {', '.join(clashes)}; --out-dir needs distinct "
+            "names"
         )
     return [(p, args.out_dir / p.name) for p in paths]
 
 
+def run_files(
+    work: Callable[[Path, Path], Any], pairs: Sequence[tuple[Path, Path]], jobs: int, quiet: bool
+) -> int:
+    """Runs ``work(src, dst)`` for every pair, ``jobs`` files at once in separate processes
+    (``work`` must pickle), and prints each result's ``summary()`` as it finishes; a failing file
+    prints one line and the others go on. Returns the exit status."""
+    failed = 0
+
+    def done(result: Any) -> None:
+        if not quiet:
+            print(result.summary(), flush=True)
+
+    if jobs == 1 or len(pairs) == 1:
+        for src, dst in pairs:
+            try:
+                done(work(src, dst))
+            except _USER_ERRORS as e:
+                failed += 1
+                _fail(describe(e))
+        return 1 if failed else 0
+    # One process per file at a time; each file's line is printed as it finishes.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(work, src, dst) for src, dst in pairs]
+        for fut in as_completed(futures):
+            try:
+                done(fut.result())
+            except _USER_ERRORS as e:
+                failed += 1
+                _fail(describe(e))
+    return 1 if failed else 0
+
+
 def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    pairs = _outputs(args, parser)
+    pairs = outputs(args, parser, "mask")
     if args.poses is not None and len(pairs) > 1:
         parser.error("mask: --poses belongs to one recording; give IN OUT (or use MaskJob.poses)")
     try:
@@ -305,50 +345,28 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     video = _video()
     if video is None:
         return _fail("privmask mask needs PyAV: pip install 'privmask[av]'")
-    MaskJob, run_job = video.MaskJob, video.run_job
-
     options = dict(args.encoder_option)
-    jobs = [
-        MaskJob(
-            src,
-            dst,
-            masks,
-            start=args.start,
-            lifted=args.lifted,
-            codec=args.codec,
-            quality=args.crf,
-            keep_audio=args.keep_audio,
-            encoder_options=options or None,
-            poses=poses,
-        )
-        for src, dst in pairs
-    ]
-    failed = 0
-    if args.jobs == 1 or len(jobs) == 1:
-        for job in jobs:
-            try:
-                report = run_job(job, progress=not args.quiet)
-            except _USER_ERRORS as e:
-                failed += 1
-                _fail(describe(e))
-            else:
-                if not args.quiet:
-                    print(report.summary())
-        return 1 if failed else 0
-    # One process per file at a time; each file's line is printed as it finishes.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            try:
-                report = fut.result()
-            except _USER_ERRORS as e:
-                failed += 1
-                _fail(describe(e))
-            else:
-                if not args.quiet:
-                    print(report.summary(), flush=True)
-    return 1 if failed else 0
+    template = video.MaskJob(
+        "",
+        "",
+        masks,
+        start=args.start,
+        lifted=args.lifted,
+        codec=args.codec,
+        quality=args.crf,
+        keep_audio=args.keep_audio,
+        encoder_options=options or None,
+        poses=poses,
+    )
+    bars = not args.quiet and (args.jobs == 1 or len(pairs) == 1)
+    return run_files(partial(_mask_one, template, bars), pairs, args.jobs, args.quiet)
+
+
+def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
+    """One file of ``privmask mask`` (module level, so a worker process can unpickle it)."""
+    from privmask.video import run_job
+
+    return run_job(dataclasses.replace(template, src=src, dst=dst), progress=progress)
 
 
 def _cmd_pipe(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,7 @@ class RedactReport:
             f"{self.src} -> {self.dst}: {self.frames} frames, {self.tracks} tracks, "
             f"{s.whole_frames} masked whole ({s.learning} learning, {s.failures} detector "
             f"failures, {s.overruns} over budget), {self.frames / max(self.seconds, 1e-9):.1f} fps"
+            f"; tracks: {self.sidecar}" + (f", preview: {self.preview}" if self.preview else "")
         )
 
 
@@ -377,8 +379,17 @@ def add_cli(subparsers: Any) -> None:
             "Frames a detector fails on are masked whole."
         ),
     )
-    p.add_argument("src", metavar="IN")
-    p.add_argument("dst", metavar="OUT")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
+    p.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="files redacted at once, in separate processes (default 1)",
+    )
     p.add_argument("--faces", action="store_true", help="detect faces")
     p.add_argument("--motion", action="store_true", help="detect anything that moves")
     p.add_argument(
@@ -413,15 +424,22 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--crf", type=_nonneg, metavar="N", help="constant-quality setting")
     p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    p.set_defaults(redact_parser=p)
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Runs ``privmask redact``; returns the exit status."""
-    from privmask.cli import _USER_ERRORS, _fail, describe
+    from privmask.cli import _USER_ERRORS, _fail, describe, outputs, run_files
     from privmask.timeline import load_masks
 
+    parser: argparse.ArgumentParser = args.redact_parser  # for usage errors (exit status 2)
+    pairs = outputs(args, parser, "redact")
+    if len(pairs) > 1 and (args.keep_tracks is not None or args.only_tracks is not None):
+        parser.error("redact: track ids belong to one recording; give IN OUT with them")
     if not (args.faces or args.motion):
         return _fail("redact: choose --faces, --motion or both")
+    if args.out_dir is not None and not args.out_dir.is_dir():
+        return _fail(f"{args.out_dir}: not a directory (create it first)")
     try:
         masks = None
         if args.masks is not None:
@@ -429,29 +447,30 @@ def run_cli(args: argparse.Namespace) -> int:
             if not isinstance(loaded, MaskSet):
                 return _fail(f"{args.masks}: redact takes a mask set, not a timeline")
             masks = loaded
-        report = redact_file(
-            args.src,
-            args.dst,
-            faces=args.faces,
-            motion=args.motion,
-            face_model=args.face_model,
-            style=STYLES[args.style],
-            keep_tracks=args.keep_tracks,
-            only_tracks=args.only_tracks,
-            masks=masks,
-            hold=args.hold,
-            margin=args.margin,
-            detect_every=args.detect_every,
-            budget_s=None if args.budget_ms is None else args.budget_ms / 1000,
-            codec=args.codec,
-            quality=args.crf,
-            preview=not args.no_preview,
-        )
     except _USER_ERRORS as e:
         return _fail(describe(e))
-    if not args.quiet:
-        print(report.summary())
-        print(
-            f"tracks: {report.sidecar}" + (f", preview: {report.preview}" if report.preview else "")
-        )
-    return 0
+    work = partial(
+        _redact_one,
+        {
+            "faces": args.faces,
+            "motion": args.motion,
+            "face_model": args.face_model,
+            "style": STYLES[args.style],
+            "keep_tracks": args.keep_tracks,
+            "only_tracks": args.only_tracks,
+            "masks": masks,
+            "hold": args.hold,
+            "margin": args.margin,
+            "detect_every": args.detect_every,
+            "budget_s": None if args.budget_ms is None else args.budget_ms / 1000,
+            "codec": args.codec,
+            "quality": args.crf,
+            "preview": not args.no_preview,
+        },
+    )
+    return run_files(work, pairs, args.jobs, args.quiet)
+
+
+def _redact_one(options: dict[str, Any], src: Path, dst: Path) -> RedactReport:
+    """One file of ``privmask redact`` (module level, so a worker process can unpickle it)."""
+    return redact_file(src, dst, **options)
