@@ -460,6 +460,47 @@ def test_threads_give_the_same_output_as_one_thread(style: pm.Style, fmt: str) -
         np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.parametrize(
+    "style",
+    [pm.Blur(sigma_px=8), pm.Fill(), pm.Mosaic(block_px=16)],
+    ids=["blur", "fill", "mosaic"],
+)
+def test_apply_from_several_python_threads_at_once(style: pm.Style) -> None:
+    """apply releases the GIL, so calls from several Python threads share the pool: a worker
+    that waits inside one call may run part of another. Every call must still give exactly the
+    one-thread result (this once failed with 'RefCell already borrowed')."""
+    rng = np.random.default_rng(5)
+    shapes = pm.frame.plane_shapes("yuv420p", 1280, 720)
+    base = pm.Frame("yuv420p", [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes])
+    ms = pm.MaskSet(
+        [
+            pm.Mask(pm.Polygon.rect(0.05, 0.05, 0.9, 0.9), style),
+            pm.Mask(pm.Polygon([(0.5, 0.1), (0.9, 0.5), (0.5, 0.9), (0.1, 0.5)]), style),
+        ]
+    )
+    before = pm.threads()
+    try:
+        pm.set_threads(1)
+        want = base.copy()
+        pm.apply(want, ms)
+        pm.set_threads(4)
+
+        def work(_: int) -> bool:
+            ok = True
+            for _ in range(6):
+                got = base.copy()
+                pm.apply(got, ms)
+                ok &= all(
+                    np.array_equal(a, b) for a, b in zip(got.planes, want.planes, strict=True)
+                )
+            return ok
+
+        with ThreadPoolExecutor(4) as pool:
+            assert all(pool.map(work, range(4)))
+    finally:
+        pm.set_threads(before)
+
+
 def test_set_threads_rejects_nonsense() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(pm.MaskConfigError, match="positive integer"):

@@ -128,8 +128,11 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
     let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
     let n = rw * rh;
     let samples = plan.spans.count();
-    SCRATCH.with(|cell| {
-        let mut scratch = cell.borrow_mut();
+    // The buffer is taken out of the thread-local while in use (not borrowed): the passes below
+    // run on the pool, and a worker waiting there may start another call's blur on this
+    // very thread, which then simply starts with an empty buffer of its own.
+    let mut scratch = SCRATCH.with(RefCell::take);
+    let run = || {
         if scratch.len() < 4 * n {
             scratch.resize(4 * n, 0.0);
         }
@@ -193,7 +196,9 @@ pub fn blur<T: Sample>(ch: ChannelMut<'_, T>, plan: &BlurPlan) {
         for_bands(ch, &plan.spans, 1, &|mut band: ChannelMut<'_, T>| {
             interpolate(&mut band, plan, field, rw);
         });
-    });
+    };
+    run();
+    SCRATCH.with(|cell| cell.replace(scratch));
 }
 
 /// Taps of the cell-grid Gaussian at most: the cells are at least sigma wide (DESIGN: the cell is

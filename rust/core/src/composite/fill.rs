@@ -145,8 +145,11 @@ pub fn fill<T: Sample>(ch: ChannelMut<'_, T>, plan: &FillPlan, lifted: bool) {
         write(ch, plan, |_, _, out| out.fill(word(max.div_ceil(2))));
         return;
     };
-    SCRATCH.with(|cell| {
-        let mut buf = cell.borrow_mut();
+    // The buffer is taken out of the thread-local while in use (not borrowed): the passes below
+    // run on the pool, and a worker waiting there may start another call's fill on this
+    // very thread, which then simply starts with an empty buffer of its own.
+    let mut buf = SCRATCH.with(RefCell::take);
+    let run = || {
         if buf.len() < total {
             buf.resize(total, 0.0);
         }
@@ -266,7 +269,9 @@ pub fn fill<T: Sample>(ch: ChannelMut<'_, T>, plan: &FillPlan, lifted: bool) {
                 }
             });
         });
-    });
+    };
+    run();
+    SCRATCH.with(|cell| cell.replace(buf));
 }
 
 /// Adds the values of the `len` samples from region column `start` on (the region starting at
