@@ -1377,12 +1377,6 @@ def _csv(choices: Sequence[str] | None, what: str) -> Callable[[str], list[str]]
     return parse
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(text)
-
-
 _DESCRIPTION = (
     "Time privmask against the numpy reference and OpenCV (if installed) on this machine: "
     "per style, format, resolution and coverage; the bandwidth floor; rasterising; threads; "
@@ -1391,6 +1385,8 @@ _DESCRIPTION = (
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    from privmask.cli import positive_int
+
     parser.add_argument(
         "--quick", action="store_true", help="1080p only and fewer repeats (under 15 s)"
     )
@@ -1399,7 +1395,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="threads for privmask and OpenCV in the table (default 1; the threads section "

@@ -83,15 +83,17 @@ def _rate(text: str) -> Fraction:
     return r
 
 
-def _crf(text: str) -> int:
+def nonnegative_int(text: str) -> int:
+    """An argparse type: a whole number from 0 (CRF, hold counts)."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
     return int(text)
 
 
-def _jobs(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number from 1 (process counts, repeats)."""
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of processes")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return int(text)
 
 
@@ -134,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mask.add_argument(
         "--jobs",
-        type=_jobs,
+        type=positive_int,
         default=1,
         metavar="N",
         help="files masked at once, in separate processes (default 1)",
@@ -161,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="FFmpeg encoder (default: the input's codec, else the container's)",
     )
-    mask.add_argument("--crf", type=_crf, metavar="N", help="constant-quality setting (CRF)")
+    mask.add_argument(
+        "--crf", type=nonnegative_int, metavar="N", help="constant-quality setting (CRF)"
+    )
     mask.add_argument(
         "--encoder-option",
         type=_option,

@@ -355,20 +355,10 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _nonneg(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(text)
-
-
 def add_cli(subparsers: Any) -> None:
     """Registers ``privmask redact``."""
+    from privmask.cli import nonnegative_int, positive_int
+
     p = subparsers.add_parser(
         "redact",
         help="mask people in a video (faces, motion), all or chosen tracks",
@@ -385,7 +375,7 @@ def add_cli(subparsers: Any) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="files redacted at once, in separate processes (default 1)",
@@ -403,7 +393,9 @@ def add_cli(subparsers: Any) -> None:
     sel.add_argument("--only-tracks", type=_ids, metavar="IDS", help="mask only these")
     p.add_argument("--style", choices=tuple(STYLES), default="solid", help="default solid")
     p.add_argument("--masks", type=Path, metavar="FILE", help="static mask-set JSON to apply too")
-    p.add_argument("--hold", type=_nonneg, default=5, metavar="N", help="detection misses held")
+    p.add_argument(
+        "--hold", type=nonnegative_int, default=5, metavar="N", help="detection misses held"
+    )
     p.add_argument(
         "--margin",
         type=_fraction,
@@ -412,16 +404,20 @@ def add_cli(subparsers: Any) -> None:
         help="box growth per side per frame since detection, as a fraction (default 0.15)",
     )
     p.add_argument(
-        "--detect-every", type=_positive, default=1, metavar="K", help="detect on every K-th frame"
+        "--detect-every",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="detect on every K-th frame",
     )
     p.add_argument(
         "--budget-ms",
-        type=_positive,
+        type=positive_int,
         metavar="MS",
         help="detection time per frame; slower frames are masked whole",
     )
     p.add_argument("--codec", metavar="C", help="FFmpeg encoder (default: the input's codec)")
-    p.add_argument("--crf", type=_nonneg, metavar="N", help="constant-quality setting")
+    p.add_argument("--crf", type=nonnegative_int, metavar="N", help="constant-quality setting")
     p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
     p.set_defaults(redact_parser=p)

@@ -948,10 +948,7 @@ def mask_raw(
         raise ValueError("a pose track needs the frame rate (--fps) to place each frame in time")
     if width < 1 or height < 1:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
-    if pix_fmt not in FORMATS:
-        raise FrameFormatError(
-            f"unsupported pixel format {pix_fmt!r}; supported: {', '.join(FORMATS)}"
-        )
+    shapes = plane_shapes(pix_fmt, width, height)  # refuses an unsupported format first
     if isinstance(masks, MaskTimeline) and len(masks) > 1 and (start is None or fps is None):
         raise ValueError(
             f"the timeline has {len(masks)} versions: give the stream's start time and frame "
@@ -961,7 +958,6 @@ def mask_raw(
         raise ValueError(f"fps must be positive, got {fps}")
     # Frames are placed in time only with both: a start alone says nothing about frame i.
     schedule = MaskSchedule(masks, start if fps is not None else None)
-    shapes = plane_shapes(pix_fmt, width, height)
     size = frame_bytes(pix_fmt, width, height)
     raw = np.empty(size, dtype=np.uint8)
     samples = raw.view(_raw_dtype(pix_fmt))
