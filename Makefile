@@ -62,11 +62,11 @@ bench: build
 
 .PHONY: demo
 demo: build
-	$(PY) -m privmask.demo --out demo
+	$(PY) -m privmask.tools.demo --out demo
 
 .PHONY: schema
 schema: build
-	$(PY) -c "import json; from privmask.schema import json_schema, pose_track_json_schema, timeline_json_schema; \
+	$(PY) -c "import json; from privmask.masks.schema import json_schema, pose_track_json_schema, timeline_json_schema; \
 	  open('schema/maskset.schema.json', 'w').write(json.dumps(json_schema(), indent=2, sort_keys=True) + '\n'); \
 	  open('schema/timeline.schema.json', 'w').write(json.dumps(timeline_json_schema(), indent=2, sort_keys=True) + '\n'); \
 	  open('schema/poses.schema.json', 'w').write(json.dumps(pose_track_json_schema(), indent=2, sort_keys=True) + '\n')"

@@ -1,6 +1,7 @@
 """Rasterise + composite: privmask side by side with OpenCV and numpy (pytest-benchmark).
 
-The cases and the peers are ``privmask.bench``'s, the same ones ``privmask bench`` times, so the
+The cases and the peers are ``privmask.tools.bench``'s, the same ones ``privmask bench`` times, so
+the
 two always measure the same work. Each case (style, format, resolution, coverage) is one
 benchmark group, so ``make bench`` prints privmask at every SIMD level this CPU supports next to
 its peers; absolute times are noisy on shared machines, the ratios are the point. With
@@ -8,7 +9,8 @@ its peers; absolute times are noisy on shared machines, the ratios are the point
 doubles as a smoke test of every SIMD path and peer; the ``test_*_matches_*`` / ``*_close`` /
 ``*_inside`` checks keep the peers honest.
 
-Run: ``pytest benches --benchmark-enable`` (or ``make bench``); ``python -m privmask.bench`` for
+Run: ``pytest benches --benchmark-enable`` (or ``make bench``);
+``python -m privmask.tools.bench`` for
 one table of the same cases with ratios, the bandwidth floor, threads and overhead.
 """
 
@@ -24,7 +26,7 @@ import pytest
 
 import privmask as pm
 from privmask import _native
-from privmask.bench import (
+from privmask.tools.bench import (
     BENCH_FORMATS,
     PEER_FORMAT,
     Case,

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import privmask as pm
-from privmask.bench import STYLES, zone_polygons
+from privmask.tools.bench import STYLES, zone_polygons
 from privmask.video import mask_file
 
 av = pytest.importorskip("av")

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import privmask as pm
-from privmask.detect import Detector
+from privmask.dynamic.detect import Detector
 from tests.people import make_clip
 
 

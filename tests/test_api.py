@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import privmask as pm
-from privmask.schema import json_schema
+from privmask.masks.schema import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -281,7 +281,7 @@ def test_swapped_frame_arguments_get_a_short_message() -> None:
         pm.Frame(planes, "gray")  # type: ignore[arg-type]
     assert len(str(e.value)) < 200
     with pytest.raises(pm.FrameFormatError, match="'rgb48'"):
-        pm.frame.plane_shapes("rgb48", 4, 4)
+        pm.engine.frame.plane_shapes("rgb48", 4, 4)
 
 
 def test_read_only_planes_are_refused() -> None:
@@ -321,7 +321,7 @@ def test_compiled_masks_are_shared_across_threads() -> None:
         "yuv420p",
         [
             rng.integers(0, 256, s, dtype=np.uint8)
-            for s in pm.frame.plane_shapes("yuv420p", 320, 240)
+            for s in pm.engine.frame.plane_shapes("yuv420p", 320, 240)
         ],
     )
     want = base.copy()
@@ -430,8 +430,8 @@ def test_packed_rgb_gets_rgb_colours_and_ten_bit_gets_full_depth() -> None:
 def test_threads_give_the_same_output_as_one_thread(style: pm.Style, fmt: str) -> None:
     # Large enough (720p, most of it covered) that the bands really go to several threads.
     rng = np.random.default_rng(11)
-    shapes = pm.frame.plane_shapes(fmt, 1280, 720)
-    dtype = pm.frame.sample_dtype(fmt)
+    shapes = pm.engine.frame.plane_shapes(fmt, 1280, 720)
+    dtype = pm.engine.frame.sample_dtype(fmt)
     top = 1023 if dtype == np.uint16 else 255
     shift = 6 if fmt == "p010le" else 0
     base = pm.Frame(fmt, [(rng.integers(0, top + 1, s) << shift).astype(dtype) for s in shapes])
@@ -470,7 +470,7 @@ def test_apply_from_several_python_threads_at_once(style: pm.Style) -> None:
     that waits inside one call may run part of another. Every call must still give exactly the
     one-thread result (this once failed with 'RefCell already borrowed')."""
     rng = np.random.default_rng(5)
-    shapes = pm.frame.plane_shapes("yuv420p", 1280, 720)
+    shapes = pm.engine.frame.plane_shapes("yuv420p", 1280, 720)
     base = pm.Frame("yuv420p", [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes])
     ms = pm.MaskSet(
         [
@@ -512,7 +512,7 @@ def test_every_simd_level_gives_the_scalar_output(fmt: str) -> None:
     from privmask import _native
 
     rng = np.random.default_rng(5)
-    shapes = pm.frame.plane_shapes(fmt, 333, 201)
+    shapes = pm.engine.frame.plane_shapes(fmt, 333, 201)
     base = pm.Frame(fmt, [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes])
     ms = pm.MaskSet(
         [

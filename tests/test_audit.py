@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from privmask.audit import GENESIS, AuditHead, AuditLog
 from privmask.errors import AuditIntegrityError
+from privmask.redaction.audit import GENESIS, AuditHead, AuditLog
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 KEY = b"k" * 32

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 import privmask as pm
-from privmask import _native, bench
+from privmask import _native
+from privmask.tools import bench
 
 TINY = bench.Settings(
     warmup=1,
@@ -134,7 +135,8 @@ def test_format_report(report: bench.BenchReport) -> None:
 def test_main_writes_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``python -m privmask.bench --quick --json FILE``: a table on stdout, strict JSON in FILE
+    """``python -m privmask.tools.bench --quick --json FILE``: a table on stdout, strict JSON in
+    FILE
     (no NaN or Infinity, which other JSON readers reject) that matches the printed run."""
     monkeypatch.setattr(bench, "QUICK", TINY)
     out = tmp_path / "report.json"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import privmask as pm
-from privmask.cli import main
+from privmask.cli.main import main
 from privmask.video import frame_bytes, mask_raw
 from tests.test_video import (
     CREATION_TIME,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from privmask import crypto
-from privmask.crypto import DecryptionError, EncryptingWriter, WrongPasswordError
+from privmask.redaction import crypto
+from privmask.redaction.crypto import DecryptionError, EncryptingWriter, WrongPasswordError
 
 CHUNK = 1024
 FAST = {"chunk_size": CHUNK, "scrypt_log2_n": 10}  # cheap key derivation: tests only

@@ -14,7 +14,7 @@ import privmask as pm
 def test_demo_writes_masked_pictures_and_video(tmp_path: Path) -> None:
     av = pytest.importorskip("av")
     image = pytest.importorskip("PIL.Image")
-    from privmask import demo
+    from privmask.tools import demo
 
     assert demo.main(["--out", str(tmp_path), "--frames", "4"]) == 0
     for name in ("before_after.png", "lifted.png", "styles.png", "masks.json", "switch.png"):

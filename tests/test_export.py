@@ -18,17 +18,18 @@ import numpy.typing as npt
 import pytest
 
 import privmask as pm
-from privmask.audit import AuditLog
-from privmask.crypto import DecryptionError, WrongPasswordError
-from privmask.lifts import Lift, LiftManager, LiftPolicy
+from privmask.redaction.audit import AuditLog
+from privmask.redaction.crypto import DecryptionError, WrongPasswordError
+from privmask.redaction.lifts import Lift, LiftManager, LiftPolicy
 
 W, H, FRAMES, FPS = 64, 48, 12, 12
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 INSIDE = (slice(12, 36), slice(16, 48))  # luma rows, columns of the middle mask
 MIDDLE = pm.Polygon.rect(0.25, 0.25, 0.5, 0.5)  # exactly INSIDE on 64x48
 SECRET = "cam7-secret-title"
-# ``privmask.export`` the attribute is the function (pm.export); the module is reached this way.
-export_module = importlib.import_module("privmask.export")
+# ``privmask.redaction.export`` the attribute is the function (pm.export); the module is
+# reached this way.
+export_module = importlib.import_module("privmask.redaction.export")
 GREY = (90, 128, 128)
 
 Planes = tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]
@@ -324,7 +325,7 @@ def test_encrypted_round_trip(clip: Path, tmp_path: Path) -> None:
     )
     assert list(stage.iterdir()) == []  # the unencrypted stage is gone
     enc = tmp_path / "sealed.mkv.enc"
-    assert pm.crypto.is_encrypted(enc)
+    assert pm.redaction.crypto.is_encrypted(enc)
     assert sealed.manifest["encryption"] == {"cipher": "AES-256-GCM", "kdf": "scrypt", "format": 1}
     assert sealed.manifest["output"]["sha256"] == hashlib.sha256(enc.read_bytes()).hexdigest()
     assert sealed.manifest["mask_sets"] == plain.manifest["mask_sets"]

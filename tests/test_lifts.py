@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import privmask as pm
-from privmask.audit import AuditLog
-from privmask.lifts import Lift, LiftManager, LiftPolicy
+from privmask.redaction.audit import AuditLog
+from privmask.redaction.lifts import Lift, LiftManager, LiftPolicy
 
 T0 = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)
 

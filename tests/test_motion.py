@@ -7,8 +7,8 @@ import pytest
 
 import privmask as pm
 from privmask import _native
-from privmask.detect import Detector, MotionDetector, luma
-from privmask.track import iou
+from privmask.dynamic.detect import Detector, MotionDetector, luma
+from privmask.dynamic.track import iou
 from tests.people import make_clip
 
 

@@ -79,8 +79,8 @@ def frames(draw: st.DrawFn, fmt: str | None = None) -> Buffers:
     seed = draw(st.integers(0, 2**32 - 1))
     pad = draw(st.sampled_from([0, 0, 3, 16]))
     rng = np.random.default_rng(seed)
-    shapes = pm.frame.plane_shapes(fmt, w, h)
-    dtype = pm.frame.sample_dtype(fmt)
+    shapes = pm.engine.frame.plane_shapes(fmt, w, h)
+    dtype = pm.engine.frame.sample_dtype(fmt)
     top, shift = ref.max_value(fmt), ref.SHIFT.get(fmt, 0)
     buffers = [(rng.integers(0, top + 1, (r, c + pad)) << shift).astype(dtype) for r, c in shapes]
     planes = [b[:, :c] for b, (_, c) in zip(buffers, shapes, strict=True)]

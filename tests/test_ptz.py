@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import privmask as pm
 import privmask.video
-from privmask.ptz import project_points, unproject_points
+from privmask.masks.ptz import project_points, unproject_points
 from tests.test_video import decode, expected, make_clip, planes
 
 W, H = 1920, 1080
@@ -410,7 +410,7 @@ def test_mask_file_places_scene_masks_per_frame_and_fails_closed_without_a_pose(
 def test_cli_validate_names_scene_locked_masks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from privmask.cli import main
+    from privmask.cli.main import main
 
     sp = pm.ScenePolygon([(0, 0), (5, 0), (5, 5)], margin_deg=0.5)
     path = tmp_path / "ptz.json"
@@ -504,7 +504,7 @@ def test_bad_pose_files_name_the_field(doc: str, error: type[Exception], message
 
 
 def test_published_pose_track_schema_is_current() -> None:
-    from privmask.schema import pose_track_json_schema
+    from privmask.masks.schema import pose_track_json_schema
 
     root = Path(__file__).resolve().parent.parent
     published = json.loads((root / "schema" / "poses.schema.json").read_text())
@@ -522,7 +522,7 @@ def _ptz_job(tmp_path: Path) -> tuple[Path, pm.MaskSet, pm.PoseTrack]:
 def test_cli_mask_places_scene_masks_from_a_pose_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from privmask.cli import main
+    from privmask.cli.main import main
 
     src, masks, track = _ptz_job(tmp_path)
     (tmp_path / "masks.json").write_text(masks.to_json())
@@ -551,7 +551,7 @@ def test_cli_mask_places_scene_masks_from_a_pose_file(
 
 
 def test_cli_validate_reads_pose_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from privmask.cli import main
+    from privmask.cli.main import main
 
     _, _, track = _ptz_job(tmp_path)
     path = tmp_path / "poses.json"
@@ -589,11 +589,11 @@ def test_raw_pipes_place_scene_masks_from_poses(
     import io
     import sys
 
-    from privmask.cli import main
+    from privmask.cli.main import main
 
     w, h, n = 64, 48, 8
     rng = np.random.default_rng(3)
-    shapes = pm.frame.plane_shapes("yuv420p", w, h)
+    shapes = pm.engine.frame.plane_shapes("yuv420p", w, h)
     frames = [[rng.integers(16, 236, s, dtype=np.uint8) for s in shapes] for _ in range(n)]
     raw = b"".join(p.tobytes() for f in frames for p in f)
     masks = pm.MaskSet([pm.Mask(pm.ScenePolygon([(-4, -4), (4, -4), (4, 4), (-4, 4)]))])

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 import privmask as pm
-from privmask.cli import main
-from privmask.redact import Redactor, redact_file, select_regions
-from privmask.regions import Region, region_coverage
-from privmask.track import Tracker
+from privmask.cli.main import main
+from privmask.dynamic.track import Tracker
+from privmask.engine.regions import Region, region_coverage
+from privmask.redaction.redact import Redactor, redact_file, select_regions
 from tests.people import MASK, make_clip, unmasked
 
 av = pytest.importorskip("av")

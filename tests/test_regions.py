@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import privmask as pm
-from privmask.regions import Region, region_coverage
+from privmask.engine.regions import Region, region_coverage
 
 BLACK = pm.Solid(yuv=(1, 128, 128))
 

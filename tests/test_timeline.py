@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import privmask as pm
-from privmask.schema import json_schema, timeline_json_schema
-from privmask.timeline import MaskSchedule, MaskTimeline, load_masks, parse_masks
+from privmask.masks.schema import json_schema, timeline_json_schema
+from privmask.masks.timeline import MaskSchedule, MaskTimeline, load_masks, parse_masks
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

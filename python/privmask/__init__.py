@@ -12,9 +12,8 @@ import multiprocessing as _mp
 
 from privmask._native import __version__, threads
 from privmask._native import set_threads as _set_threads
-from privmask.audit import AuditHead, AuditLog
-from privmask.crypto import DecryptionError, WrongPasswordError, decrypt, encrypt
-from privmask.engine import apply, apply_report, coverage
+from privmask.engine.apply import apply, apply_report, coverage
+from privmask.engine.frame import FORMATS, Frame
 from privmask.errors import (
     AuditIntegrityError,
     FrameFormatError,
@@ -25,15 +24,16 @@ from privmask.errors import (
     PrivmaskError,
     VideoError,
 )
-from privmask.export import ExportResult, export
-from privmask.frame import FORMATS, Frame
-from privmask.geometry import Polygon
-from privmask.interop import MaskCheck, OnvifMaskOptions
-from privmask.lifts import Lift, LiftManager, LiftPolicy
-from privmask.masks import CompiledMasks, Mask, MaskSet
-from privmask.ptz import ApplyResult, PoseTrack, PTZPose, ScenePolygon, ZoomMap
-from privmask.styles import Blur, Fill, Grade, Mosaic, Solid, Style
-from privmask.timeline import MaskTimeline, TimelineVersion, load_masks
+from privmask.masks.geometry import Polygon
+from privmask.masks.interop import MaskCheck, OnvifMaskOptions
+from privmask.masks.maskset import CompiledMasks, Mask, MaskSet
+from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, ScenePolygon, ZoomMap
+from privmask.masks.styles import Blur, Fill, Grade, Mosaic, Solid, Style
+from privmask.masks.timeline import MaskTimeline, TimelineVersion, load_masks
+from privmask.redaction.audit import AuditHead, AuditLog
+from privmask.redaction.crypto import DecryptionError, WrongPasswordError, decrypt, encrypt
+from privmask.redaction.export import ExportResult, export
+from privmask.redaction.lifts import Lift, LiftManager, LiftPolicy
 
 
 def set_threads(n: int) -> None:
@@ -101,15 +101,15 @@ __all__ = [
 ]
 
 # Dynamic masking and redaction of people (issue 7).
-from privmask.detect import (  # noqa: E402
+from privmask.dynamic.detect import (  # noqa: E402
     CascadeFaceDetector,
     CenterFaceDetector,
     Detector,
     MotionDetector,
 )
-from privmask.redact import Redactor, RedactReport, redact_file  # noqa: E402
-from privmask.regions import Region  # noqa: E402
-from privmask.track import Tracker, TrackerStats  # noqa: E402
+from privmask.dynamic.track import Tracker, TrackerStats  # noqa: E402
+from privmask.engine.regions import Region  # noqa: E402
+from privmask.redaction.redact import Redactor, RedactReport, redact_file  # noqa: E402
 
 __all__ += [
     "CascadeFaceDetector",

@@ -45,11 +45,11 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from privmask.engine.frame import FORMATS, Frame, plane_shapes
 from privmask.errors import FrameFormatError, NoMasksInForceError, VideoError
-from privmask.frame import FORMATS, Frame, plane_shapes
-from privmask.masks import CompiledMasks, MaskSet
-from privmask.ptz import PoseTrack, has_scene_masks, resolve_for_frame
-from privmask.timeline import MaskSchedule, MaskTimeline
+from privmask.masks.maskset import CompiledMasks, MaskSet
+from privmask.masks.ptz import PoseTrack, has_scene_masks, resolve_for_frame
+from privmask.masks.timeline import MaskSchedule, MaskTimeline
 
 __all__ = [
     "MaskJob",

@@ -21,11 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from privmask import _native
+from privmask.engine.frame import Frame
 from privmask.errors import InvalidGeometryError, MaskConfigError
-from privmask.frame import Frame
-from privmask.geometry import Polygon
-from privmask.masks import CompiledMasks, Mask, MaskSet
-from privmask.styles import Blur, Fill, Mosaic, Solid, Style
+from privmask.masks.geometry import Polygon
+from privmask.masks.maskset import CompiledMasks, Mask, MaskSet
+from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 
 __all__ = ["Box", "Region", "apply_regions", "mask_whole_frame", "region_coverage"]
 

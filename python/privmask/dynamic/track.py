@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from privmask.detect import Detector
+from privmask.dynamic.detect import Detector
+from privmask.engine.frame import Frame
+from privmask.engine.regions import Box, Region
 from privmask.errors import MaskConfigError
-from privmask.frame import Frame
-from privmask.regions import Box, Region
 
 __all__ = ["Track", "TrackedFrame", "Tracker", "TrackerStats", "iou"]
 

@@ -16,7 +16,7 @@ built to be safe by construction rather than by care:
 - ``manifest=True`` writes a sidecar JSON saying what was done (privmask version, frame count,
   the mask-set hashes used over which frame ranges, each mask's style and irreversibility grade,
   whether liftable masks were burned in, the output's SHA-256);
-- ``password=`` encrypts the result (:mod:`privmask.crypto`: AES-256-GCM in authenticated
+- ``password=`` encrypts the result (:mod:`privmask.redaction.crypto`: AES-256-GCM in authenticated
   chunks, scrypt), streamed so a multi-GB export never sits in memory.
 
 The output (and the manifest) appear only when everything succeeded, audit record included.
@@ -38,13 +38,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from privmask import crypto
-from privmask.audit import AuditLog
 from privmask.errors import LiftDeniedError
-from privmask.lifts import Lift
-from privmask.masks import MaskSet
-from privmask.styles import Grade
-from privmask.timeline import MaskTimeline
+from privmask.masks.maskset import MaskSet
+from privmask.masks.styles import Grade
+from privmask.masks.timeline import MaskTimeline
+from privmask.redaction import crypto
+from privmask.redaction.audit import AuditLog
+from privmask.redaction.lifts import Lift
 
 __all__ = [
     "COMMANDS",
@@ -185,7 +185,7 @@ def export(
     ``quality`` (CRF) and ``keep_audio`` are passed to :func:`privmask.video.mask_file`.
     """
     from privmask._native import __version__
-    from privmask.video import mask_file  # needs PyAV
+    from privmask.video.files import mask_file  # needs PyAV
 
     if not isinstance(masks, (MaskSet, MaskTimeline)):
         raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
@@ -380,7 +380,7 @@ def _password_options(p: argparse.ArgumentParser) -> None:
 def add_cli(sub: Any) -> None:
     """Registers ``export`` and ``decrypt`` on the ``privmask`` command's subparsers (the
     object ``ArgumentParser.add_subparsers()`` returns); :func:`run_cli` runs them."""
-    from privmask.cli import _timestamp
+    from privmask.cli.main import _timestamp
 
     p = sub.add_parser(
         "export",
@@ -430,9 +430,9 @@ def add_cli(sub: Any) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """Runs a parsed ``export`` or ``decrypt`` command; 0 on success, 1 on a failure the user
     can fix (printed as one line)."""
-    from privmask.cli import PROG, describe
+    from privmask.cli.main import PROG, describe
     from privmask.errors import PrivmaskError
-    from privmask.timeline import load_masks
+    from privmask.masks.timeline import load_masks
 
     try:
         if args.command == "decrypt":
@@ -476,7 +476,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The two subcommands on a parser of their own: what ``privmask export|decrypt`` runs
-    once :mod:`privmask.cli` registers them with :func:`add_cli` and :func:`run_cli`."""
+    once :mod:`privmask.cli.main` registers them with :func:`add_cli` and :func:`run_cli`."""
     parser = argparse.ArgumentParser(prog="privmask", description="Redaction exports.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_cli(sub)

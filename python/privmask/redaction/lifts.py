@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from privmask.audit import AuditLog
 from privmask.errors import LiftDeniedError
+from privmask.redaction.audit import AuditLog
 
 __all__ = ["Clock", "Lift", "LiftManager", "LiftPolicy", "PermissionCheck", "VisibleCameras"]
 
@@ -66,7 +66,7 @@ class LiftPolicy:
 class Lift:
     """A granted lift. Only the :class:`LiftManager` that granted it can vouch for it: a ``Lift``
     built by hand, or one that expired or was reapplied, is refused wherever a lift is checked
-    (e.g. :func:`privmask.export`).
+    (e.g. :func:`privmask.redaction.export`).
 
     ``cameras`` is ``None`` for every camera the user can see; ``approver`` is the second user
     who approved it, if one was needed.

@@ -14,13 +14,13 @@ import numpy.typing as npt
 
 from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
-from privmask.geometry import Polygon
-from privmask.ptz import PTZPose, ScenePolygon, resolve
-from privmask.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
-from privmask.styles import Blur, Fill, Mosaic, Solid, Style
+from privmask.masks.geometry import Polygon
+from privmask.masks.ptz import PTZPose, ScenePolygon, resolve
+from privmask.masks.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
+from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 
 if TYPE_CHECKING:
-    from privmask.frame import Frame
+    from privmask.engine.frame import Frame
 
 __all__ = ["CompiledMasks", "Mask", "MaskSet"]
 
@@ -33,7 +33,8 @@ class Mask:
 
     Permanent masks (``liftable=False``) are applied always; liftable ones are skipped by
     ``apply(..., lifted=True)``. ``shape`` is a :class:`Polygon` (image-locked) or a
-    :class:`~privmask.ptz.ScenePolygon` (scene-locked, for PTZ cameras; needs a pose to apply).
+    :class:`~privmask.masks.ptz.ScenePolygon` (scene-locked, for PTZ cameras; needs a pose to
+    apply).
     """
 
     shape: Polygon | ScenePolygon
@@ -250,15 +251,15 @@ class MaskSet:
     @classmethod
     def from_onvif(cls, xml: str | bytes, *, include_disabled: bool = False) -> MaskSet:
         """Masks from an ONVIF Media2 ``GetMasksResponse`` (or any document holding ``Mask``
-        elements); see :func:`privmask.interop.masks_from_onvif`."""
-        from privmask import interop
+        elements); see :func:`privmask.masks.interop.masks_from_onvif`."""
+        from privmask.masks import interop
 
         return interop.masks_from_onvif(xml, include_disabled=include_disabled)
 
     def to_onvif(self, configuration_token: str = "") -> str:
         """This set as ONVIF Media2 ``Masks`` elements; see
-        :func:`privmask.interop.masks_to_onvif`."""
-        from privmask import interop
+        :func:`privmask.masks.interop.masks_to_onvif`."""
+        from privmask.masks import interop
 
         return interop.masks_to_onvif(self, configuration_token)
 
@@ -270,22 +271,24 @@ class MaskSet:
         frame_size: tuple[int, int] | None = None,
         style: Style | None = None,
     ) -> MaskSet:
-        """Masks from Frigate polygon strings; see :func:`privmask.interop.masks_from_frigate`."""
-        from privmask import interop
+        """Masks from Frigate polygon strings; see
+        :func:`privmask.masks.interop.masks_from_frigate`."""
+        from privmask.masks import interop
 
         return interop.masks_from_frigate(polygons, frame_size=frame_size, style=style)
 
     def to_frigate(self) -> list[str]:
-        """One Frigate polygon string per mask; see :func:`privmask.interop.masks_to_frigate`."""
-        from privmask import interop
+        """One Frigate polygon string per mask; see
+        :func:`privmask.masks.interop.masks_to_frigate`."""
+        from privmask.masks import interop
 
         return interop.masks_to_frigate(self)
 
     @classmethod
     def from_grid(cls, cells: Any, grid: tuple[int, int], *, style: Style | None = None) -> MaskSet:
         """Masks from a grid-cell selection, adjacent cells merged into one polygon per
-        connected area; see :func:`privmask.interop.masks_from_grid`."""
-        from privmask import interop
+        connected area; see :func:`privmask.masks.interop.masks_from_grid`."""
+        from privmask.masks import interop
 
         return interop.masks_from_grid(cells, grid, style=style)
 

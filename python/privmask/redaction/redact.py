@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from privmask import __version__
-from privmask.detect import Detector, MotionDetector, face_detector
-from privmask.engine import apply
+from privmask.dynamic.detect import Detector, MotionDetector, face_detector
+from privmask.dynamic.track import TrackedFrame, Tracker, TrackerStats
+from privmask.engine.apply import apply
+from privmask.engine.frame import Frame
+from privmask.engine.regions import Region, mask_whole_frame
 from privmask.errors import MaskConfigError, VideoError
-from privmask.frame import Frame
-from privmask.masks import MaskSet
-from privmask.regions import Region, mask_whole_frame
-from privmask.styles import Blur, Mosaic, Solid, Style
-from privmask.track import TrackedFrame, Tracker, TrackerStats
+from privmask.masks.maskset import MaskSet
+from privmask.masks.styles import Blur, Mosaic, Solid, Style
 
 __all__ = [
     "COMMANDS",
@@ -236,7 +236,7 @@ def redact_file(
 ) -> RedactReport:
     """Redacts the video ``src`` into ``dst``: detects people (``faces``, ``motion``, or your
     own ``detectors``), tracks them (``hold``, ``margin``, ``detect_every``, ``budget_s``: see
-    :class:`~privmask.track.Tracker`) and masks the chosen tracks with ``style``, after the
+    :class:`~privmask.dynamic.track.Tracker`) and masks the chosen tracks with ``style``, after the
     static ``masks`` if given. Writes the sidecar ``dst + '.tracks.json'`` and, with
     ``preview``, the contact sheet ``dst + '.tracks.png'``.
 
@@ -245,7 +245,7 @@ def redact_file(
     """
     import av
 
-    from privmask import video as v
+    from privmask.video import files as v
 
     t0 = time.perf_counter()
     dets = list(detectors) if detectors is not None else _detectors(faces, motion, face_model)
@@ -357,7 +357,7 @@ def _fraction(text: str) -> float:
 
 def add_cli(subparsers: Any) -> None:
     """Registers ``privmask redact``."""
-    from privmask.cli import nonnegative_int, positive_int
+    from privmask.cli.main import nonnegative_int, positive_int
 
     p = subparsers.add_parser(
         "redact",
@@ -425,8 +425,8 @@ def add_cli(subparsers: Any) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Runs ``privmask redact``; returns the exit status."""
-    from privmask.cli import _USER_ERRORS, _fail, describe, outputs, run_files
-    from privmask.timeline import load_masks
+    from privmask.cli.main import _USER_ERRORS, _fail, describe, outputs, run_files
+    from privmask.masks.timeline import load_masks
 
     parser: argparse.ArgumentParser = args.redact_parser  # for usage errors (exit status 2)
     pairs = outputs(args, parser, "redact")

@@ -1,9 +1,9 @@
 """``privmask bench``: how fast privmask masks frames on this machine, next to its peers.
 
-    python -m privmask.bench                     # 1080p and 4K, every style (under a minute)
-    python -m privmask.bench --quick             # 1080p only, fewer repeats (under 15 s)
-    python -m privmask.bench --json report.json  # also a machine-readable report
-    python -m privmask.bench --formats yuv420p,nv12,rgb24 --simd sse41 --threads 2
+    python -m privmask.tools.bench                     # 1080p and 4K, every style (under a minute)
+    python -m privmask.tools.bench --quick             # 1080p only, fewer repeats (under 15 s)
+    python -m privmask.tools.bench --json report.json  # also a machine-readable report
+    python -m privmask.tools.bench --formats yuv420p,nv12,rgb24 --simd sse41 --threads 2
 
 People paste this output when they compare hardware, so it says where it ran (CPU, cores, SIMD
 level, threads, versions) and measures what does not depend on the neighbours: every timing is
@@ -60,7 +60,7 @@ import numpy.typing as npt
 
 import privmask as pm
 from privmask import _native
-from privmask.frame import FORMATS, Plane, plane_shapes, sample_dtype
+from privmask.engine.frame import FORMATS, Plane, plane_shapes, sample_dtype
 
 __all__ = [
     "COMMANDS",
@@ -1385,7 +1385,7 @@ _DESCRIPTION = (
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    from privmask.cli import positive_int
+    from privmask.cli.main import positive_int
 
     parser.add_argument(
         "--quick", action="store_true", help="1080p only and fewer repeats (under 15 s)"
@@ -1435,7 +1435,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = ("bench",)
-"""The ``privmask`` sub-commands this module adds (see :mod:`privmask.cli`)."""
+"""The ``privmask`` sub-commands this module adds (see :mod:`privmask.cli.main`)."""
 
 
 def add_cli(
@@ -1476,8 +1476,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m privmask.bench``: the same as ``privmask bench``, without the CLI module."""
-    parser = argparse.ArgumentParser(prog="python -m privmask.bench", description=_DESCRIPTION)
+    """``python -m privmask.tools.bench``: the same as ``privmask bench``, without the CLI
+    module."""
+    parser = argparse.ArgumentParser(
+        prog="python -m privmask.tools.bench", description=_DESCRIPTION
+    )
     _configure(parser)
     return run_cli(parser.parse_args(argv))
 

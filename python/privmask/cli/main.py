@@ -36,11 +36,11 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from privmask import __version__
+from privmask.engine.frame import FORMATS
 from privmask.errors import InvalidGeometryError, MaskConfigError, PrivmaskError
-from privmask.frame import FORMATS
-from privmask.masks import MaskSet
-from privmask.ptz import PoseTrack
-from privmask.timeline import MaskTimeline, load_masks
+from privmask.masks.maskset import MaskSet
+from privmask.masks.ptz import PoseTrack
+from privmask.masks.timeline import MaskTimeline, load_masks
 
 __all__ = ["main"]
 
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTENSIONS = ("privmask.export", "privmask.bench", "privmask.redact")
+_EXTENSIONS = ("privmask.redaction.export", "privmask.tools.bench", "privmask.redaction.redact")
 """Modules that add subcommands: each has ``COMMANDS``, ``add_cli(subparsers)`` and
 ``run_cli(args)``, so each feature owns its own options. Imported on use: they pull in
 heavier dependencies (PyAV, OpenCV) that the other commands do not need."""
@@ -257,11 +257,11 @@ def _extensions() -> list[ModuleType]:
 
 
 def _video() -> ModuleType | None:
-    """:mod:`privmask.video`, or ``None`` without PyAV (an optional dependency: ``validate``
+    """:mod:`privmask.video.files`, or ``None`` without PyAV (an optional dependency: ``validate``
     works without it)."""
     if importlib.util.find_spec("av") is None:
         return None
-    return importlib.import_module("privmask.video")
+    return importlib.import_module("privmask.video.files")
 
 
 def _fail(message: str) -> int:
@@ -368,7 +368,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
     """One file of ``privmask mask`` (module level, so a worker process can unpickle it)."""
-    from privmask.video import run_job
+    from privmask.video.files import run_job
 
     return run_job(dataclasses.replace(template, src=src, dst=dst), progress=progress)
 

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from privmask.engine.frame import Frame
+from privmask.engine.regions import Region, _check_regions, _check_style, apply_regions
 from privmask.errors import FrameFormatError
-from privmask.frame import Frame
-from privmask.masks import CompiledMasks, MaskSet
-from privmask.ptz import ApplyResult, PTZPose, resolve_for_frame
-from privmask.regions import Region, _check_regions, _check_style, apply_regions
-from privmask.styles import Solid, Style
+from privmask.masks.maskset import CompiledMasks, MaskSet
+from privmask.masks.ptz import ApplyResult, PTZPose, resolve_for_frame
+from privmask.masks.styles import Solid, Style
 
 __all__ = ["apply", "apply_report", "coverage"]
 
@@ -74,7 +74,8 @@ def apply(
 def apply_report(
     target: Any, masks: MaskSet | CompiledMasks, *, pose: PTZPose | None = None, **options: Any
 ) -> ApplyResult:
-    """:func:`apply`, returning an :class:`~privmask.ptz.ApplyResult` that says whether the frame
+    """:func:`apply`, returning an :class:`~privmask.masks.ptz.ApplyResult` that says whether the
+    frame
     failed closed (scene-locked masks without a current pose). ``apply`` itself returns None so
     that existing callers are unchanged; PTZ pipelines call this instead."""
     frame = _as_frame(target)

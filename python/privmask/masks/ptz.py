@@ -1,7 +1,8 @@
 """Scene-locked masks for PTZ cameras: directions on the viewing sphere, camera poses, and the
 projection between them.
 
-An image-locked :class:`~privmask.geometry.Polygon` covers the same image area whatever the camera
+An image-locked :class:`~privmask.masks.geometry.Polygon` covers the same image area whatever the
+camera
 does, so on a PTZ camera it drifts off the neighbour's window as soon as the camera pans. A
 :class:`ScenePolygon` stores directions (pan, tilt) instead; for each frame it is projected through
 the frame's :class:`PTZPose` into an image ``Polygon`` and rasterised by the Rust core like any
@@ -31,10 +32,10 @@ import numpy as np
 import numpy.typing as npt
 
 from privmask.errors import InvalidGeometryError, MaskConfigError
-from privmask.geometry import Polygon
+from privmask.masks.geometry import Polygon
 
 if TYPE_CHECKING:
-    from privmask.masks import MaskSet
+    from privmask.masks.maskset import MaskSet
 
 __all__ = [
     "ApplyResult",
@@ -497,11 +498,11 @@ class PoseTrack:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PoseTrack:
-        """A track from a pose-track file (see :mod:`privmask.schema`): the camera's position
+        """A track from a pose-track file (see :mod:`privmask.masks.schema`): the camera's position
         reports by time on the video stream's clock. Raises :class:`MaskConfigError` naming the
         field for a malformed file, :class:`InvalidGeometryError` (with the field in a note) for
         a zoom the ``zoom_map`` does not cover."""
-        from privmask.schema import parse_pose_track
+        from privmask.masks.schema import parse_pose_track
 
         model = parse_pose_track(text)
         zoom_map = ZoomMap(model.zoom_map) if model.zoom_map is not None else None
@@ -587,7 +588,7 @@ def resolve(masks: MaskSet, pose: PTZPose, width: int, height: int) -> MaskSet:
     """The image-locked mask set equivalent to ``masks`` for one frame seen from ``pose``:
     scene-locked masks projected (and grown by their margin), those out of view or below their
     zoom threshold dropped, image-locked masks unchanged. Order is kept."""
-    from privmask.masks import Mask, MaskSet
+    from privmask.masks.maskset import Mask, MaskSet
 
     out: list[Mask] = []
     for m in masks:
@@ -622,8 +623,8 @@ def fail_closed_masks() -> MaskSet:
     """One permanent solid-black mask over the whole frame: what a frame gets when its
     scene-locked masks cannot be placed. Showing nothing is the only safe guess."""
     if not _FAIL_CLOSED:
-        from privmask.masks import Mask, MaskSet
-        from privmask.styles import Solid
+        from privmask.masks.maskset import Mask, MaskSet
+        from privmask.masks.styles import Solid
 
         whole = Polygon.rect(0.0, 0.0, 1.0, 1.0)
         _FAIL_CLOSED.append(MaskSet([Mask(whole, Solid(), name="fail-closed")]))
@@ -638,7 +639,7 @@ def resolve_for_frame(
     scene-locked set has no pose (unknown or stale): privmask fails closed."""
     if pose is not None and not isinstance(pose, PTZPose):
         raise InvalidGeometryError(f"pose must be a PTZPose or None, got {pose!r}")
-    from privmask.masks import MaskSet
+    from privmask.masks.maskset import MaskSet
 
     if not isinstance(masks, MaskSet) or not masks.scene_locked:
         return masks, _APPLIED

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from privmask.errors import InvalidGeometryError, MaskConfigError, NoMasksInForceError
-from privmask.masks import MaskSet
-from privmask.schema import (
+from privmask.masks.maskset import MaskSet
+from privmask.masks.schema import (
     SCHEMA_VERSION,
     MaskSetModel,
     TimelineModel,

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from privmask.errors import InvalidGeometryError, MaskConfigError
-from privmask.geometry import Polygon
-from privmask.masks import Mask, MaskSet
-from privmask.ptz import ScenePolygon
-from privmask.styles import Blur, Fill, Mosaic, Solid, Style
+from privmask.masks.geometry import Polygon
+from privmask.masks.maskset import Mask, MaskSet
+from privmask.masks.ptz import ScenePolygon
+from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 
 __all__ = [
     "MaskCheck",

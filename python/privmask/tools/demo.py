@@ -1,6 +1,6 @@
 """Makes a sample recording, masks it with a changing configuration, and shows the result.
 
-Run as ``python -m privmask.demo --out demo`` (what ``make demo`` does). Needs PyAV and Pillow
+Run as ``python -m privmask.tools.demo --out demo`` (what ``make demo`` does). Needs PyAV and Pillow
 (``pip install privmask[demo]``); downloads nothing. The clip is drawn in memory, deterministic,
 1920x1080 at 25 fps: a street scene with a neighbour's house (a window and a pentagonal attic
 window), a notice board with text, a van driving past and a face-sized patch walking along a
@@ -418,7 +418,7 @@ def run(out: Path, frames: int) -> list[Path]:
     recording, masks it with the demo timeline, prints a summary and returns the files written."""
     from PIL import Image
 
-    from privmask.video import mask_file
+    from privmask.video.files import mask_file
 
     masks = build_masks()
     out.mkdir(parents=True, exist_ok=True)
@@ -594,7 +594,7 @@ def _styles_strip(rgb: RGB, box: tuple[float, float, float, float]) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m privmask.demo",
+        prog="python -m privmask.tools.demo",
         description=(
             "Make a sample 1080p recording, mask it with a timeline whose masks change halfway, "
             "and write the masked video and before/after pictures."

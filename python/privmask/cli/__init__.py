@@ -1,0 +1,1 @@
+"""The ``privmask`` command line."""

@@ -1,0 +1,1 @@
+"""Not API: ``privmask bench`` and ``make demo``."""
