@@ -1,6 +1,7 @@
 # privmask: two commands on a fresh machine.
 #   make test   set up .venv, build, then cargo test + clippy + fmt, ruff, mypy + stubtest, pytest
 #   make demo   set up .venv, build, then mask the built-in sample and write demo/
+#   make test-aarch64   the core's tests (NEON against scalar) built for aarch64, run under qemu
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,6 +14,8 @@ RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml rust/core/Cargo.toml 
 help:
 	@echo "make demo   - build and mask the built-in sample (writes demo/)"
 	@echo "make test   - build and run the whole suite (cargo test, lints, pytest)"
+	@echo "make test-aarch64 - core tests and clippy for aarch64 (NEON), under qemu; installs"
+	@echo "                    Debian's cross toolchain when missing (needs root then)"
 	@echo "make bench  - benchmarks side by side with OpenCV and numpy"
 	@echo "make lint   - cargo fmt/clippy, ruff, mypy + stubtest"
 
@@ -55,6 +58,45 @@ test-python: build
 
 .PHONY: test
 test: test-rust lint test-python
+
+# aarch64 (NEON) without ARM hardware: Debian's Rust (rustc-web, 1.96) has an aarch64 standard
+# library, so the rustup cargo drives /usr/bin/rustc with a cross linker and runs the tests under
+# qemu-user. Linked statically: dynamically linked aarch64 binaries spin forever under this qemu once
+# they start a thread. Its own target dir, so the host build's cache (other RUSTC and RUSTFLAGS)
+# stays valid. Clippy runs for aarch64 too, since the host's clippy never sees neon.rs.
+AARCH64_PACKAGES := rustc-web rust-web-clippy libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
+	libc6-dev-arm64-cross qemu-user
+AARCH64_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR=target/aarch64 \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64 \
+	RUSTFLAGS="-C target-feature=+crt-static" RUSTDOCFLAGS="-C target-feature=+crt-static"
+
+.PHONY: aarch64-toolchain
+aarch64-toolchain:
+	@missing=""; for p in $(AARCH64_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	        echo "make test-aarch64 needs these Debian packages (arm64 architecture added):$$missing" >&2; \
+	        echo "install them as root, or run make test-aarch64 as root to have them installed" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "installing the aarch64 cross toolchain:$$missing"; \
+	    log=$$(mktemp); \
+	    { dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64; } \
+	        && apt-get update -qq >"$$log" 2>&1 \
+	        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	            $(AARCH64_PACKAGES) >>"$$log" 2>&1 \
+	        || { cat "$$log" >&2; rm -f "$$log"; echo "could not install the aarch64 cross toolchain" >&2; exit 1; }; \
+	    rm -f "$$log"; \
+	fi
+
+.PHONY: test-aarch64
+test-aarch64: aarch64-toolchain
+	$(AARCH64_ENV) /usr/bin/cargo-clippy clippy -p privmask-core --all-targets \
+	    --target aarch64-unknown-linux-gnu --quiet -- -D warnings
+	$(AARCH64_ENV) cargo test -p privmask-core --target aarch64-unknown-linux-gnu --release
 
 .PHONY: bench
 bench: build

@@ -358,7 +358,7 @@ fn threads() -> usize {
     privmask_core::parallel::threads()
 }
 
-/// The SIMD level the kernels use ("scalar", "sse41" or "avx2").
+/// The SIMD level the kernels use ("scalar", "sse41", "avx2" or "neon").
 #[pyfunction]
 fn simd_level() -> &'static str {
     privmask_core::simd::level().name()

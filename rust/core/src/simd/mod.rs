@@ -1,10 +1,10 @@
-//! SIMD kernels, chosen at run time: AVX2 or SSE4.1 on x86-64, scalar everywhere.
+//! SIMD kernels, chosen at run time: AVX2 or SSE4.1 on x86-64, NEON on aarch64, scalar everywhere.
 //!
 //! Wheels are built for the baseline instruction set, so faster paths are picked by CPU detection,
-//! never by `target-cpu`. `PRIVMASK_SIMD=scalar|sse41|avx2` (or [`set_level`]) forces a level for
-//! tests and benchmarks; asking for one the CPU lacks is an error. Every level computes exactly
-//! what the scalar reference does (same operations in the same order), and the tests check that.
-//! aarch64 runs the scalar path: NEON kernels are not written yet.
+//! never by `target-cpu`. `PRIVMASK_SIMD=scalar|sse41|avx2|neon` (or [`set_level`]) forces a level
+//! for tests and benchmarks; asking for one the CPU lacks is an error. Every level computes exactly
+//! what the scalar reference does (same operations in the same order), and the tests check that
+//! (on aarch64 under emulation too: `make test-aarch64`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod sse41;
@@ -25,6 +27,8 @@ pub enum Level {
     Sse41,
     /// x86-64 with AVX2.
     Avx2,
+    /// aarch64 with NEON (Advanced SIMD).
+    Neon,
 }
 
 impl Level {
@@ -34,6 +38,7 @@ impl Level {
             Level::Scalar => "scalar",
             Level::Sse41 => "sse41",
             Level::Avx2 => "avx2",
+            Level::Neon => "neon",
         }
     }
 
@@ -43,8 +48,9 @@ impl Level {
             "scalar" => Ok(Level::Scalar),
             "sse41" | "sse4.1" => Ok(Level::Sse41),
             "avx2" => Ok(Level::Avx2),
+            "neon" => Ok(Level::Neon),
             other => Err(Error::MaskConfig(format!(
-                "unknown SIMD level {other:?}; use scalar, sse41 or avx2"
+                "unknown SIMD level {other:?}; use scalar, sse41, avx2 or neon"
             ))),
         }
     }
@@ -58,13 +64,18 @@ impl Level {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
+            Level::Sse41 | Level::Avx2 => false,
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(not(target_arch = "aarch64"))]
+            Level::Neon => false,
         }
     }
 
-    /// The levels this CPU supports, slowest first.
+    /// The levels this CPU supports, slowest first (levels of another architecture are never
+    /// supported, so at most one family follows scalar).
     pub fn supported() -> Vec<Level> {
-        [Level::Scalar, Level::Sse41, Level::Avx2]
+        [Level::Scalar, Level::Sse41, Level::Avx2, Level::Neon]
             .into_iter()
             .filter(|l| l.is_supported())
             .collect()
@@ -82,6 +93,7 @@ impl Level {
         match code {
             2 => Level::Sse41,
             3 => Level::Avx2,
+            4 => Level::Neon,
             _ => Level::Scalar,
         }
     }
@@ -126,7 +138,17 @@ pub fn prefetch<T>(ptr: *const T) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: `prfm` is in the aarch64 base instruction set and never faults, whatever the
+    // address; it reads no memory architecturally, writes none, and leaves the flags alone.
+    unsafe {
+        std::arch::asm!(
+            "prfm pldl1keep, [{0}]",
+            in(reg) ptr,
+            options(nostack, readonly, preserves_flags)
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     let _ = ptr;
 }
 
@@ -153,6 +175,9 @@ unsafe fn sum_u8_unchecked(level: Level, data: &[u8]) -> u64 {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Level::Sse41 => unsafe { sse41::sum_u8(data) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Level::Neon => unsafe { neon::sum_u8(data) },
         _ => scalar::sum_u8(data),
     }
 }
@@ -174,6 +199,9 @@ pub fn add_u8_to_u16_at(level: Level, acc: &mut [u16], src: &[u8]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Level::Sse41 => unsafe { sse41::add_u8_to_u16(acc, src) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Level::Neon => unsafe { neon::add_u8_to_u16(acc, src) },
         _ => scalar::add_u8_to_u16(acc, src),
     }
 }
@@ -195,6 +223,9 @@ pub fn lerp_rows_u8_at(level: Level, r0: &[f32], r1: &[f32], t: f32, out: &mut [
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Level::Sse41 => unsafe { sse41::lerp_rows_u8(r0, r1, t, out) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Level::Neon => unsafe { neon::lerp_rows_u8(r0, r1, t, out) },
         _ => scalar::lerp_rows_u8(r0, r1, t, out),
     }
 }
@@ -216,6 +247,9 @@ pub fn weighted_rows_at(level: Level, taps: &[(f32, &[f32])], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the level and the row lengths were just checked.
         Level::Avx2 => unsafe { avx2::weighted_rows(taps, out) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Level::Neon => unsafe { neon::weighted_rows(taps, out) },
         _ => scalar::weighted_rows(taps, out),
     }
 }
@@ -268,6 +302,9 @@ pub(crate) unsafe fn lerp_gather_unchecked(
         // SAFETY: the level is supported and the indices in range (this function's contract);
         // the slices were cut to `out`'s length above.
         Level::Avx2 => unsafe { avx2::lerp_gather(row, idx0, idx1, frac, out) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Level::Neon => unsafe { neon::lerp_gather(row, idx0, idx1, frac, out) },
         _ => scalar::lerp_gather(row, idx0, idx1, frac, out),
     }
 }
@@ -293,8 +330,10 @@ mod tests {
 
     #[test]
     fn every_level_sums_like_scalar() {
+        // Past 4096 the NEON level empties its 16-bit counters; 70 001 would overflow them.
         for len in [
-            0usize, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4099,
+            0usize, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4095, 4096, 4099, 8191,
+            70_001,
         ] {
             let data: Vec<u8> = noise(len as u64, len)
                 .into_iter()
@@ -383,6 +422,7 @@ mod tests {
             (7, 7),
             (8, 2),
             (9, 5),
+            (21, 3),
             (33, 7),
             (1000, 4),
         ] {
@@ -446,8 +486,25 @@ mod tests {
     #[test]
     fn levels_parse_and_unsupported_ones_are_refused() {
         assert_eq!(Level::parse("AVX2").unwrap(), Level::Avx2);
+        assert_eq!(Level::parse(" Neon ").unwrap(), Level::Neon);
         assert!(Level::parse("neon9").is_err());
-        assert!(Level::supported().contains(&Level::Scalar));
+        for level in [Level::Scalar, Level::Sse41, Level::Avx2, Level::Neon] {
+            assert_eq!(Level::parse(level.name()).unwrap(), level);
+            assert_eq!(Level::from_code(level.code()), level);
+        }
+        let supported = Level::supported();
+        assert!(supported.contains(&Level::Scalar));
+        // Every aarch64 CPU has NEON, and no CPU has levels of two architectures.
+        assert_eq!(
+            supported.contains(&Level::Neon),
+            cfg!(target_arch = "aarch64")
+        );
+        if cfg!(target_arch = "aarch64") {
+            assert_eq!(supported, [Level::Scalar, Level::Neon]);
+            assert_eq!(Level::best(), Level::Neon);
+        } else {
+            assert!(set_level(Level::Neon).is_err());
+        }
         let before = level();
         set_level(Level::Scalar).unwrap();
         assert_eq!(level(), Level::Scalar);
