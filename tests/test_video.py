@@ -239,7 +239,8 @@ def test_the_timeline_switches_at_exactly_the_right_frame(
 ) -> None:
     """NTSC timing in a 1/90000 time base (3003 ticks a frame) from a start 7 s in: frame
     times are not whole microseconds, so only exact arithmetic puts a ``since`` one microsecond
-    either side of a frame on the right side of it."""
+    either side of a frame on the right side of it. The recording start is the time of the
+    first frame: frame k was recorded ``(pts[k] - pts[0]) * time_base`` after it (DESIGN §6)."""
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     tb = Fraction(1, 90000)
     make_clip(
@@ -248,7 +249,7 @@ def test_the_timeline_switches_at_exactly_the_right_frame(
     pts = [f.pts for f in decode(src)]  # as stored (MP4 edit lists round the start to 1 ms)
     assert pts[0] > 0 and pts[1] - pts[0] == 3003
     k = 4
-    at_k = pts[k] * tb  # seconds after START, exactly: 7.133466666... s
+    at_k = (pts[k] - pts[0]) * tb  # seconds after START, exactly: 0.133466666... s
     # More than half a microsecond past a whole one: rounding to datetime's microseconds (what
     # timedelta(seconds=float) does) would put the frame after a ``since`` it precedes.
     assert at_k * 1_000_000 % 1 > Fraction(1, 2)
@@ -276,7 +277,7 @@ def test_the_start_comes_from_creation_time_else_a_long_timeline_is_refused(
 ) -> None:
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     pts = make_clip(src, creation_time=CREATION_TIME, start_pts=1000)
-    since = START + timedelta(seconds=float(Fraction(pts[6], 25)))  # frame 6, exactly
+    since = START + timedelta(seconds=float(Fraction(pts[6] - pts[0], 25)))  # frame 6, exactly
     timeline = pm.MaskTimeline([(START, half(True, 20)), (since, half(False, 230))])
     report = mask_file(src, dst, timeline)
     assert report.start == START

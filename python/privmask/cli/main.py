@@ -261,7 +261,7 @@ def _video() -> ModuleType | None:
     works without it)."""
     if importlib.util.find_spec("av") is None:
         return None
-    return importlib.import_module("privmask.video.files")
+    return importlib.import_module("privmask.video")
 
 
 def _fail(message: str) -> int:
@@ -368,7 +368,7 @@ def _cmd_mask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
     """One file of ``privmask mask`` (module level, so a worker process can unpickle it)."""
-    from privmask.video.files import run_job
+    from privmask.video import run_job
 
     return run_job(dataclasses.replace(template, src=src, dst=dst), progress=progress)
 

@@ -9,13 +9,14 @@ import numpy as np
 import numpy.typing as npt
 
 from privmask.engine.frame import Frame
-from privmask.engine.regions import Region, _check_regions, _check_style, apply_regions
-from privmask.errors import FrameFormatError
+from privmask.engine.planner import Geometry, plan_masks
+from privmask.engine.regions import Region, plan_regions
+from privmask.errors import FrameFormatError, MaskConfigError
 from privmask.masks.maskset import CompiledMasks, MaskSet
-from privmask.masks.ptz import ApplyResult, PTZPose, resolve_for_frame
+from privmask.masks.ptz import ApplyResult, PTZPose
 from privmask.masks.styles import Solid, Style
 
-__all__ = ["apply", "apply_report", "coverage"]
+__all__ = ["apply", "apply_report", "coverage", "geometry_of"]
 
 
 def _as_frame(target: Any) -> Frame:
@@ -26,6 +27,46 @@ def _as_frame(target: Any) -> Frame:
     raise FrameFormatError(
         f"apply() needs a privmask.Frame or an av.VideoFrame, got {type(target).__name__}"
     )
+
+
+def geometry_of(frame: Frame) -> Geometry:
+    """The compile geometry of ``frame``: size, pixel format and colour coding."""
+    return Geometry(frame.width, frame.height, frame.format, frame.matrix, frame.full_range)
+
+
+def _flag(value: object, name: str) -> bool:
+    # A string such as "false" is truthy: accepting it would lift the liftable masks.
+    if not isinstance(value, bool):
+        raise MaskConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def apply_report(
+    target: Any,
+    masks: MaskSet | CompiledMasks,
+    *,
+    lifted: bool = False,
+    regions: Sequence[Region] | None = None,
+    region_style: Style | None = None,
+    invert: bool = False,
+    pose: PTZPose | None = None,
+) -> ApplyResult:
+    """:func:`apply`, returning an :class:`~privmask.masks.ptz.ApplyResult` that says whether
+    the frame failed closed (scene-locked masks without a current pose). ``apply`` itself returns
+    None so that existing callers are unchanged; PTZ pipelines call this instead."""
+    frame = _as_frame(target)
+    lifted = _flag(lifted, "lifted")
+    invert = _flag(invert, "invert")
+    # Everything is checked and compiled before the first sample is written.
+    compiled, result = plan_masks(masks, pose, geometry_of(frame))
+    region_plan = None
+    if regions is not None or invert:
+        style = region_style if region_style is not None else Solid()
+        region_plan = plan_regions(frame, regions or [], style, invert=invert)
+    compiled.apply_planes(list(frame.planes), lifted=lifted)
+    if region_plan is not None:
+        region_plan.apply(frame)
+    return result
 
 
 def apply(
@@ -41,9 +82,10 @@ def apply(
     """Masks ``target`` (a :class:`Frame` or an ``av.VideoFrame``) in place.
 
     Masks apply in list order. With ``lifted=True`` liftable masks are skipped and permanent ones
-    still applied. ``masks`` is a :class:`MaskSet` (compiled for the frame's geometry and cached)
-    or a ``CompiledMasks`` for exactly this geometry. Everything is checked before any sample is
-    written; the kernel runs without the GIL.
+    still applied (``lifted`` and ``invert`` must be real booleans). ``masks`` is a
+    :class:`MaskSet` (compiled for the frame's geometry and cached) or a ``CompiledMasks`` for
+    exactly this geometry. Everything is checked and compiled before any sample is written; the
+    kernel runs without the GIL.
 
     ``regions`` (:class:`~privmask.Region`, from a detector or tracker) are masked after the
     static masks with ``region_style`` (default solid black); they are rasterised for this frame
@@ -52,36 +94,22 @@ def apply(
 
     ``pose`` (:class:`~privmask.PTZPose`) places scene-locked masks for this frame; a set with
     scene-locked masks and no pose fails closed (the whole frame solid black). Use
-    :func:`apply_report` to learn whether that happened.
+    :func:`apply_report` to learn whether that happened. The per-frame rule is
+    :mod:`privmask.engine.planner`'s.
+
+    Raises :class:`FrameFormatError` (not a frame, or planes that do not match the format),
+    :class:`MaskConfigError` (a non-boolean flag, a region or style of the wrong type),
+    :class:`InvalidGeometryError` (a bad pose), ``TypeError`` (``masks`` of another type).
     """
-    frame = _as_frame(target)
-    masks, _ = resolve_for_frame(masks, pose, frame.width, frame.height)
-    dynamic = regions is not None or invert
-    if dynamic:
-        region_list = _check_regions(regions or [])
-        style = _check_style(region_style if region_style is not None else Solid())
-    if isinstance(masks, MaskSet):
-        compiled = masks.compile_for(frame)
-    elif isinstance(masks, CompiledMasks):
-        compiled = masks
-    else:
-        raise TypeError(f"masks must be a MaskSet or CompiledMasks, got {type(masks).__name__}")
-    compiled.apply_planes(list(frame.planes), lifted=bool(lifted))
-    if dynamic:
-        apply_regions(frame, region_list, style, invert=bool(invert))
-
-
-def apply_report(
-    target: Any, masks: MaskSet | CompiledMasks, *, pose: PTZPose | None = None, **options: Any
-) -> ApplyResult:
-    """:func:`apply`, returning an :class:`~privmask.masks.ptz.ApplyResult` that says whether the
-    frame
-    failed closed (scene-locked masks without a current pose). ``apply`` itself returns None so
-    that existing callers are unchanged; PTZ pipelines call this instead."""
-    frame = _as_frame(target)
-    resolved, result = resolve_for_frame(masks, pose, frame.width, frame.height)
-    apply(frame, resolved, **options)
-    return result
+    apply_report(
+        target,
+        masks,
+        lifted=lifted,
+        regions=regions,
+        region_style=region_style,
+        invert=invert,
+        pose=pose,
+    )
 
 
 def coverage(

@@ -101,13 +101,13 @@ class Region:
         return Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
 
-def _check_style(style: Style) -> Style:
+def check_style(style: Style) -> Style:
     if not isinstance(style, (Solid, Mosaic, Blur, Fill)):
         raise MaskConfigError(f"region_style must be Solid, Mosaic, Blur or Fill, got {style!r}")
     return style
 
 
-def _check_regions(regions: Sequence[Region]) -> list[Region]:
+def check_regions(regions: Sequence[Region]) -> list[Region]:
     out = list(regions)
     for i, r in enumerate(out):
         if not isinstance(r, Region):
@@ -138,13 +138,13 @@ def _whole(style: Style) -> MaskSet:
 def mask_whole_frame(frame: Frame, style: Style) -> None:
     """Masks every sample of ``frame`` with ``style``: the fail-closed answer when a detector
     cannot be trusted for this frame. The full-frame plan is compiled once per geometry."""
-    compiled = _whole(_check_style(style)).compile_for(frame)
+    compiled = _whole(check_style(style)).compile_for(frame)
     compiled.apply_planes(list(frame.planes))
 
 
 def region_coverage(regions: Sequence[Region], width: int, height: int) -> npt.NDArray[np.bool_]:
     """The luma cover of ``regions`` on a ``width`` x ``height`` frame (bool ``(h, w)``)."""
-    regions = _check_regions(regions)
+    regions = check_regions(regions)
     if not regions:
         return np.zeros((height, width), dtype=bool)
     specs = [(list(r.polygon().points), "solid_yuv", [0.0, 128.0, 128.0], False) for r in regions]
@@ -180,6 +180,44 @@ def _plane_keep(keep: npt.NDArray[np.bool_], fmt: str, index: int) -> npt.NDArra
     return np.repeat(out, 2, axis=1) if interleaved else out
 
 
+@dataclass(frozen=True, slots=True)
+class RegionPlan:
+    """Regions checked and rasterised for one frame, ready to write: built completely before any
+    sample changes, so a bad region never leaves a frame half-masked."""
+
+    compiled: CompiledMasks | None
+    """The regions' cover in their style (plain masking), or the whole frame (inverse masking)."""
+    keep: tuple[npt.NDArray[np.bool_], ...] | None
+    """Inverse masking: per plane, the samples wholly inside the regions, which stay untouched."""
+
+    def apply(self, frame: Frame) -> None:
+        """Writes the plan into ``frame`` (the frame it was made for)."""
+        if self.keep is None:
+            if self.compiled is not None:
+                self.compiled.apply_planes(list(frame.planes))
+            return
+        saved = [p[k] for p, k in zip(frame.planes, self.keep, strict=True)]
+        assert self.compiled is not None
+        self.compiled.apply_planes(list(frame.planes))
+        for p, k, s in zip(frame.planes, self.keep, saved, strict=True):
+            p[k] = s
+
+
+def plan_regions(
+    frame: Frame, regions: Sequence[Region], style: Style, *, invert: bool = False
+) -> RegionPlan:
+    """Checks and rasterises ``regions`` for ``frame``. Raises :class:`MaskConfigError` for a
+    region or style of the wrong type, :class:`InvalidGeometryError` for a region the rasteriser
+    cannot take (every :class:`Region` that constructs is accepted)."""
+    style = check_style(style)
+    regions = check_regions(regions)
+    if not invert:
+        return RegionPlan(_compile_regions(regions, style, frame) if regions else None, None)
+    keep = region_coverage(regions, frame.width, frame.height)
+    masks = tuple(_plane_keep(keep, frame.format, i) for i in range(len(frame.planes)))
+    return RegionPlan(_whole(style).compile_for(frame), masks)
+
+
 def apply_regions(
     frame: Frame, regions: Sequence[Region], style: Style, *, invert: bool = False
 ) -> None:
@@ -190,15 +228,4 @@ def apply_regions(
     them back: the result outside is exactly ``style`` over the whole frame, and the kept samples
     are untouched.
     """
-    style = _check_style(style)
-    regions = _check_regions(regions)
-    if not invert:
-        if regions:
-            _compile_regions(regions, style, frame).apply_planes(list(frame.planes))
-        return
-    keep = region_coverage(regions, frame.width, frame.height)
-    masks = [_plane_keep(keep, frame.format, i) for i in range(len(frame.planes))]
-    saved = [p[k] for p, k in zip(frame.planes, masks, strict=True)]
-    mask_whole_frame(frame, style)
-    for p, k, s in zip(frame.planes, masks, saved, strict=True):
-        p[k] = s
+    plan_regions(frame, regions, style, invert=invert).apply(frame)

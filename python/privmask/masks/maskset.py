@@ -223,11 +223,14 @@ class MaskSet:
         *,
         matrix: str | None = None,
         full_range: bool | None = None,
+        cached: bool = True,
     ) -> CompiledMasks:
         """Rasterises the masks for one frame geometry (cached by hash and geometry).
 
         ``matrix`` (``"bt601"``/``"bt709"``) and ``full_range`` default to the frame height's
-        usual matrix and the format's range; they only affect RGB solid colours.
+        usual matrix and the format's range; they only affect RGB solid colours. ``cached=False``
+        compiles without touching the process-wide cache (for sets made for one frame only, such
+        as PTZ projections, which would otherwise evict the plans that are used again).
         """
         for i, m in enumerate(self.masks if self._scene_locked else ()):
             if isinstance(m.shape, ScenePolygon):
@@ -236,7 +239,8 @@ class MaskSet:
                     "pose=...) or MaskSet.for_pose(pose, width, height)",
                     f"masks[{i}]",
                 )
-        return _compile_cached(self, int(width), int(height), str(format), matrix, full_range)
+        compile_fn = _compile_cached if cached else _compile_uncached
+        return compile_fn(self, int(width), int(height), str(format), matrix, full_range)
 
     def for_pose(self, pose: PTZPose, width: int, height: int) -> MaskSet:
         """The image-locked set this set amounts to on a ``width`` x ``height`` frame seen from
@@ -302,8 +306,7 @@ def _hash_of(ms: MaskSet) -> str:
     return hashlib.sha256(_canonical(ms).encode()).hexdigest()
 
 
-@lru_cache(maxsize=64)
-def _compile_cached(
+def _compile_uncached(
     ms: MaskSet, width: int, height: int, fmt: str, matrix: str | None, full_range: bool | None
 ) -> CompiledMasks:
     specs = []
@@ -311,3 +314,6 @@ def _compile_cached(
         kind, params = m.style._native_spec()
         specs.append((list(m.shape.points), kind, params, m.liftable))
     return _native.compile(specs, width, height, fmt, matrix, full_range)
+
+
+_compile_cached = lru_cache(maxsize=64)(_compile_uncached)

@@ -39,12 +39,12 @@ import io
 import os
 import secrets
 import struct
-import tempfile
 import unicodedata
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from privmask._outputs import publish, temp_beside
 from privmask.errors import PrivmaskError
 
 if TYPE_CHECKING:
@@ -125,21 +125,15 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
 def _temporary_beside(dst: Path) -> tuple[BinaryIO, Path]:
     """A new file in ``dst``'s directory (so the final rename is atomic), readable by the owner
     only (it may hold a lifted export before encryption, or a decrypted one)."""
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    return os.fdopen(fd, "wb"), Path(name)
+    tmp = temp_beside(dst, private=True)
+    return open(tmp, "wb"), tmp
 
 
 def _publish(f: BinaryIO, tmp: Path, dst: Path) -> None:
-    """Makes ``tmp`` durable and renames it to ``dst``."""
+    """Makes ``tmp`` durable and renames it to ``dst`` (the package's one policy)."""
     f.flush()
-    os.fsync(f.fileno())
     f.close()
-    os.replace(tmp, dst)
-    dfd = os.open(dst.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    publish(tmp, dst)
 
 
 def _same_file(a: Path, b: Path) -> bool:

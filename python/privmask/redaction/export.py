@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from privmask._outputs import publish, write_atomic
 from privmask.errors import LiftDeniedError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.styles import Grade
@@ -107,14 +108,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _version_masks(masks: MaskSet | MaskTimeline, index: int) -> MaskSet:
     return masks if isinstance(masks, MaskSet) else masks[index].masks
 
@@ -131,20 +124,6 @@ def _describe_masks(masks: MaskSet, lifted: bool) -> list[dict[str, Any]]:
         }
         for m in masks
     ]
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
 
 
 def export(
@@ -326,13 +305,12 @@ def export(
             doc["audit"] = {"record": record["seq"], "hash": record["hash"]}
             if lift is not None:
                 doc["lift"] = {"id": lift.id, "approved": lift.approver is not None}
-        os.replace(staged, dst_p)
-        _fsync_dir(dst_p.parent)
+        publish(staged, dst_p)
     finally:
         plain.unlink(missing_ok=True)
         sealed.unlink(missing_ok=True)
     if manifest_p is not None:
-        _write_json(manifest_p, doc)
+        write_atomic(manifest_p, json.dumps(doc, indent=2) + "\n")
     return ExportResult(dst_p, manifest_p, doc)
 
 

@@ -24,19 +24,24 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from privmask import __version__
+from privmask._outputs import atomic_output, write_atomic
 from privmask.dynamic.detect import Detector, MotionDetector, face_detector
 from privmask.dynamic.track import TrackedFrame, Tracker, TrackerStats
-from privmask.engine.apply import apply
+from privmask.engine.apply import apply, geometry_of
 from privmask.engine.frame import Frame
+from privmask.engine.planner import FramePlanner
 from privmask.engine.regions import Region, mask_whole_frame
 from privmask.errors import MaskConfigError, VideoError
-from privmask.masks.maskset import MaskSet
+from privmask.masks.maskset import CompiledMasks, MaskSet
 from privmask.masks.styles import Blur, Mosaic, Solid, Style
+from privmask.masks.timeline import MaskTimeline
 
 __all__ = [
     "COMMANDS",
@@ -109,8 +114,12 @@ class Redactor:
         self.lifted = lifted
         self.composite_seconds = 0.0
 
-    def process(self, frame: Frame) -> TrackedFrame:
-        """Detects, tracks and masks the next frame of the stream; returns what was tracked."""
+    def process(self, frame: Frame, masks: CompiledMasks | None = None) -> TrackedFrame:
+        """Detects, tracks and masks the next frame of the stream; returns what was tracked.
+
+        ``masks`` are this frame's static masks as planned by a
+        :class:`~privmask.engine.planner.FramePlanner` (default: the ``masks`` given at
+        construction)."""
         tracked = self.tracker.step(frame)
         t0 = time.perf_counter()
         if tracked.whole_frame:
@@ -119,7 +128,8 @@ class Redactor:
             chosen = select_regions(
                 tracked.regions, keep_tracks=self.keep_tracks, only_tracks=self.only_tracks
             )
-            apply(frame, self.masks, lifted=self.lifted, regions=chosen, region_style=self.style)
+            static = self.masks if masks is None else masks
+            apply(frame, static, lifted=self.lifted, regions=chosen, region_style=self.style)
         self.composite_seconds += time.perf_counter() - t0
         return tracked
 
@@ -160,17 +170,6 @@ def _detectors(faces: bool, motion: bool, face_model: str) -> list[Detector]:
     return out
 
 
-def _frame_estimate(inp: Any, stream: Any) -> int:
-    """Frames in the stream: the container's count, else duration times rate (Matroska lists
-    no count), else enough for a tile a second at 25 fps."""
-    if stream.frames:
-        return int(stream.frames)
-    rate = stream.average_rate or stream.guessed_rate
-    if inp.duration and rate:
-        return max(1, int(inp.duration * rate / 1_000_000))
-    return 25 * PREVIEW_TILES
-
-
 class _Preview:
     """Thumbnails of every ``every``-th original frame with the tracks drawn on them."""
 
@@ -209,7 +208,9 @@ class _Preview:
         sheet = Image.new("RGB", (cols * tw, rows * th), (32, 32, 32))
         for i, tile in enumerate(self.tiles):
             sheet.paste(tile, ((i % cols) * tw, (i // cols) * th))
-        sheet.save(path, format="PNG")
+        # Unmasked review material: created private (0600), published atomically.
+        with atomic_output(path, private=True) as tmp:
+            sheet.save(tmp, format="PNG")
         return path
 
 
@@ -224,7 +225,8 @@ def redact_file(
     style: Style | None = None,
     keep_tracks: Iterable[int] | None = None,
     only_tracks: Iterable[int] | None = None,
-    masks: MaskSet | None = None,
+    masks: MaskSet | MaskTimeline | None = None,
+    start: datetime | None = None,
     hold: int = 5,
     margin: float = 0.15,
     detect_every: int = 1,
@@ -237,99 +239,85 @@ def redact_file(
     """Redacts the video ``src`` into ``dst``: detects people (``faces``, ``motion``, or your
     own ``detectors``), tracks them (``hold``, ``margin``, ``detect_every``, ``budget_s``: see
     :class:`~privmask.dynamic.track.Tracker`) and masks the chosen tracks with ``style``, after the
-    static ``masks`` if given. Writes the sidecar ``dst + '.tracks.json'`` and, with
+    static ``masks`` if given (a :class:`MaskSet`, or a :class:`MaskTimeline` placed by the
+    recording ``start``, default the file's ``creation_time``, as in
+    :func:`privmask.video.mask_file`). Writes the sidecar ``dst + '.tracks.json'`` and, with
     ``preview``, the contact sheet ``dst + '.tracks.png'``.
 
-    The output is written to a temporary file and renamed into place when complete; audio,
-    metadata and other streams are dropped (as in :func:`privmask.video.mask_file`).
+    Runs on the one transcode path (:func:`privmask.video.transcode.transcode_file`): decoding,
+    detection + masking and encoding overlap on three threads; the output is published
+    atomically; audio, metadata and other streams are dropped (as in
+    :func:`privmask.video.mask_file`).
     """
-    import av
-
-    from privmask.video import files as v
+    from privmask.video.transcode import SourceInfo, transcode_file
 
     t0 = time.perf_counter()
     dets = list(detectors) if detectors is not None else _detectors(faces, motion, face_model)
     tracker = Tracker(dets, hold=hold, margin=margin, detect_every=detect_every, budget_s=budget_s)
-    redactor = Redactor(
-        tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks, masks=masks
-    )
+    redactor = Redactor(tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks)
     src_s, dst_p = os.fspath(src), Path(dst)
-    inp = v._open_source(src_s, dst_p)
-    out: Any = None
-    tmp: Path | None = None
-    try:
-        stream, fmt = v._video_stream(src_s, inp)
-        icc = stream.codec_context
-        tmp = v._temp_beside(dst_p)
-        out, ostream, codec_name = v._open_output(
-            tmp, dst_p, stream, fmt, codec=codec, quality=quality, encoder_options=None
-        )
-        try:
-            out.start_encoding()  # bad settings fail before any detection work
-        except av.FFmpegError as e:
-            raise VideoError(f"{dst_p}: cannot start encoding with {codec_name}: {e}") from e
-        sheet = _Preview(max(1, _frame_estimate(inp, stream) // PREVIEW_TILES))
-        frames = 0
-        for av_frame in v.decode_video(src_s, inp, stream):
+    state: dict[str, Any] = {}
+
+    def prepare(info: SourceInfo) -> tuple[Any, bool]:
+        begin = start if start is not None else info.creation_time
+        static = masks if masks is not None else MaskSet()
+        if isinstance(static, MaskTimeline) and begin is None and len(static) > 1:
+            raise VideoError(
+                f"{src_s} has no creation_time and the timeline has {len(static)} versions: "
+                "give the recording start (start=, or --start)"
+            )
+        planner = FramePlanner(static, start=begin, source=src_s)
+        sheet = _Preview(max(1, (info.frames or 25 * PREVIEW_TILES) // PREVIEW_TILES))
+        state.update(info=info, sheet=sheet)
+
+        def redact(index: int, av_frame: Any, offset: Fraction | None) -> None:
             # The thumbnail must show the original, so it is copied before masking; the tracks
             # drawn on it are this frame's, known only after detection.
-            take = preview and frames % sheet.every == 0 and len(sheet.tiles) < PREVIEW_TILES
+            take = preview and index % sheet.every == 0 and len(sheet.tiles) < PREVIEW_TILES
             original = av_frame.reformat(format="rgb24") if take else None
             frame = Frame.from_av(av_frame)
-            tracked = redactor.process(frame)
+            compiled = planner.plan(index, offset, geometry_of(frame))
+            tracked = redactor.process(frame, compiled)
             if original is not None:
                 sheet.take(original, tracked)
-            for packet in ostream.encode(av_frame):
-                out.mux(packet)
-            frames += 1
-        for packet in ostream.encode(None):
-            out.mux(packet)
-        out.close()
-        out = None
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst_p)
-        tmp = None
-        v._fsync_dir(dst_p.parent)
-        sidecar = Path(f"{dst_p}.tracks.json")
-        doc = {
-            "privmask_redaction": SIDECAR_VERSION,
-            "privmask_version": __version__,
-            "frames": frames,
-            "width": icc.width,
-            "height": icc.height,
-            "time_base": str(stream.time_base),
-            "detectors": [type(d).__name__ for d in dets],
-            "style": repr(redactor.style),
-            "hold": hold,
-            "margin": margin,
-            "detect_every": detect_every,
-            "selection": {
-                "keep_tracks": sorted(redactor.keep_tracks or []) or None,
-                "only_tracks": sorted(redactor.only_tracks or []) or None,
-            },
-            "stats": tracker.stats.to_dict(),
-            "tracks": [t.to_dict() for t in tracker.tracks],
-        }
-        sidecar.write_text(json.dumps(doc, indent=1) + "\n")
-        preview_path = sheet.save(Path(f"{dst_p}.tracks.png")) if preview else None
-        return RedactReport(
-            src=src_s,
-            dst=str(dst_p),
-            frames=frames,
-            tracks=len(tracker.tracks),
-            stats=tracker.stats,
-            sidecar=sidecar,
-            preview=preview_path,
-            seconds=time.perf_counter() - t0,
-            composite_seconds=redactor.composite_seconds,
-        )
-    finally:
-        if out is not None:
-            v._close_quietly(out)
-        v._close_quietly(inp)
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+
+        return redact, True
+
+    result = transcode_file(src, dst_p, prepare, codec=codec, quality=quality, progress=progress)
+    info: SourceInfo = state["info"]
+    sidecar = Path(f"{dst_p}.tracks.json")
+    doc = {
+        "privmask_redaction": SIDECAR_VERSION,
+        "privmask_version": __version__,
+        "frames": result.frames,
+        "width": info.width,
+        "height": info.height,
+        "time_base": str(info.time_base),
+        "detectors": [type(d).__name__ for d in dets],
+        "style": repr(redactor.style),
+        "hold": hold,
+        "margin": margin,
+        "detect_every": detect_every,
+        "selection": {
+            "keep_tracks": sorted(redactor.keep_tracks or []) or None,
+            "only_tracks": sorted(redactor.only_tracks or []) or None,
+        },
+        "stats": tracker.stats.to_dict(),
+        "tracks": [t.to_dict() for t in tracker.tracks],
+    }
+    write_atomic(sidecar, json.dumps(doc, indent=1) + "\n")
+    preview_path = state["sheet"].save(Path(f"{dst_p}.tracks.png")) if preview else None
+    return RedactReport(
+        src=src_s,
+        dst=str(dst_p),
+        frames=result.frames,
+        tracks=len(tracker.tracks),
+        stats=tracker.stats,
+        sidecar=sidecar,
+        preview=preview_path,
+        seconds=time.perf_counter() - t0,
+        composite_seconds=redactor.composite_seconds,
+    )
 
 
 # --- command line ------------------------------------------------------------------------------

@@ -1,19 +1,15 @@
 """Video plumbing: masking whole recordings (files, batches on any executor, raw-video pipes).
 
+Modules: :mod:`~privmask.video.decode` (opening and decoding sources), :mod:`~privmask.video.encode`
+(encoders and containers), :mod:`~privmask.video.transcode` (the one reader -> callback -> writer
+path), :mod:`~privmask.video.files` (``mask_file``, batches), :mod:`~privmask.video.raw` (pipes).
+
 Needs PyAV (``import av``); :mod:`privmask` itself does not import this package until it is used.
 """
 
-from privmask.video.files import (
-    MaskJob,
-    MaskReport,
-    VersionUse,
-    decode_video,
-    frame_bytes,
-    mask_file,
-    mask_files,
-    mask_raw,
-    run_job,
-)
+from privmask.video.decode import decode_video
+from privmask.video.files import MaskJob, MaskReport, VersionUse, mask_file, mask_files, run_job
+from privmask.video.raw import frame_bytes, mask_raw
 
 __all__ = [
     "MaskJob",

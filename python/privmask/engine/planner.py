@@ -1,0 +1,196 @@
+"""One decision per frame: which compiled masks a frame gets.
+
+Every path that masks frames — :func:`privmask.apply`, :func:`privmask.video.mask_file`,
+:func:`privmask.video.mask_raw`, :func:`privmask.redact_file` and :func:`privmask.export` —
+goes through this module, so the rule that keeps video private lives in one place:
+
+1. **Version.** The mask set in force when the frame was recorded: a :class:`MaskSet` applies to
+   every frame; a :class:`MaskTimeline` is looked up at the frame's offset after the recording
+   start (exact :class:`~fractions.Fraction` seconds). A frame before the first version raises
+   :class:`NoMasksInForceError`: "no masks" is never assumed.
+2. **Pose.** Scene-locked (PTZ) masks are projected for the frame's pose. Without a current pose
+   the frame **fails closed**: it is masked whole (one permanent solid-black mask), and the frame
+   is recorded in :attr:`FramePlanner.failed_closed`.
+3. **Compile.** The set is rasterised for the frame's geometry (size, pixel format, colour
+   coding). Static versions are compiled once per planner and kept for the whole stream (and in
+   :meth:`MaskSet.compile`'s process-wide cache); per-frame projections are compiled without the
+   shared cache, so a moving camera never evicts the static plans.
+
+Nothing here writes a sample: a plan is built completely (and every error raised) before the
+caller applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import NamedTuple
+
+from privmask.errors import InvalidGeometryError, NoMasksInForceError
+from privmask.masks.maskset import CompiledMasks, MaskSet
+from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, fail_closed_masks, resolve
+from privmask.masks.timeline import MaskSchedule, MaskTimeline
+
+__all__ = ["FramePlanner", "Geometry", "VersionUse", "plan_masks"]
+
+NO_POSE = "scene-locked masks but no current pose"
+_APPLIED = ApplyResult()
+
+
+class Geometry(NamedTuple):
+    """What a compiled plan depends on besides the masks: the frame's size in pixels, its pixel
+    format, and its colour coding (``matrix`` ``"bt601"``/``"bt709"`` or ``None`` for the
+    height's usual one; ``full_range`` or ``None`` for the format's usual range)."""
+
+    width: int
+    height: int
+    format: str
+    matrix: str | None = None
+    full_range: bool | None = None
+
+
+def _compile(masks: MaskSet, g: Geometry, *, cached: bool) -> CompiledMasks:
+    return masks.compile(
+        g.width, g.height, g.format, matrix=g.matrix, full_range=g.full_range, cached=cached
+    )
+
+
+def plan_masks(
+    masks: MaskSet | CompiledMasks, pose: PTZPose | None, geometry: Geometry
+) -> tuple[CompiledMasks, ApplyResult]:
+    """Steps 2 and 3 for one mask set and one frame: the compiled masks to apply, and whether the
+    frame failed closed. A :class:`CompiledMasks` is taken as it is (it must match the frame).
+
+    Raises :class:`InvalidGeometryError` for a ``pose`` that is not a :class:`PTZPose`,
+    ``TypeError`` for ``masks`` of another type."""
+    if pose is not None and not isinstance(pose, PTZPose):
+        raise InvalidGeometryError(f"pose must be a PTZPose or None, got {pose!r}")
+    if isinstance(masks, CompiledMasks):
+        return masks, _APPLIED
+    if not isinstance(masks, MaskSet):
+        raise TypeError(f"masks must be a MaskSet or CompiledMasks, got {type(masks).__name__}")
+    if not masks.scene_locked:
+        return _compile(masks, geometry, cached=True), _APPLIED
+    if pose is None:
+        return _compile(fail_closed_masks(), geometry, cached=True), ApplyResult(True, NO_POSE)
+    projected = resolve(masks, pose, geometry.width, geometry.height)
+    return _compile(projected, geometry, cached=False), _APPLIED
+
+
+@dataclass(frozen=True)
+class VersionUse:
+    """Which mask set masked which frames: the record of what was hidden, by content hash."""
+
+    index: int
+    """The version's index in the timeline (0 for a plain ``MaskSet``)."""
+    since: datetime | None
+    """When the version came into force (``None`` for a plain ``MaskSet``)."""
+    content_hash: str
+    first_frame: int
+    last_frame: int
+    frames: int
+
+
+class FramePlanner:
+    """The per-frame rule for one stream: version in force, pose, fail-closed, compile cache.
+
+    ``masks`` is a :class:`MaskSet` or a :class:`MaskTimeline`; ``start`` (timezone-aware) is the
+    recording time of the stream's first frame, needed for a timeline of more than one version;
+    ``poses`` places scene-locked masks, looked up at the frame's offset in seconds on the
+    stream's clock. ``source`` names the stream in error messages.
+
+    Raises ``ValueError`` when a timeline of several versions has no ``start``,
+    :class:`NoMasksInForceError` for an empty timeline, ``TypeError`` for arguments of the wrong
+    type.
+    """
+
+    def __init__(
+        self,
+        masks: MaskSet | MaskTimeline,
+        *,
+        start: datetime | None = None,
+        poses: PoseTrack | None = None,
+        source: str = "",
+    ) -> None:
+        if poses is not None and not isinstance(poses, PoseTrack):
+            raise TypeError(f"poses must be a PoseTrack, got {type(poses).__name__}")
+        if not isinstance(masks, (MaskSet, MaskTimeline)):
+            raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
+        self.schedule = MaskSchedule(masks, start)
+        self.poses = poses
+        self.source = source
+        self.failed_closed: list[int] = []
+        """Indices of the frames masked whole because their scene-locked masks had no pose."""
+        self._static: dict[tuple[int, Geometry], CompiledMasks] = {}
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._count: dict[int, int] = {}
+
+    @property
+    def needs_time(self) -> bool:
+        """Whether frames must carry a time (a timeline of several versions, or a pose track)."""
+        return self.schedule.needs_time or self.poses is not None
+
+    @property
+    def masks_anything(self) -> bool:
+        """False only when every version is an explicitly empty set (nothing is ever written)."""
+        return any(len(self.schedule.masks(i)) for i in range(len(self.schedule.versions)))
+
+    def plan(
+        self,
+        index: int,
+        offset: Fraction | None,
+        geometry: Geometry,
+        *,
+        pts: int | None = None,
+    ) -> CompiledMasks | None:
+        """The compiled masks for frame ``index`` recorded ``offset`` seconds after the stream's
+        first frame (``None`` when the frame has no time), or ``None`` when the version in force
+        is an explicitly empty set. ``pts`` only serves error messages.
+
+        Raises :class:`NoMasksInForceError` (before the first version) and ``ValueError`` (no
+        time where one is needed), naming the frame."""
+        where = f"{self.source}: frame {index}" if self.source else f"frame {index}"
+        if pts is not None:
+            where += f" (pts {pts})"
+        if offset is None and self.schedule.needs_time:
+            raise ValueError(
+                f"{where} has no timestamp, so the masks in force when it was recorded cannot "
+                "be chosen"
+            )
+        try:
+            version = self.schedule.index(offset)
+        except NoMasksInForceError as e:
+            raise NoMasksInForceError(f"{where}: {e}; refusing to write it unmasked") from None
+        self._first.setdefault(version, index)
+        self._last[version] = index
+        self._count[version] = self._count.get(version, 0) + 1
+        masks = self.schedule.masks(version)
+        if not len(masks):
+            return None
+        if masks.scene_locked:
+            pose = None if self.poses is None or offset is None else self.poses.at(offset)
+            compiled, result = plan_masks(masks, pose, geometry)
+            if result.failed_closed:
+                self.failed_closed.append(index)
+            return compiled
+        key = (version, geometry)
+        compiled_static = self._static.get(key)
+        if compiled_static is None:
+            compiled_static = self._static[key] = _compile(masks, geometry, cached=True)
+        return compiled_static
+
+    def versions_used(self) -> tuple[VersionUse, ...]:
+        """The versions that masked frames so far, in the order they were first used."""
+        return tuple(
+            VersionUse(
+                i,
+                self.schedule.since(i),
+                self.schedule.content_hash(i),
+                self._first[i],
+                self._last[i],
+                self._count[i],
+            )
+            for i in sorted(self._first, key=self._first.__getitem__)
+        )
