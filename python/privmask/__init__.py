@@ -16,13 +16,16 @@ from privmask.engine.apply import apply, apply_report, coverage
 from privmask.engine.frame import FORMATS, Frame
 from privmask.errors import (
     AuditIntegrityError,
+    DecryptionError,
     FrameFormatError,
     InvalidGeometryError,
     LiftDeniedError,
     MaskConfigError,
     NoMasksInForceError,
     PrivmaskError,
+    SettingsError,
     VideoError,
+    WrongPasswordError,
 )
 from privmask.masks.geometry import Polygon
 from privmask.masks.interop import MaskCheck, OnvifMaskOptions
@@ -31,7 +34,7 @@ from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, ScenePolygon, Zo
 from privmask.masks.styles import Blur, Fill, Grade, Mosaic, Solid, Style
 from privmask.masks.timeline import MaskTimeline, TimelineVersion, load_masks
 from privmask.redaction.audit import AuditHead, AuditLog
-from privmask.redaction.crypto import DecryptionError, WrongPasswordError, decrypt, encrypt
+from privmask.redaction.crypto import decrypt, encrypt
 from privmask.redaction.export import ExportResult, export
 from privmask.redaction.lifts import Lift, LiftManager, LiftPolicy
 
@@ -43,7 +46,7 @@ def set_threads(n: int) -> None:
     (``multiprocessing`` children), where the pool of processes already uses every core.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise MaskConfigError(f"the thread count must be a positive integer, got {n!r}")
+        raise SettingsError(f"the thread count must be a positive integer, got {n!r}")
     _set_threads(n)
 
 
@@ -82,6 +85,7 @@ __all__ = [
     "PoseTrack",
     "PrivmaskError",
     "ScenePolygon",
+    "SettingsError",
     "Solid",
     "Style",
     "TimelineVersion",

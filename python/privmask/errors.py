@@ -8,13 +8,16 @@ from __future__ import annotations
 
 __all__ = [
     "AuditIntegrityError",
+    "DecryptionError",
     "FrameFormatError",
     "InvalidGeometryError",
     "LiftDeniedError",
     "MaskConfigError",
     "NoMasksInForceError",
     "PrivmaskError",
+    "SettingsError",
     "VideoError",
+    "WrongPasswordError",
 ]
 
 
@@ -41,12 +44,25 @@ class MaskConfigError(PrivmaskError, ValueError):
         self.path = path
 
 
+class SettingsError(PrivmaskError, ValueError):
+    """A runtime setting that is out of range or of the wrong type: a thread count, a SIMD level,
+    a detector's or tracker's parameters. (Mask configurations raise :class:`MaskConfigError`.)"""
+
+
 class LiftDeniedError(PrivmaskError, PermissionError):
     """A request to lift liftable masks that the permission check refused."""
 
 
 class AuditIntegrityError(PrivmaskError):
     """An audit log that was edited, truncated or reordered."""
+
+
+class DecryptionError(PrivmaskError, ValueError):
+    """An encrypted export that cannot be decrypted: not one, truncated, or tampered with."""
+
+
+class WrongPasswordError(DecryptionError):
+    """The password does not open this file (or its header was altered)."""
 
 
 class NoMasksInForceError(PrivmaskError, LookupError):

@@ -16,15 +16,19 @@ from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.masks.geometry import Polygon
 from privmask.masks.ptz import PTZPose, ScenePolygon, resolve
-from privmask.masks.schema import SCHEMA_VERSION, MaskModel, parse_mask_set
 from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 
 if TYPE_CHECKING:
     from privmask.engine.frame import Frame
+    from privmask.masks.schema import MaskModel
 
 __all__ = ["CompiledMasks", "Mask", "MaskSet"]
 
 CompiledMasks = _native.CompiledMasks
+
+JSON_VERSION = 1
+"""The ``"privmask"`` schema version of mask sets and timelines written by this version (the
+schema module checks documents against the same number)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,7 @@ class MaskSet:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of the set, with its schema version."""
-        return {"privmask": SCHEMA_VERSION, "masks": [m.to_dict() for m in self.masks]}
+        return {"privmask": JSON_VERSION, "masks": [m.to_dict() for m in self.masks]}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialises the set (schema version 1)."""
@@ -174,6 +178,8 @@ class MaskSet:
     def from_json(cls, text: str | bytes) -> MaskSet:
         """Parses and validates mask-set JSON. Errors are :class:`MaskConfigError` (or
         :class:`InvalidGeometryError` for a polygon with no area) naming the field path."""
+        from privmask.masks.schema import parse_mask_set  # pydantic: loaded on first use
+
         model = parse_mask_set(text)
         out = []
         for i, m in enumerate(model.masks):

@@ -57,6 +57,7 @@ from pydantic import (
 )
 
 from privmask.errors import MaskConfigError
+from privmask.masks.maskset import JSON_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -73,7 +74,7 @@ __all__ = [
     "timeline_json_schema",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = JSON_VERSION  # one number, defined beside the writer
 
 _Byte = Annotated[int, Field(ge=0, le=255, strict=True)]
 _Triple = tuple[_Byte, _Byte, _Byte]

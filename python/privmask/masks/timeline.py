@@ -20,17 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from privmask.errors import InvalidGeometryError, MaskConfigError, NoMasksInForceError
-from privmask.masks.maskset import MaskSet
-from privmask.masks.schema import (
-    SCHEMA_VERSION,
-    MaskSetModel,
-    TimelineModel,
-    parse_document,
-    parse_timeline,
-)
+from privmask.masks.maskset import JSON_VERSION, MaskSet
+
+if TYPE_CHECKING:
+    from privmask.masks.schema import TimelineModel
 
 __all__ = [
     "MaskSchedule",
@@ -186,7 +182,7 @@ class MaskTimeline:
                 "an empty timeline cannot be saved (it would mask nothing, ever): add a version",
                 "timeline",
             )
-        return {"privmask": SCHEMA_VERSION, "timeline": [v.to_dict() for v in self._versions]}
+        return {"privmask": JSON_VERSION, "timeline": [v.to_dict() for v in self._versions]}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialises the timeline (schema version 1), each version with its content hash."""
@@ -197,13 +193,15 @@ class MaskTimeline:
         """Parses and validates timeline JSON. Errors name the field path
         (``timeline[1].since: ...``, ``timeline[0].masks[2].polygon: ...``); a recorded
         ``content_hash`` that does not match its masks is refused."""
+        from privmask.masks.schema import parse_timeline  # pydantic: loaded on first use
+
         return _build_timeline(parse_timeline(text), json.loads(text))
 
 
 def _mask_set_at(raw_masks: Any, path: str) -> MaskSet:
     """Builds one version's ``MaskSet`` through ``MaskSet.from_json`` (the one source of the
     mask-set semantics) and prefixes the errors it raises with the version's path."""
-    doc = json.dumps({"privmask": SCHEMA_VERSION, "masks": raw_masks})
+    doc = json.dumps({"privmask": JSON_VERSION, "masks": raw_masks})
     try:
         return MaskSet.from_json(doc)
     except MaskConfigError as e:
@@ -235,6 +233,8 @@ def _build_timeline(model: TimelineModel, raw: dict[str, Any]) -> MaskTimeline:
 
 def parse_masks(text: str | bytes) -> MaskSet | MaskTimeline:
     """Parses a mask-set or a timeline file, told apart by its top-level key."""
+    from privmask.masks.schema import MaskSetModel, parse_document
+
     model = parse_document(text)
     if isinstance(model, MaskSetModel):
         return MaskSet.from_json(text)

@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from privmask._outputs import publish, temp_beside
-from privmask.errors import PrivmaskError
+from privmask.errors import DecryptionError, WrongPasswordError
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -78,14 +78,6 @@ _R_RANGE: Final = range(1, 33)
 _P_RANGE: Final = range(1, 17)
 _CHUNK_RANGE: Final = range(1 << 10, (1 << 26) + 1)
 _MAX_CHUNKS: Final = 1 << 32
-
-
-class DecryptionError(PrivmaskError, ValueError):
-    """An encrypted export that cannot be decrypted: not one, truncated, or tampered with."""
-
-
-class WrongPasswordError(DecryptionError):
-    """The password does not open this file (or its header was altered)."""
 
 
 def _aesgcm() -> type[AESGCM]:

@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from privmask import __version__
+from privmask._native import __version__
 from privmask._outputs import atomic_output, write_atomic
 from privmask.dynamic.detect import Detector, MotionDetector, face_detector
 from privmask.dynamic.track import TrackedFrame, Tracker, TrackerStats
