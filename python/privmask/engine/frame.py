@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -11,33 +11,40 @@ import numpy.typing as npt
 from privmask import _native
 from privmask.errors import FrameFormatError
 
-__all__ = ["FORMATS", "Frame", "Plane"]
+__all__ = ["FORMATS", "FORMAT_INFO", "FormatInfo", "Frame", "Plane", "plane_shapes", "sample_dtype"]
 
 FORMATS: tuple[str, ...] = tuple(_native.formats())
+
+
+class FormatInfo(NamedTuple):
+    """What privmask knows of a pixel format, read from the Rust core's table (the one source
+    of these facts): chroma subsampling ``(x, y)``; samples interleaved per pixel in each plane
+    (its length is the plane count: 2 for the semi-planar chroma of nv12, 3 for packed RGB);
+    bytes per stored sample (2 for the 10-bit formats, little-endian words); bit depth; the left
+    shift of samples in their words (6 for p010le); whether it is RGB; whether it implies full
+    range (``yuvj*``)."""
+
+    subsampling: tuple[int, int]
+    interleave: tuple[int, ...]
+    bytes_per_sample: int
+    depth: int
+    shift: int
+    rgb: bool
+    full_range: bool
+
+
+FORMAT_INFO: dict[str, FormatInfo] = {
+    name: FormatInfo(sub, tuple(inter), size, depth, shift, rgb, full)
+    for name, sub, inter, size, depth, shift, rgb, full in _native.format_table()
+}
 
 #: A plane: ``uint8`` samples, or ``uint16`` words for the 10-bit formats.
 Plane = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
-_SUBSAMPLING = {
-    "gray": (1, 1),
-    "yuv420p": (2, 2),
-    "yuvj420p": (2, 2),
-    "yuv422p": (2, 1),
-    "yuv444p": (1, 1),
-    "nv12": (2, 2),
-    "nv21": (2, 2),
-    "yuv420p10le": (2, 2),
-    "p010le": (2, 2),
-    "rgb24": (1, 1),
-    "bgr24": (1, 1),
-}
-_PLANES = {"gray": 1, "nv12": 2, "nv21": 2, "p010le": 2, "rgb24": 1, "bgr24": 1}
-_WIDE = ("yuv420p10le", "p010le")
-
 
 def sample_dtype(fmt: str) -> type[np.uint8] | type[np.uint16]:
     """The numpy dtype of a format's planes: uint16 words for 10-bit formats, else uint8."""
-    return np.uint16 if fmt in _WIDE else np.uint8
+    return np.uint16 if FORMAT_INFO[fmt].bytes_per_sample == 2 else np.uint8
 
 
 # FFmpeg's AVColorSpace and AVColorRange values, as PyAV reports them.
@@ -54,19 +61,19 @@ def _unsupported_format(fmt: object) -> FrameFormatError:
 
 
 def plane_shapes(fmt: str, width: int, height: int) -> list[tuple[int, int]]:
-    """The ``(rows, samples per row)`` of each plane of a ``width`` x ``height`` frame."""
-    if not isinstance(fmt, str) or fmt not in _SUBSAMPLING:
+    """The ``(rows, samples per row)`` of each plane of a ``width`` x ``height`` frame (chroma
+    sizes rounded up, as FFmpeg does). Raises :class:`FrameFormatError` for an unknown format."""
+    if not isinstance(fmt, str) or fmt not in FORMAT_INFO:
         raise _unsupported_format(fmt)
-    sx, sy = _SUBSAMPLING[fmt]
-    cw, ch = -(-width // sx), -(-height // sy)
-    n = _PLANES.get(fmt, 3)
-    if fmt in ("rgb24", "bgr24"):
-        return [(height, 3 * width)]
-    if n == 1:
-        return [(height, width)]
-    if n == 2:
-        return [(height, width), (ch, 2 * cw)]
-    return [(height, width), (ch, cw), (ch, cw)]
+    info = FORMAT_INFO[fmt]
+    sx, sy = info.subsampling
+    shapes = []
+    for plane, interleave in enumerate(info.interleave):
+        if plane == 0 or info.rgb:
+            shapes.append((height, interleave * width))
+        else:
+            shapes.append((-(-height // sy), interleave * -(-width // sx)))
+    return shapes
 
 
 class Frame:
@@ -101,7 +108,7 @@ class Frame:
         full_range: bool | None = None,
         _source: Any = None,
     ) -> None:
-        if not isinstance(format, str) or format not in _SUBSAMPLING:
+        if not isinstance(format, str) or format not in FORMAT_INFO:
             raise _unsupported_format(format)
         if matrix not in (None, "bt601", "bt709"):
             raise FrameFormatError(f"matrix must be 'bt601', 'bt709' or None, got {matrix!r}")
@@ -173,7 +180,7 @@ class Frame:
         fmt = getattr(getattr(frame, "format", None), "name", None)
         if fmt is None or not hasattr(frame, "planes"):
             raise FrameFormatError(f"expected an av.VideoFrame, got {type(frame).__name__}")
-        if fmt not in _SUBSAMPLING:
+        if fmt not in FORMAT_INFO:
             raise FrameFormatError(
                 f"unsupported pixel format {fmt!r}; supported: {', '.join(FORMATS)} "
                 "(convert with frame.reformat(format='yuv420p'))"
@@ -218,8 +225,8 @@ class Frame:
         values are at the format's depth (0-1023 for 10-bit) and ``p010le`` words are shifted."""
         shapes = plane_shapes(format, width, height)
         dtype = sample_dtype(format)
-        depth = 10 if format in _WIDE else 8
-        shift = 6 if format == "p010le" else 0
+        depth = FORMAT_INFO[format].depth
+        shift = FORMAT_INFO[format].shift
         mid = 1 << (depth - 1)
         planes: list[Plane] = [
             np.full(s, (value if i == 0 else mid) << shift, dtype=dtype)  # type: ignore[misc]

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from privmask import _native
-from privmask.engine.frame import Frame
+from privmask.engine.frame import FORMAT_INFO, Frame
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.masks.geometry import Polygon
 from privmask.masks.maskset import CompiledMasks, Mask, MaskSet
@@ -151,33 +151,20 @@ def region_coverage(regions: Sequence[Region], width: int, height: int) -> npt.N
     return _native.compile(specs, width, height, "gray").coverage()
 
 
-# Chroma subsampling (x, y) and whether chroma is interleaved, by format.
-_CHROMA = {
-    "yuv420p": (2, 2, False),
-    "yuvj420p": (2, 2, False),
-    "yuv420p10le": (2, 2, False),
-    "yuv422p": (2, 1, False),
-    "yuv444p": (1, 1, False),
-    "nv12": (2, 2, True),
-    "nv21": (2, 2, True),
-    "p010le": (2, 2, True),
-}
-
-
 def _plane_keep(keep: npt.NDArray[np.bool_], fmt: str, index: int) -> npt.NDArray[np.bool_]:
     """Which samples of plane ``index`` lie wholly inside the luma ``keep`` map."""
-    if fmt in ("rgb24", "bgr24"):
-        return np.repeat(keep, 3, axis=1)
-    if index == 0:
-        return keep
-    sx, sy, interleaved = _CHROMA[fmt]
+    info = FORMAT_INFO[fmt]
+    interleave = info.interleave[index]
+    if index == 0 or info.rgb:
+        return np.repeat(keep, interleave, axis=1) if interleave > 1 else keep
+    sx, sy = info.subsampling
     h, w = keep.shape
     ch, cw = -(-h // sy), -(-w // sx)
     # Luma pixels past the frame edge (odd sizes) count as outside: such chroma is masked.
     padded = np.zeros((ch * sy, cw * sx), dtype=bool)
     padded[:h, :w] = keep
     out = np.asarray(padded.reshape(ch, sy, cw, sx).all(axis=(1, 3)), dtype=bool)
-    return np.repeat(out, 2, axis=1) if interleaved else out
+    return np.repeat(out, interleave, axis=1) if interleave > 1 else out
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from privmask.engine.frame import Frame, plane_shapes
+from privmask.engine.frame import FORMAT_INFO, Frame, plane_shapes
 from privmask.engine.planner import FramePlanner, Geometry
 from privmask.errors import VideoError
 from privmask.masks.maskset import MaskSet
@@ -24,7 +24,7 @@ __all__ = ["frame_bytes", "mask_raw"]
 def _raw_dtype(pix_fmt: str) -> np.dtype[Any]:
     """Samples as FFmpeg's ``rawvideo`` stores them: bytes, or little-endian 16-bit words for
     the 10-bit formats (``yuv420p10le``, ``p010le``)."""
-    return np.dtype("<u2") if pix_fmt.endswith("10le") else np.dtype(np.uint8)
+    return np.dtype("<u2") if FORMAT_INFO[pix_fmt].bytes_per_sample == 2 else np.dtype(np.uint8)
 
 
 def frame_bytes(pix_fmt: str, width: int, height: int) -> int:

@@ -386,6 +386,42 @@ fn formats() -> Vec<&'static str> {
     PixelFormat::ALL.iter().map(|f| f.name()).collect()
 }
 
+/// The pixel-format table the core works from, for Python to derive its own facts from:
+/// `name -> (subsampling (x, y), samples interleaved per plane, bytes per sample, bit depth,
+/// left shift of the samples within their words, is RGB, implies full range)`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn format_table() -> Vec<(
+    &'static str,
+    (u32, u32),
+    Vec<usize>,
+    usize,
+    u32,
+    u32,
+    bool,
+    bool,
+)> {
+    PixelFormat::ALL
+        .iter()
+        .map(|&f| {
+            // Interleave of each plane: stored samples per row over channel samples per row.
+            let interleave = (0..f.plane_count())
+                .map(|p| f.plane_row_len(p, 2, 2) / f.plane_samples(p, 2, 2).0 as usize)
+                .collect();
+            (
+                f.name(),
+                f.subsampling(),
+                interleave,
+                f.bytes_per_sample(),
+                f.depth(),
+                f.shift(),
+                f.is_rgb(),
+                f.implies_full_range(),
+            )
+        })
+        .collect()
+}
+
 /// Borrows a 2-D uint8 array as one slice with a row stride (PyAV planes are padded views).
 fn plane_slice<'a>(arr: &'a PyReadonlyArray2<'_, u8>, what: &str) -> PyResult<(&'a [u8], usize)> {
     let (shape, strides) = (arr.shape(), arr.strides());
@@ -537,8 +573,8 @@ impl PyMotionDetector {
 mod _native {
     #[pymodule_export]
     use super::{
-        colour_samples, compile, formats, set_simd_level, set_threads, simd_level, simd_levels,
-        threads, validate_polygon, validate_style, PyCompiledMasks, PyMotionDetector,
+        colour_samples, compile, format_table, formats, set_simd_level, set_threads, simd_level,
+        simd_levels, threads, validate_polygon, validate_style, PyCompiledMasks, PyMotionDetector,
     };
 
     #[pymodule_init]
