@@ -536,3 +536,43 @@ def test_every_simd_level_gives_the_scalar_output(fmt: str) -> None:
             np.testing.assert_array_equal(a, b, err_msg=level)
     with pytest.raises(pm.MaskConfigError, match="unknown SIMD level"):
         _native.set_simd_level("mmx")
+
+
+def test_masks_written_in_pixels_are_refused_with_a_hint(tmp_path: Path) -> None:
+    """A mask in pixel coordinates lies outside [0, 1]^2 and would cover nothing: refused before
+    any sample is written, with the fix in the message; allow_outside=True says it is meant."""
+    pixels = pm.MaskSet(
+        [
+            pm.Mask(pm.Polygon.rect(0.1, 0.1, 0.2, 0.2), name="ok"),
+            pm.Mask(pm.Polygon([(100, 50), (300, 50), (300, 200), (100, 200)]), name="door"),
+        ]
+    )
+    frame = pm.Frame.blank("yuv420p", 64, 48)
+    before = [p.copy() for p in frame.planes]
+    with pytest.raises(pm.InvalidGeometryError, match=r"masks\[1\] \(door\).*normalised"):
+        pm.apply(frame, pixels)
+    assert all(np.array_equal(a, b) for a, b in zip(before, frame.planes, strict=True))
+    pm.apply(frame, pixels, allow_outside=True)  # intended: only the first mask shows
+    assert not np.array_equal(before[0], frame.planes[0])
+    # A sliver inside the frame is not "outside": it covers a pixel at every size.
+    sliver = pm.MaskSet([pm.Mask(pm.Polygon([(-1, -1), (1e-9, -1), (1e-9, 1e-9)]))])
+    pm.apply(pm.Frame.blank("gray", 4096, 2160), sliver)
+    # Touching the frame only along its edge covers nothing, and is refused.
+    edge = pm.MaskSet([pm.Mask(pm.Polygon([(-1, 0), (0, 0), (0, 1), (-1, 1)]))])
+    with pytest.raises(pm.InvalidGeometryError, match="covers no pixel"):
+        pm.apply(pm.Frame.blank("gray", 8, 8), edge)
+    with pytest.raises(pm.MaskConfigError, match="allow_outside must be True or False"):
+        pm.apply(frame, pixels, allow_outside="yes")  # type: ignore[arg-type]
+
+
+def test_apply_takes_only_real_booleans_and_writes_nothing_on_a_bad_region() -> None:
+    """``lifted="false"`` is truthy; a region the rasteriser refuses must not leave the static
+    masks half-applied."""
+    ms = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5), liftable=True)])
+    frame = pm.Frame.blank("yuv420p", 32, 32)
+    before = [p.copy() for p in frame.planes]
+    with pytest.raises(pm.MaskConfigError, match="lifted must be True or False"):
+        pm.apply(frame, ms, lifted="false")  # type: ignore[arg-type]
+    with pytest.raises(pm.MaskConfigError):
+        pm.apply(frame, ms, regions=["not a region"])  # type: ignore[list-item]
+    assert all(np.array_equal(a, b) for a, b in zip(before, frame.planes, strict=True))

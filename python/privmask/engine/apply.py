@@ -50,6 +50,7 @@ def apply_report(
     region_style: Style | None = None,
     invert: bool = False,
     pose: PTZPose | None = None,
+    allow_outside: bool = False,
 ) -> ApplyResult:
     """:func:`apply`, returning an :class:`~privmask.masks.ptz.ApplyResult` that says whether
     the frame failed closed (scene-locked masks without a current pose). ``apply`` itself returns
@@ -58,7 +59,9 @@ def apply_report(
     lifted = _flag(lifted, "lifted")
     invert = _flag(invert, "invert")
     # Everything is checked and compiled before the first sample is written.
-    compiled, result = plan_masks(masks, pose, geometry_of(frame))
+    compiled, result = plan_masks(
+        masks, pose, geometry_of(frame), allow_outside=_flag(allow_outside, "allow_outside")
+    )
     region_plan = None
     if regions is not None or invert:
         style = region_style if region_style is not None else Solid()
@@ -78,6 +81,7 @@ def apply(
     region_style: Style | None = None,
     invert: bool = False,
     pose: PTZPose | None = None,
+    allow_outside: bool = False,
 ) -> None:
     """Masks ``target`` (a :class:`Frame` or an ``av.VideoFrame``) in place.
 
@@ -97,6 +101,10 @@ def apply(
     :func:`apply_report` to learn whether that happened. The per-frame rule is
     :mod:`privmask.engine.planner`'s.
 
+    An image-locked mask that covers no pixel of the frame (coordinates written in pixels by
+    mistake, say) raises :class:`InvalidGeometryError`, unless ``allow_outside=True`` says it is
+    intended.
+
     Raises :class:`FrameFormatError` (not a frame, or planes that do not match the format),
     :class:`MaskConfigError` (a non-boolean flag, a region or style of the wrong type),
     :class:`InvalidGeometryError` (a bad pose), ``TypeError`` (``masks`` of another type).
@@ -109,6 +117,7 @@ def apply(
         region_style=region_style,
         invert=invert,
         pose=pose,
+        allow_outside=allow_outside,
     )
 
 

@@ -25,14 +25,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from privmask.errors import InvalidGeometryError, NoMasksInForceError
+from privmask.masks.geometry import Polygon
 from privmask.masks.maskset import CompiledMasks, MaskSet
 from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, fail_closed_masks, resolve
 from privmask.masks.timeline import MaskSchedule, MaskTimeline
 
-__all__ = ["FramePlanner", "Geometry", "VersionUse", "plan_masks"]
+__all__ = [
+    "FramePlanner",
+    "Geometry",
+    "VersionUse",
+    "check_in_frame",
+    "outside_frame",
+    "plan_masks",
+]
 
 NO_POSE = "scene-locked masks but no current pose"
 _APPLIED = ApplyResult()
@@ -50,6 +59,72 @@ class Geometry(NamedTuple):
     full_range: bool | None = None
 
 
+def _clip_to_frame(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The part of a polygon inside the frame ``[0, 1] x [0, 1]`` (Sutherland-Hodgman)."""
+    out = points
+    for axis, bound, keep_below in (
+        (0, 0.0, False),
+        (0, 1.0, True),
+        (1, 0.0, False),
+        (1, 1.0, True),
+    ):
+        if not out:
+            break
+        src, out = out, []
+        for i, cur in enumerate(src):
+            prev = src[i - 1]
+            cur_in = cur[axis] <= bound if keep_below else cur[axis] >= bound
+            prev_in = prev[axis] <= bound if keep_below else prev[axis] >= bound
+            if cur_in != prev_in:
+                t = (bound - prev[axis]) / (cur[axis] - prev[axis])
+                x, y = prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])
+                out.append((bound, y) if axis == 0 else (x, bound))  # exactly on the edge
+            if cur_in:
+                out.append(cur)
+    return out
+
+
+def _flat(points: list[tuple[float, float]]) -> bool:
+    """True when the points enclose no area: fewer than three, or all on one line."""
+    distinct = list(dict.fromkeys(points))
+    if len(distinct) < 3:
+        return True
+    (ax, ay) = distinct[0]
+    far = max(distinct, key=lambda p: abs(p[0] - ax) + abs(p[1] - ay))
+    dx, dy = far[0] - ax, far[1] - ay
+    # Exact: a doubt (rounding) counts as area, so it never refuses a mask that covers a pixel.
+    return all(dx * (y - ay) - dy * (x - ax) == 0.0 for x, y in distinct)
+
+
+@lru_cache(maxsize=256)
+def outside_frame(masks: MaskSet) -> tuple[int, ...]:
+    """Indices of the image-locked masks that meet no pixel of any frame: their polygon and the
+    frame ``[0, 1] x [0, 1]`` share no area. Under conservative coverage (a pixel is covered iff
+    its square meets the polygon with positive area), a polygon that shares area with the frame
+    covers at least one pixel at every size, so the answer holds for every geometry. Such a
+    mask is almost always written in pixels by mistake (``[[100, 50], [300, 50], ...]``)."""
+    found = []
+    for i, m in enumerate(masks):
+        if isinstance(m.shape, Polygon) and _flat(_clip_to_frame(list(m.shape.points))):
+            found.append(i)
+    return tuple(found)
+
+
+def check_in_frame(masks: MaskSet) -> None:
+    """Raises :class:`InvalidGeometryError` when an image-locked mask covers no pixel of the
+    frame (see :func:`outside_frame`), naming the mask and how to fix it."""
+    found = outside_frame(masks)
+    if found:
+        i = found[0]
+        pts = list(masks[i].shape.points)[:3]
+        raise InvalidGeometryError(
+            f"masks[{i}] ({masks[i].name or 'unnamed'}) covers no pixel of the frame: its "
+            f"vertices {pts}... lie outside [0, 1] x [0, 1]. Coordinates are normalised (0..1 "
+            "across the picture), not pixels: divide x by the width and y by the height. If a "
+            "mask outside the picture is intended, pass allow_outside=True"
+        )
+
+
 def _compile(masks: MaskSet, g: Geometry, *, cached: bool) -> CompiledMasks:
     return masks.compile(
         g.width, g.height, g.format, matrix=g.matrix, full_range=g.full_range, cached=cached
@@ -57,19 +132,26 @@ def _compile(masks: MaskSet, g: Geometry, *, cached: bool) -> CompiledMasks:
 
 
 def plan_masks(
-    masks: MaskSet | CompiledMasks, pose: PTZPose | None, geometry: Geometry
+    masks: MaskSet | CompiledMasks,
+    pose: PTZPose | None,
+    geometry: Geometry,
+    *,
+    allow_outside: bool = False,
 ) -> tuple[CompiledMasks, ApplyResult]:
     """Steps 2 and 3 for one mask set and one frame: the compiled masks to apply, and whether the
     frame failed closed. A :class:`CompiledMasks` is taken as it is (it must match the frame).
 
     Raises :class:`InvalidGeometryError` for a ``pose`` that is not a :class:`PTZPose`,
-    ``TypeError`` for ``masks`` of another type."""
+    ``TypeError`` for ``masks`` of another type; :class:`InvalidGeometryError` for an
+    image-locked mask that covers no pixel of the frame, unless ``allow_outside``."""
     if pose is not None and not isinstance(pose, PTZPose):
         raise InvalidGeometryError(f"pose must be a PTZPose or None, got {pose!r}")
     if isinstance(masks, CompiledMasks):
         return masks, _APPLIED
     if not isinstance(masks, MaskSet):
         raise TypeError(f"masks must be a MaskSet or CompiledMasks, got {type(masks).__name__}")
+    if not allow_outside:
+        check_in_frame(masks)
     if not masks.scene_locked:
         return _compile(masks, geometry, cached=True), _APPLIED
     if pose is None:
@@ -98,7 +180,8 @@ class FramePlanner:
     ``masks`` is a :class:`MaskSet` or a :class:`MaskTimeline`; ``start`` (timezone-aware) is the
     recording time of the stream's first frame, needed for a timeline of more than one version;
     ``poses`` places scene-locked masks, looked up at the frame's offset in seconds on the
-    stream's clock. ``source`` names the stream in error messages.
+    stream's clock. ``source`` names the stream in error messages. An image-locked mask that
+    covers no pixel of the frame is refused (:func:`check_in_frame`) unless ``allow_outside``.
 
     Raises ``ValueError`` when a timeline of several versions has no ``start``,
     :class:`NoMasksInForceError` for an empty timeline, ``TypeError`` for arguments of the wrong
@@ -112,12 +195,16 @@ class FramePlanner:
         start: datetime | None = None,
         poses: PoseTrack | None = None,
         source: str = "",
+        allow_outside: bool = False,
     ) -> None:
         if poses is not None and not isinstance(poses, PoseTrack):
             raise TypeError(f"poses must be a PoseTrack, got {type(poses).__name__}")
         if not isinstance(masks, (MaskSet, MaskTimeline)):
             raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
         self.schedule = MaskSchedule(masks, start)
+        if not allow_outside:  # every version is checked before the first frame is written
+            for i in range(len(self.schedule.versions)):
+                check_in_frame(self.schedule.masks(i))
         self.poses = poses
         self.source = source
         self.failed_closed: list[int] = []
