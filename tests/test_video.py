@@ -177,7 +177,16 @@ def test_lossless_output_is_apply_on_the_decoded_input(
         options={"bf": "2"} if src_codec == "libx264" else None,
     )
     masks = sample_masks()
-    report = mask_file(src, dst, masks, codec=out_codec, encoder_options=options, lifted=lifted)
+    # A lift id stands for a lift that export() checked and audited (tested in test_export).
+    report = mask_file(
+        src,
+        dst,
+        masks,
+        codec=out_codec,
+        encoder_options=options,
+        lifted=lifted,
+        lift_id="lift-under-test" if lifted else None,
+    )
     want = expected(decode(src), masks, lifted=lifted)
     got = decode(dst)
     assert report.frames == len(got) == len(want) == 12
@@ -558,3 +567,13 @@ def test_mask_files_on_the_default_process_pool(tmp_path: Path) -> None:
         np.testing.assert_array_equal(planes(got[-1])[0], want[-1].planes[0])
     with pytest.raises(ValueError, match="both write"):
         mask_files([jobs[0], jobs[0]])
+
+
+def test_mask_file_never_lifts_without_an_authorised_lift(tmp_path: Path) -> None:
+    """``mask_file(lifted=True)`` alone would leave the liftable masks out with no permission,
+    approver, expiry or audit record: refused before anything is read or written."""
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src)
+    with pytest.raises(pm.LiftDeniedError, match=r"privmask.export\(.*lift="):
+        mask_file(src, dst, sample_masks(), lifted=True)
+    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -232,6 +232,7 @@ def export(
             masks,
             start=start,
             lifted=lifted,
+            lift_id=lift.id if lift is not None else None,
             codec=codec,
             quality=quality,
             keep_audio=keep_audio,

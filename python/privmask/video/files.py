@@ -34,7 +34,7 @@ from tqdm import tqdm
 from privmask.engine.apply import geometry_of
 from privmask.engine.frame import Frame
 from privmask.engine.planner import FramePlanner, VersionUse
-from privmask.errors import FrameFormatError, VideoError
+from privmask.errors import FrameFormatError, LiftDeniedError, VideoError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.ptz import PoseTrack
 from privmask.masks.timeline import MaskTimeline
@@ -100,6 +100,7 @@ def mask_file(
     progress: bool = True,
     encoder_options: Mapping[str, str] | None = None,
     poses: PoseTrack | None = None,
+    lift_id: str | None = None,
 ) -> MaskReport:
     """Masks the video ``src`` into ``dst`` and returns what was done.
 
@@ -109,11 +110,15 @@ def mask_file(
     either, a timeline of more than one version is refused, and a frame recorded before the
     timeline's first version raises :class:`NoMasksInForceError` (never "no masks").
 
-    ``lifted=True`` skips liftable masks. ``codec`` is an FFmpeg encoder name (default: the
-    source's codec if this FFmpeg can encode it, else the container's default); ``quality`` its
-    CRF; ``encoder_options`` further encoder options (``{"preset": "ultrafast"}``). Audio is
-    copied unchanged with ``keep_audio=True``, else dropped; see the module docstring for what
-    else is kept and dropped. ``progress`` shows a progress bar on a terminal.
+    ``lifted=True`` skips liftable masks, and only for a lift that was checked and audited:
+    ``lift_id`` names it (:func:`privmask.export` with ``lift=`` does both and passes it);
+    without one, :class:`LiftDeniedError` is raised before anything is read.
+
+    ``codec`` is an FFmpeg encoder name (default: the source's codec if this FFmpeg can encode
+    it, else the container's default); ``quality`` its CRF; ``encoder_options`` further encoder
+    options (``{"preset": "ultrafast"}``). Audio is copied unchanged with ``keep_audio=True``,
+    else dropped; see the module docstring for what else is kept and dropped. ``progress``
+    shows a progress bar on a terminal.
 
     Errors: ``FileNotFoundError`` (no ``src``, or no directory for ``dst``), ``PermissionError``,
     :class:`VideoError` (unreadable or corrupt input, a codec or container FFmpeg cannot handle;
@@ -135,6 +140,12 @@ def mask_file(
         raise ValueError(f"start must be a timezone-aware datetime, got {start!r}")
     if not isinstance(lifted, bool):
         raise TypeError(f"lifted must be True or False, got {lifted!r}")
+    if lifted and not (isinstance(lift_id, str) and lift_id):
+        raise LiftDeniedError(
+            "liftable masks are left out only under an authorised, audited lift: use "
+            "privmask.export(src, dst, masks, lift=..., camera=...) (privmask export --lift on "
+            "the command line); mask_file alone never lifts"
+        )
     src_s = os.fspath(src)
     state: dict[str, Any] = {}
 
