@@ -193,7 +193,7 @@ def test_pipe_round_trips_raw_frames_through_a_real_process(tmp_path: Path) -> N
     done = subprocess.run(cmd, input=raw, capture_output=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     # stderr holds the one-line summary and nothing else (stdout is the video).
-    summary = rf"privmask pipe: 12 frames \(65x47 yuv420p\) in [\d.]+ s \(\d+ fps\); masks "
+    summary = r"privmask pipe: 12 frames \(65x47 yuv420p\) in [\d.]+ s \(\d+ fps\); masks "
     assert re.fullmatch(summary + sample_masks().content_hash[:12] + "\n", done.stderr.decode())
     got = _frames_of(done.stdout, size)
     want = expected(frames, sample_masks())

@@ -363,8 +363,7 @@ def test_cli_export_and_decrypt(
     assert export_cli.main(["export", *args, "-q"]) == 0
     assert (tmp_path / "cli.mkv.enc.manifest.json").exists()
     assert (
-        export_cli.main(["decrypt", str(enc), str(out), "--password-env", "EXPORT_PASSWORD"])
-        == 0
+        export_cli.main(["decrypt", str(enc), str(out), "--password-env", "EXPORT_PASSWORD"]) == 0
     )
     assert (decode(out)[0][0][INSIDE] == GREY[0]).all()
     pw_file = tmp_path / "pw.txt"

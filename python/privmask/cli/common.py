@@ -89,10 +89,11 @@ line, never as a traceback."""
 
 def help_text(*paragraphs: str) -> str:
     """Paragraphs for a ``description`` or ``epilog`` shown with :data:`HELP_FORMATTER`: each
-    wrapped to 79 columns, except lines starting with two spaces (examples), kept as written."""
+    wrapped to 79 columns, except those with lines starting with two spaces (examples), kept
+    as written."""
     out = []
     for p in paragraphs:
-        if p.startswith("  "):
+        if p.startswith("  ") or "\n  " in p:
             out.append(p)
         else:
             out.append(textwrap.fill(" ".join(p.split()), width=79))

@@ -46,7 +46,7 @@ def add_parser(subparsers: Subparsers) -> None:
             "the camera's motion.mask and zones are read (--camera picks one of several).",
         ),
         epilog=help_text(
-            "examples:",
+            "examples:\n"
             "  privmask convert config.yml masks.json --camera front\n"
             "  privmask convert masks.json masks.xml\n"
             "  privmask convert timeline.json now.yml --at 2026-03-01T12:00:00+01:00",
@@ -122,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(args.dst, text.encode("utf-8"))
     except USER_ERRORS as e:
         return fail(describe(e))
-    print(f"{args.src} ({loaded.describe()}) -> {args.dst} ({target}): {what}")
+    print(f"{args.src} -> {args.dst}: {what} from {loaded.describe()}, written as {target}")
     return 0

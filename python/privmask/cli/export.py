@@ -83,7 +83,7 @@ def add_parser(subparsers: Subparsers) -> None:
             f"start: the file's creation_time, or --start ({START_EXAMPLE}).",
         ),
         epilog=help_text(
-            "example:",
+            "example:\n"
             "  privmask export cam.mp4 out.mp4.enc --masks timeline.json --password-file pw.txt",
             "exit status: 0 done; 1 failed (one line on stderr says why); 2 usage error.",
         ),

@@ -59,7 +59,7 @@ def add_parser(subparsers: Subparsers) -> None:
             "masked.png); 'privmask preview' also takes a frame out of a video.",
         ),
         epilog=help_text(
-            "examples:",
+            "examples:\n"
             "  privmask mask cam.mp4 masked.mp4 --masks masks.json\n"
             "  privmask mask day1/*.mp4 --out-dir masked/ --masks frigate.yml --jobs 2\n"
             f"  privmask mask cam.mp4 out.mp4 --masks timeline.json {START_EXAMPLE}",

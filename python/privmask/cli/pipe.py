@@ -48,7 +48,7 @@ def add_parser(subparsers: Subparsers) -> None:
             "terminal.",
         ),
         epilog=help_text(
-            "example:",
+            "example:\n"
             "  ffmpeg -i cam.mp4 -f rawvideo -pix_fmt yuv420p - \\\n"
             "    | privmask pipe --size 1920x1080 --masks m.json \\\n"
             "    | ffmpeg -f rawvideo -pix_fmt yuv420p -s 1920x1080 -r 25 -i - out.mp4",

@@ -64,11 +64,11 @@ def add_parser(subparsers: Subparsers) -> None:
             "own pixel format, and the result is written to OUT as PNG or JPEG (by its "
             "extension), atomically.",
             "With a timeline, the masks are those in force when the frame was recorded: the "
-            "video's creation_time, or --start (for an image, the time it was taken), plus "
-            f"--at ({START_EXAMPLE}).",
+            f"video's creation_time (or --start, e.g. {START_EXAMPLE}; for an image, the time "
+            "it was taken) plus --at.",
         ),
         epilog=help_text(
-            "examples:",
+            "examples:\n"
             "  privmask preview snapshot.png --masks masks.json -o preview.png\n"
             "  privmask preview cam.mp4 --masks frigate.yml --at 12.5 -o at-12s.png",
             EXIT_STATUSES,

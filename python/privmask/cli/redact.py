@@ -68,7 +68,7 @@ def add_parser(subparsers: Subparsers) -> None:
             "Frames a detector fails on are masked whole. --out-dir is created if missing.",
         ),
         epilog=help_text(
-            "examples:",
+            "examples:\n"
             "  privmask redact cam.mp4 out.mp4 --faces --motion\n"
             "  privmask redact cam.mp4 out.mp4 --faces --keep-tracks 3",
             "exit status: 0 done; 1 failed (one line on stderr says why; with several files, "

@@ -82,12 +82,11 @@ def run(args: argparse.Namespace) -> int:
     except USER_ERRORS as e:
         return fail(describe(e))
     found = loaded.masks
-    what = "" if loaded.kind == "json" else f" ({loaded.describe()})"
+    source = " (schema version 1)" if loaded.kind == "json" else f" from {loaded.describe()}"
     if isinstance(found, MaskSet):
         print(
-            f"{args.file}: valid mask set{what}"
-            + (" (schema version 1)" if loaded.kind == "json" else "")
-            + f", {len(found)} masks, content_hash {found.content_hash}"
+            f"{args.file}: valid mask set{source}, {len(found)} masks, "
+            f"content_hash {found.content_hash}"
         )
         _print_masks(found, "  ")
         return 0

@@ -64,12 +64,13 @@ class MaskFile:
     camera: str | None = None
 
     def describe(self) -> str:
-        """A few words for a summary: ``privmask JSON``, ``Frigate config (camera 'front')``."""
+        """A few words for a summary: ``privmask JSON``, ``a Frigate config (camera front)``,
+        ``ONVIF XML``."""
         if self.kind == "json":
             return "privmask JSON"
         if self.kind == "onvif":
-            return "ONVIF masks"
-        return "Frigate config" + (f" (camera {self.camera!r})" if self.camera else "")
+            return "ONVIF XML"
+        return "a Frigate config" + (f" (camera {self.camera})" if self.camera else "")
 
 
 def load_mask_file(path: str | Path, *, camera: str | None = None) -> MaskFile:
@@ -106,12 +107,12 @@ def parse_mask_file(data: bytes | str, *, camera: str | None = None) -> MaskFile
 
 def _from_document(doc: Any, json_text: str | None, camera: str | None) -> MaskFile:
     if isinstance(doc, dict):
-        if json_text is not None and ("privmask" in doc or "masks" in doc or "timeline" in doc):
-            return MaskFile(parse_masks(json_text), "json")
-        if "poses" in doc:
+        if "poses" in doc and "masks" not in doc and "timeline" not in doc:
             raise MaskConfigError(
                 "this is a PTZ pose track (give it with --poses), not a mask file"
             )
+        if json_text is not None and ("privmask" in doc or "masks" in doc or "timeline" in doc):
+            return MaskFile(parse_masks(json_text), "json")
         if any(k in doc for k in _FRIGATE_KEYS):
             masks, name = masks_from_frigate_config(doc, camera=camera)
             return MaskFile(masks, "frigate", name)

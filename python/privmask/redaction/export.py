@@ -324,4 +324,3 @@ def export(
     if manifest_p is not None:
         _write_json(manifest_p, doc)
     return ExportResult(dst_p, manifest_p, doc)
-

@@ -324,4 +324,3 @@ def redact_file(
         v._close_quietly(inp)
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-
