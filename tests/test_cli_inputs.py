@@ -178,6 +178,8 @@ def test_frigate_named_masks_and_a_choice_of_cameras(
     assert main(["validate", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "2 cameras (back, front): choose one" in err and "--camera back" in err
+    assert main(["validate", str(cfg), "--camera", "front"]) == 0
+    assert "from a Frigate config (camera front), 1 masks" in capsys.readouterr().out
     out = tmp_path / "front.json"
     assert main(["convert", str(cfg), str(out), "--camera", "front"]) == 0
     front = pm.MaskSet.from_json(out.read_text())

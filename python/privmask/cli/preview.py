@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,16 +141,19 @@ def _frame_at(container: Any, src: Path, at: Fraction) -> tuple[Any, Fraction]:
     return chosen
 
 
-def _creation_time(container: Any) -> datetime | None:
+def _creation_time(container: Any, src: Path) -> datetime | None:
+    """The recording start FFmpeg reads from the file (``creation_time``; UTC when it names no
+    offset, as FFmpeg writes it)."""
     for meta in (container.metadata, container.streams.video[0].metadata):
         text = meta.get("creation_time")
         if text:
-            t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return (
-                t
-                if t.utcoffset() is not None
-                else t.replace(tzinfo=datetime.now().astimezone().tzinfo)
-            )
+            try:
+                t = datetime.fromisoformat(text)
+            except ValueError:
+                raise VideoError(
+                    f"{src}: its creation_time {text!r} is not a timestamp; give --start"
+                ) from None
+            return t if t.utcoffset() is not None else t.replace(tzinfo=UTC)
     return None
 
 
@@ -220,7 +223,7 @@ def _preview(
         raise VideoError(f"{args.src}: not an image or a video FFmpeg reads: {e}") from e
     with container:
         frame, t = _frame_at(container, args.src, args.at)
-        start = args.start if args.start is not None else _creation_time(container)
+        start = args.start if args.start is not None else _creation_time(container, args.src)
     chosen = _masks_for(masks, start, t, args.masks)
     if frame.format.name not in FORMATS:  # e.g. RGBA or palette PNGs
         frame = frame.reformat(format="rgb24")

@@ -23,6 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
         "and print what it contains.",
     )
     p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--camera", metavar="NAME", help="the camera of a Frigate config to check")
 
 
 def _style_text(style: dict[str, Any]) -> str:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if _is_pose_file(args.file):
         return _validate_poses(args.file)
     try:
-        loaded = load_mask_file(args.file)
+        loaded = load_mask_file(args.file, camera=args.camera)
     except (MaskConfigError, InvalidGeometryError) as e:
         return fail(f"{args.file}: {e}")
     except USER_ERRORS as e:

@@ -234,8 +234,9 @@ def _camera(
     if camera is None:
         if len(names) > 1:
             raise MaskConfigError(
-                f"a Frigate config with {len(names)} cameras ({', '.join(names)}): choose one "
-                f"(privmask convert FILE OUT.json --camera {names[0]})"
+                f"a Frigate config with {len(names)} cameras ({', '.join(names)}): choose one: "
+                f"--camera {names[0]} for validate and convert ('privmask convert FILE "
+                f"{names[0]}.json --camera {names[0]}' makes a file the other commands take)"
             )
         camera = names[0]
     if camera not in cameras:
