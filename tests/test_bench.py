@@ -154,15 +154,18 @@ def test_main_writes_json(
 
 
 def test_add_cli_registers_bench() -> None:
-    """What the ``privmask`` command does with :func:`bench.add_cli`."""
+    """What the ``privmask`` command does with :func:`privmask.cli.bench.add_parser`."""
+    from privmask.cli import bench as bench_cli
+    from privmask.cli.main import COMMANDS
+
     parser = argparse.ArgumentParser(prog="privmask")
     sub = parser.add_subparsers(dest="command", required=True)
-    bench.add_cli(sub)
+    bench_cli.add_parser(sub)
     args = parser.parse_args(
         ["bench", "--quick", "--formats", "yuv420p,nv12", "--styles", "solid,blur8"]
     )
     assert args.command == "bench"
-    assert bench.COMMANDS == ("bench",)
+    assert COMMANDS["bench"].module == "privmask.cli.bench"
     assert (args.quick, args.formats, args.styles, args.threads) == (
         True,
         ["yuv420p", "nv12"],

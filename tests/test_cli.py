@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -191,7 +192,9 @@ def test_pipe_round_trips_raw_frames_through_a_real_process(tmp_path: Path) -> N
     cmd = [sys.executable, "-m", "privmask", "pipe", "--size", "65x47", "--masks", str(masks)]
     done = subprocess.run(cmd, input=raw, capture_output=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stderr == b""
+    # stderr holds the one-line summary and nothing else (stdout is the video).
+    summary = r"privmask pipe: 12 frames \(65x47 yuv420p\) in [\d.]+ s \(\d+ fps\); masks "
+    assert re.fullmatch(summary + sample_masks().content_hash[:12] + "\n", done.stderr.decode())
     got = _frames_of(done.stdout, size)
     want = expected(frames, sample_masks())
     assert len(got) == len(want) == 12

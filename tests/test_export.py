@@ -29,7 +29,7 @@ MIDDLE = pm.Polygon.rect(0.25, 0.25, 0.5, 0.5)  # exactly INSIDE on 64x48
 SECRET = "cam7-secret-title"
 # ``privmask.redaction.export`` the attribute is the function (pm.export); the module is
 # reached this way.
-export_module = importlib.import_module("privmask.redaction.export")
+export_cli = importlib.import_module("privmask.cli.export")
 GREY = (90, 128, 128)
 
 Planes = tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]
@@ -360,14 +360,13 @@ def test_cli_export_and_decrypt(
     monkeypatch.setenv("EXPORT_PASSWORD", "from the environment")
     enc, out = tmp_path / "cli.mkv.enc", tmp_path / "cli.mkv"
     args = [str(clip), str(enc), "--masks", str(masks_file), "--password-env", "EXPORT_PASSWORD"]
-    assert export_module.main(["export", *args, "-q"]) == 0
+    assert export_cli.main(["export", *args, "-q"]) == 0
     assert (tmp_path / "cli.mkv.enc.manifest.json").exists()
     assert (
-        export_module.main(["decrypt", str(enc), str(out), "--password-env", "EXPORT_PASSWORD"])
-        == 0
+        export_cli.main(["decrypt", str(enc), str(out), "--password-env", "EXPORT_PASSWORD"]) == 0
     )
     assert (decode(out)[0][0][INSIDE] == GREY[0]).all()
     pw_file = tmp_path / "pw.txt"
     pw_file.write_text("not it\n")
-    assert export_module.main(["decrypt", str(enc), str(out), "--password-file", str(pw_file)]) == 1
+    assert export_cli.main(["decrypt", str(enc), str(out), "--password-file", str(pw_file)]) == 1
     assert "wrong password" in capsys.readouterr().err

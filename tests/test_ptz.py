@@ -532,7 +532,8 @@ def test_cli_mask_places_scene_masks_from_a_pose_file(
     assert report.failed_closed == (7, 8, 9)  # reports stop after 0.2 s, stale from 0.25 s
     got = tmp_path / "cli.mkv"
     argv = ["mask", str(src), str(got), "--masks", str(tmp_path / "masks.json")]
-    assert main([*argv, "--poses", str(tmp_path / "poses.json"), "--codec", "ffv1", "-q"]) == 0
+    # Frames 7-9 are masked whole: done, with exit status 3 saying so.
+    assert main([*argv, "--poses", str(tmp_path / "poses.json"), "--codec", "ffv1", "-q"]) == 3
     for a, b in zip(decode(want), decode(got), strict=True):
         for pa, pb in zip(planes(a), planes(b), strict=True):
             np.testing.assert_array_equal(pa, pb)
@@ -623,6 +624,6 @@ def test_raw_pipes_place_scene_masks_from_poses(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(stdout))
     argv = ["pipe", "--size", f"{w}x{h}", "--masks", str(tmp_path / "m.json"), "--fps", "10"]
-    assert main([*argv, "--poses", str(tmp_path / "p.json")]) == 0
+    assert main([*argv, "--poses", str(tmp_path / "p.json")]) == 3  # some failed closed
     assert stdout.getvalue() == out.getvalue()
     assert "2 frames masked whole (no current PTZ pose)" in capsys.readouterr().err

@@ -24,15 +24,11 @@ The output (and the manifest) appear only when everything succeeded, audit recor
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import getpass
 import hashlib
 import json
 import os
 import secrets
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,19 +44,13 @@ from privmask.redaction.audit import AuditLog
 from privmask.redaction.lifts import Lift
 
 __all__ = [
-    "COMMANDS",
     "MANIFEST_VERSION",
     "ExportResult",
-    "add_cli",
     "export",
-    "main",
     "manifest_path_for",
-    "run_cli",
 ]
 
 MANIFEST_VERSION = 1
-COMMANDS = ("export", "decrypt")
-"""The subcommands :func:`add_cli` registers and :func:`run_cli` runs."""
 _ENCRYPTED_SUFFIXES = (".enc", ".pmenc")
 
 
@@ -313,150 +303,3 @@ def export(
     if manifest_p is not None:
         write_atomic(manifest_p, json.dumps(doc, indent=2) + "\n")
     return ExportResult(dst_p, manifest_p, doc)
-
-
-# --- command line ------------------------------------------------------------------------------
-
-
-def _password_from(args: argparse.Namespace, *, confirm: bool) -> str | None:
-    """The password from ``--password-file``, ``--password-env`` or, with ``--encrypt`` (or for
-    ``decrypt``), a prompt. Never an argument: command lines are visible to every user."""
-    if args.password_file is not None:
-        text = Path(args.password_file).read_text(encoding="utf-8")
-        password = text.splitlines()[0] if text else ""
-    elif args.password_env is not None:
-        password = os.environ.get(args.password_env, "")
-        if not password:
-            raise ValueError(f"the environment variable {args.password_env} is empty or unset")
-    elif getattr(args, "encrypt", True):
-        if not sys.stdin.isatty():
-            raise ValueError(
-                "no terminal to ask for the password: use --password-file or --password-env"
-            )
-        password = getpass.getpass("Password: ")
-        if confirm and getpass.getpass("Password again: ") != password:
-            raise ValueError("the passwords do not match")
-    else:
-        return None
-    if not password:
-        raise ValueError("the password is empty")
-    return password
-
-
-def _password_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--password-file",
-        type=Path,
-        metavar="FILE",
-        help="read the password from FILE's first line",
-    )
-    group.add_argument(
-        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
-    )
-
-
-def add_cli(sub: Any) -> None:
-    """Registers ``export`` and ``decrypt`` on the ``privmask`` command's subparsers (the
-    object ``ArgumentParser.add_subparsers()`` returns); :func:`run_cli` runs them."""
-    from privmask.cli.main import _timestamp
-
-    p = sub.add_parser(
-        "export",
-        help="write a redacted, optionally encrypted copy of a recording",
-        description=(
-            "Export a redacted copy: every mask in force at recording time burned in (liftable "
-            "masks too: lifts need the integrator's permission check, so the command line never "
-            "lifts), audio and metadata dropped, nothing naming the source. Writes "
-            "OUT.manifest.json beside it unless --no-manifest."
-        ),
-    )
-    p.add_argument("src", type=Path, metavar="IN")
-    p.add_argument("dst", type=Path, metavar="OUT")
-    p.add_argument(
-        "--masks", required=True, type=Path, metavar="FILE", help="mask-set or timeline JSON file"
-    )
-    p.add_argument(
-        "--start",
-        type=_timestamp,
-        metavar="ISO8601",
-        help="recording start (default: the file's creation_time)",
-    )
-    p.add_argument("--camera", metavar="NAME", help="the camera, for the audit record")
-    p.add_argument("--keep-audio", action="store_true", help="copy the audio streams")
-    p.add_argument("--codec", metavar="C", help="FFmpeg encoder")
-    p.add_argument("--crf", type=int, metavar="N", help="constant-quality setting (CRF)")
-    p.add_argument("--no-manifest", action="store_true", help="do not write the manifest")
-    p.add_argument(
-        "--encrypt", action="store_true", help="encrypt with a password (asked on the terminal)"
-    )
-    _password_options(p)
-    p.add_argument("--audit", type=Path, metavar="LOG", help="record the export in this audit log")
-    p.add_argument("--user", metavar="NAME", help="who is exporting, for the audit record")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
-
-    d = sub.add_parser(
-        "decrypt",
-        help="decrypt an encrypted export",
-        description="Decrypt a file written by 'privmask export --encrypt'. OUT is written only "
-        "when the whole file authenticated.",
-    )
-    d.add_argument("src", type=Path, metavar="IN")
-    d.add_argument("dst", type=Path, metavar="OUT")
-    _password_options(d)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Runs a parsed ``export`` or ``decrypt`` command; 0 on success, 1 on a failure the user
-    can fix (printed as one line)."""
-    from privmask.cli.main import PROG, describe
-    from privmask.errors import PrivmaskError
-    from privmask.masks.timeline import load_masks
-
-    try:
-        if args.command == "decrypt":
-            password = _password_from(args, confirm=False)
-            assert password is not None
-            crypto.decrypt(args.src, args.dst, password)
-            return 0
-        masks = load_masks(args.masks)
-        encrypt = args.encrypt or args.password_file is not None or args.password_env is not None
-        args.encrypt = encrypt
-        result = export(
-            args.src,
-            args.dst,
-            masks,
-            start=args.start,
-            camera=args.camera,
-            password=_password_from(args, confirm=True) if encrypt else None,
-            manifest=not args.no_manifest,
-            keep_audio=args.keep_audio,
-            user=args.user,
-            audit=AuditLog(args.audit) if args.audit is not None else None,
-            codec=args.codec,
-            quality=args.crf,
-            progress=not args.quiet,
-        )
-    except (PrivmaskError, OSError, ValueError, ImportError) as e:
-        print(f"{PROG}: error: {describe(e)}", file=sys.stderr)
-        return 1
-    if not args.quiet:
-        m = result.manifest
-        ranges = ", ".join(
-            f"{u['content_hash'][:12]} (frames {u['frames']['first']}-{u['frames']['last']})"
-            for u in m["mask_sets"]
-        )
-        print(
-            f"{result.dst}: {m['frames']} frames, masks {ranges}, weakest grade "
-            f"{m['weakest_grade']}" + (", encrypted" if m["encryption"] else "")
-        )
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The two subcommands on a parser of their own: what ``privmask export|decrypt`` runs
-    once :mod:`privmask.cli.main` registers them with :func:`add_cli` and :func:`run_cli`."""
-    parser = argparse.ArgumentParser(prog="privmask", description="Redaction exports.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_cli(sub)
-    return run_cli(parser.parse_args(argv))

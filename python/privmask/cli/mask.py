@@ -1,0 +1,229 @@
+"""``privmask mask``: mask video files, one or many, with the masks in force when each frame was
+recorded (:func:`privmask.video.mask_file`)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from privmask.cli.checks import START_EXAMPLE, missing_av, needs_start, pose_gaps
+from privmask.cli.common import (
+    EXIT_FAILED,
+    EXIT_FAILED_CLOSED,
+    EXIT_OK,
+    EXIT_STATUSES,
+    HELP_FORMATTER,
+    USER_ERRORS,
+    FileOutcome,
+    Subparsers,
+    describe,
+    fail,
+    frame_ranges,
+    help_text,
+    jsonable,
+    key_value,
+    make_out_dir,
+    nonnegative_int,
+    outputs,
+    positive_int,
+    print_json,
+    progress_wanted,
+    run_files,
+    timestamp,
+    usage_error,
+    warn,
+)
+
+__all__ = ["add_parser", "report_json", "run"]
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    """Registers ``privmask mask``."""
+    p = subparsers.add_parser(
+        "mask",
+        formatter_class=HELP_FORMATTER,
+        description=help_text(
+            "Mask video files with the masks in force when each frame was recorded. Give IN OUT "
+            "for one file, or any number of inputs with --out-dir (created if missing). Each "
+            "output is written atomically (no partial file on failure). Metadata, subtitles, "
+            "data streams and attachments are dropped; audio too unless --keep-audio.",
+            "--masks takes privmask JSON (a mask set or a timeline), a Frigate config (YAML: "
+            "the camera's motion.mask and zones) or ONVIF GetMasksResponse XML. A timeline of "
+            "several versions needs each file's recording start: its creation_time, or "
+            f"--start ({START_EXAMPLE}).",
+            "An image works too (a still in, a still out: privmask mask snapshot.png "
+            "masked.png); 'privmask preview' also takes a frame out of a video.",
+        ),
+        epilog=help_text(
+            "examples:\n"
+            "  privmask mask cam.mp4 masked.mp4 --masks masks.json\n"
+            "  privmask mask day1/*.mp4 --out-dir masked/ --masks frigate.yml --jobs 2\n"
+            f"  privmask mask cam.mp4 out.mp4 --masks timeline.json {START_EXAMPLE}",
+            EXIT_STATUSES,
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
+    p.add_argument(
+        "--masks",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
+    )
+    p.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="files masked at once, in separate processes (default 1)",
+    )
+    p.add_argument(
+        "--start",
+        type=timestamp,
+        metavar="ISO8601",
+        help="recording start, with a UTC offset (default: the file's creation_time)",
+    )
+    p.add_argument(
+        "--lifted", action="store_true", help="skip liftable masks (permanent masks still apply)"
+    )
+    p.add_argument(
+        "--poses",
+        type=Path,
+        metavar="FILE",
+        help="PTZ pose-track JSON placing scene-locked masks frame by frame (one input only); "
+        "frames it does not cover are masked whole (exit status 3)",
+    )
+    p.add_argument("--keep-audio", action="store_true", help="copy the audio streams")
+    p.add_argument(
+        "--codec",
+        metavar="C",
+        help="FFmpeg encoder (default: the input's codec, else the container's)",
+    )
+    p.add_argument("--crf", type=nonnegative_int, metavar="N", help="constant-quality setting")
+    p.add_argument(
+        "--encoder-option",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an encoder option, e.g. preset=veryfast (repeatable)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary on stdout instead of the lines (for scripts)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+
+def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
+    """One file of ``privmask mask`` (module level, so a worker process can unpickle it)."""
+    from privmask.video.files import run_job
+
+    return run_job(dataclasses.replace(template, src=src, dst=dst), progress=progress)
+
+
+def report_json(outcome: FileOutcome) -> dict[str, Any]:
+    """One file of the ``--json`` summary: the :class:`~privmask.video.MaskReport` fields, with
+    the frames that failed closed as ``[first, last]`` runs, or the error line."""
+    if outcome.result is None:
+        return {
+            "src": str(outcome.src),
+            "dst": str(outcome.dst),
+            "ok": False,
+            "error": outcome.error,
+        }
+    doc: dict[str, Any] = jsonable(outcome.result)
+    closed = doc.pop("failed_closed", [])
+    return {
+        "ok": True,
+        **doc,
+        "failed_closed": len(closed),
+        "failed_closed_ranges": frame_ranges(closed),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``privmask mask``; returns the exit status."""
+    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.sniff import load_mask_file
+
+    pairs = outputs(args, "mask")
+    if args.poses is not None and len(pairs) > 1:
+        usage_error(
+            args, "mask: --poses belongs to one recording; give IN OUT (or use MaskJob.poses)"
+        )
+    try:
+        masks = load_mask_file(args.masks).masks
+        poses = None if args.poses is None else PoseTrack.load(args.poses)
+    except USER_ERRORS as e:
+        return fail(describe(e))
+    if (message := missing_av("mask")) is not None:
+        return fail(message)
+    if args.start is None and (message := needs_start([s for s, _ in pairs], masks, args.masks)):
+        return fail(message)
+    if poses is not None and (message := pose_gaps(pairs[0][0], poses, args.poses)):
+        warn(message)
+    try:
+        make_out_dir(args.out_dir)
+    except OSError as e:
+        return fail(describe(e))
+    from privmask.video.files import MaskJob
+
+    template = MaskJob(
+        "",
+        "",
+        masks,
+        start=args.start,
+        lifted=args.lifted,
+        codec=args.codec,
+        quality=args.crf,
+        keep_audio=args.keep_audio,
+        encoder_options=dict(args.encoder_option) or None,
+        poses=poses,
+    )
+    progress = progress_wanted(args.quiet)
+    one_at_a_time = args.jobs == 1 or len(pairs) == 1
+
+    def done(outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            fail(outcome.error)
+        elif not (args.quiet or args.json):
+            print(outcome.result.summary(), flush=True)
+
+    outcomes = run_files(
+        partial(_mask_one, template, progress and one_at_a_time),
+        pairs,
+        jobs=args.jobs,
+        done=done,
+        progress=progress,
+    )
+    failed = sum(o.error is not None for o in outcomes)
+    closed = sum(len(o.result.failed_closed) for o in outcomes if o.result is not None)
+    status = EXIT_FAILED if failed else EXIT_FAILED_CLOSED if closed else EXIT_OK
+    if args.json:
+        print_json(
+            {"command": "mask", "status": status, "files": [report_json(o) for o in outcomes]}
+        )
+    elif not args.quiet and len(pairs) > 1:
+        frames = sum(o.result.frames for o in outcomes if o.result is not None)
+        print(
+            f"{len(pairs) - failed} of {len(pairs)} files masked ({frames} frames)"
+            + (f", {failed} failed" if failed else "")
+            + (f"; {closed} frames masked whole (no current PTZ pose)" if closed else ""),
+            flush=True,
+        )
+    if closed and not (args.quiet or args.json):
+        print(
+            f"privmask: {closed} frames masked whole: the pose track does not cover them "
+            "(exit status 3)",
+            file=sys.stderr,
+        )
+    return status

