@@ -14,7 +14,7 @@ so documents with any namespace prefixes (``tr2:``, ``ns1:``, none) read the sam
 
 from __future__ import annotations
 
-import math
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
@@ -71,16 +71,44 @@ def _child(el: ET.Element, name: str, path: str, *, required: bool = True) -> ET
     return found[0]
 
 
+# The lexical form of a finite xs:float / xs:double (XML Schema 1.1 Part 2, 3.3.5-3.3.6), in
+# ASCII digits only: no "1_0" (Python's Decimal reads it as 10), no Arabic-Indic or other
+# Unicode digits, no "Infinity"/"NaN" (not a place on the frame).
+_XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# xs:float's whiteSpace facet is "collapse": only these four characters are stripped.
+_XML_SPACE = " \t\r\n"
+# An ONVIF coordinate spans -1..1 and a colour 0..255; far beyond either (but within a double,
+# so the conversion to the frame cannot overflow) is refused, as is a tiny exponent whose exact
+# expansion would take minutes (1e-30000000).
+_MAX_EXPONENT = 300
+_MIN_EXPONENT = -340
+_MAX_NUMBER_CHARS = 1000
+
+
 def _number(text: str | None, path: str) -> Fraction:
     """An xs:float/xs:double attribute as an exact rational (the decimal text is exact; a
-    float would round before the ``(v + 1) / 2`` conversion and drift)."""
+    float would round before the ``(v + 1) / 2`` conversion and drift).
+
+    Only the strict lexical form is read, and only magnitudes a double holds: anything else is
+    :class:`MaskConfigError` at ``path``, at once (no exact expansion of a huge exponent)."""
     if text is None:
         raise MaskConfigError("missing attribute", path)
+    t = text.strip(_XML_SPACE)
+    if len(t) > _MAX_NUMBER_CHARS or not _XS_DECIMAL.fullmatch(t):
+        shown = t if len(t) <= 40 else t[:40] + "..."
+        raise MaskConfigError(f"not a finite xs:float number: {shown!r}", path)
     try:
-        value = Fraction(Decimal(text.strip()))
-    except (ArithmeticError, ValueError) as e:
-        raise MaskConfigError(f"not a finite number: {text!r}", path) from e
-    return value
+        d = Decimal(t)
+        in_range = not d or _MIN_EXPONENT <= d.adjusted() <= _MAX_EXPONENT
+    except ArithmeticError:  # an exponent beyond what Decimal holds
+        in_range = False
+    if not in_range:
+        shown = t if len(t) <= 40 else t[:40] + "..."
+        raise MaskConfigError(
+            f"{shown!r} is out of range: no coordinate or colour is that large or that small",
+            path,
+        )
+    return Fraction(d)
 
 
 def _to_onvif_coord(v: float, sign: int) -> str:
@@ -352,28 +380,74 @@ class OnvifMaskOptions:
 # --- Frigate --------------------------------------------------------------------------------
 
 
-def _frigate_one(text: str, path: str, frame_size: tuple[int, int] | None) -> Polygon:
-    parts = [p.strip() for p in text.split(",")]
-    values = []
-    for j, p in enumerate(parts):
-        try:
-            v = float(p)
-        except ValueError as e:
-            raise MaskConfigError(f"value {j} is not a number: {p!r}", path) from e
-        if not math.isfinite(v):
-            raise MaskConfigError(f"value {j} is not finite: {p!r}", path)
-        values.append(v)
+# Frigate's own reading (frigate/util/config.py ``get_relative_coordinates`` and
+# frigate/util/image.py ``add_mask``): a polygon string is legacy pixels when any of its
+# comma-separated values compares greater than the *text* "1.0"; pixel values are then read
+# with ``int()``, relative ones with ``float()``. So "5e-06" is pixels to Frigate (and refused),
+# and "09" is relative. privmask reads what Frigate reads, and refuses what the two rules read
+# differently, naming both readings.
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _frigate_value(token: str, j: int, path: str) -> float:
+    t = token.strip(" \t")
+    if _PLAIN_DECIMAL.fullmatch(t):
+        return float(t)
+    try:
+        v = float(t) if "_" not in t else None
+    except ValueError:
+        v = None
+    if v is None or v != v or abs(v) == float("inf"):
+        raise MaskConfigError(f"value {j} is not a number: {token!r}", path)
+    if token > "1.0":
+        plain = format(Decimal(repr(v)), "f")
+        raise MaskConfigError(
+            f"value {j} ({token!r}) is ambiguous: as a number it is {plain}, but Frigate "
+            "compares it with '1.0' as text, reads it as a legacy pixel coordinate and refuses "
+            f"it; write {plain}",
+            path,
+        )
+    return v  # exponent notation that Frigate, too, reads as a relative value ("0e5")
+
+
+def _frigate_one(text: object, path: str, frame_size: tuple[int, int] | None) -> Polygon:
+    if not isinstance(text, str):
+        raise MaskConfigError(
+            f"must be a Frigate polygon string 'x1,y1,x2,y2,...', got {text!r}", path
+        )
+    tokens = text.split(",")
+    values = [_frigate_value(t, j, path) for j, t in enumerate(tokens)]
     if len(values) % 2:
         raise MaskConfigError(f"needs x,y pairs, got {len(values)} values", path)
-    pts = list(zip(values[0::2], values[1::2], strict=True))
-    if any(v > 1.0 for v in values):
-        # Older Frigate configurations give pixels of the detect stream.
+    pixel_token = next((t for t in tokens if t > "1.0"), None)
+    if pixel_token is not None:
+        # Frigate reads the whole string as legacy pixels: every value must be whole.
+        fraction = next((t for t in tokens if not _INTEGER.fullmatch(t.strip(" \t"))), None)
+        if fraction is not None:
+            raise MaskConfigError(
+                f"ambiguous: Frigate reads this string as legacy pixel coordinates (because "
+                f"{pixel_token!r} is above '1.0'), but {fraction!r} is not a whole pixel, as a "
+                "relative value would be; write relative values (0..1) or whole pixels, not both",
+                path,
+            )
         if frame_size is None:
             raise MaskConfigError(
                 "pixel coordinates (values above 1) need frame_size=(width, height)", path
             )
         w, h = frame_size
-        pts = [(x / w, y / h) for x, y in pts]
+        pts = [(x / w, y / h) for x, y in zip(values[0::2], values[1::2], strict=True)]
+    else:
+        above = next((t for t, v in zip(tokens, values, strict=True) if v > 1.0), None)
+        if above is not None:
+            raise MaskConfigError(
+                f"ambiguous: {above!r} is above 1, so it reads as a pixel coordinate, but "
+                "Frigate reads this string as relative coordinates (it compares each value with "
+                "'1.0' as text); write pixels without leading zeros or spaces, or relative "
+                "values up to 1.0",
+                path,
+            )
+        pts = list(zip(values[0::2], values[1::2], strict=True))
     try:
         return Polygon(pts)
     except InvalidGeometryError as e:
@@ -387,27 +461,53 @@ def masks_from_frigate(
     style: Style | None = None,
 ) -> MaskSet:
     """Masks from Frigate polygon strings (``"x1,y1,x2,y2,..."``), one string or a list as in a
-    ``mask:`` entry. Values are relative (0..1 from the top-left), as Frigate writes them now;
-    strings with any value above 1 are legacy pixel coordinates and need ``frame_size``
-    (the detect stream's width and height). Every mask gets ``style`` (default :class:`Solid`).
-    Errors are :class:`MaskConfigError` naming the string (``mask[2]``)."""
+    ``mask:`` entry, read as Frigate reads them: relative values (0..1 from the top-left,
+    plain decimals), unless a value compares above ``"1.0"`` as text, which makes the string
+    legacy pixel coordinates of the detect stream (whole numbers; they need ``frame_size``,
+    the stream's width and height). Values that the two readings would place differently
+    (``"5e-06"``, ``"0.5"`` among pixels, ``"09"``) are refused with both readings named.
+    Every mask gets ``style`` (default :class:`Solid`). Errors are :class:`MaskConfigError`
+    naming the string (``mask[2]``)."""
     if frame_size is not None:
-        w, h = frame_size
-        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+        try:
+            sizes: tuple[object, ...] = tuple(frame_size)
+        except TypeError:
+            sizes = ()
+        if len(sizes) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes
+        ):
             raise MaskConfigError(
                 f"must be two positive integers, got {frame_size!r}", "frame_size"
             )
-    items = [polygons] if isinstance(polygons, str) else list(polygons)
+    if isinstance(polygons, (bytes, bytearray)):
+        raise MaskConfigError("must be a string or a list of strings, got bytes", "mask")
+    if isinstance(polygons, str):
+        items: list[object] = [polygons]
+    else:
+        try:
+            items = list(polygons)
+        except TypeError:
+            raise MaskConfigError(
+                f"must be a string or a list of strings, got {polygons!r}", "mask"
+            ) from None
     chosen = style if style is not None else Solid()
     return MaskSet(
         Mask(_frigate_one(s, f"mask[{i}]", frame_size), chosen) for i, s in enumerate(items)
     )
 
 
+def _plain_decimal(v: float) -> str:
+    """``v`` in positional notation with the shortest digits that read back as ``v``
+    (``5e-06`` -> ``0.000005``): Frigate takes a value in exponent notation for pixels."""
+    text = format(Decimal(repr(v)), "f")
+    return text if "." in text else text + ".0"
+
+
 def masks_to_frigate(masks: MaskSet) -> list[str]:
-    """One relative Frigate polygon string per mask, with every coordinate written exactly
-    (shortest round-trip digits, not Frigate's usual three decimals, so nothing drifts).
-    Vertices must lie within the frame (0..1): Frigate would read larger values as pixels."""
+    """One relative Frigate polygon string per mask, every coordinate a plain decimal written
+    exactly (shortest round-trip digits, not Frigate's usual three decimals, so nothing
+    drifts; never exponent notation, which Frigate would read as pixels). Vertices must lie
+    within the frame (0..1): Frigate would read larger values as pixels."""
     out = []
     for i, m in enumerate(masks):
         if isinstance(m.shape, ScenePolygon):
@@ -418,7 +518,7 @@ def masks_to_frigate(masks: MaskSet) -> list[str]:
                 "Frigate coordinates are 0..1; this polygon has vertices outside the frame",
                 f"masks[{i}]",
             )
-        out.append(",".join(f"{x!r},{y!r}" for x, y in m.shape.points))
+        out.append(",".join(f"{_plain_decimal(x)},{_plain_decimal(y)}" for x, y in m.shape.points))
     return out
 
 
