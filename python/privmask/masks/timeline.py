@@ -42,6 +42,7 @@ __all__ = [
     "MaskSchedule",
     "MaskTimeline",
     "TimelineVersion",
+    "instant",
     "load_masks",
     "parse_masks",
     "seconds_between",
@@ -72,12 +73,24 @@ def seconds_between(earlier: datetime, later: datetime) -> Fraction:
     return Fraction(d // timedelta(microseconds=1), 1_000_000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TimelineVersion:
-    """One entry of a timeline: ``masks`` in force from ``since`` until the next version."""
+    """One entry of a timeline: ``masks`` in force from ``since`` until the next version.
+
+    Two versions are equal when their ``since`` is the same instant and their masks are equal,
+    whatever zone each ``since`` is written in (Python's own ``==`` calls a time in a
+    daylight-saving fold unequal to every time of another zone)."""
 
     since: datetime
     masks: MaskSet
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TimelineVersion):
+            return NotImplemented
+        return instant(self.since) == instant(other.since) and self.masks == other.masks
+
+    def __hash__(self) -> int:
+        return hash((instant(self.since), self.masks))
 
     @property
     def content_hash(self) -> str:
