@@ -84,7 +84,12 @@ def test_concurrent_adds_keep_the_history_ordered_and_loadable() -> None:
             start = threading.Barrier(4)
             failures: list[BaseException] = []
 
-            def writer(k: int, timeline: pm.MaskTimeline, start: threading.Barrier) -> None:
+            def writer(
+                k: int,
+                timeline: pm.MaskTimeline,
+                start: threading.Barrier,
+                failures: list[BaseException],
+            ) -> None:
                 start.wait()
                 for i in range(150):
                     try:
@@ -94,7 +99,10 @@ def test_concurrent_adds_keep_the_history_ordered_and_loadable() -> None:
                     except BaseException as e:  # pragma: no cover - reported below
                         failures.append(e)
 
-            threads = [threading.Thread(target=writer, args=(k, timeline, start)) for k in range(4)]
+            threads = [
+                threading.Thread(target=writer, args=(k, timeline, start, failures))
+                for k in range(4)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
