@@ -118,3 +118,21 @@ def test_onvif_numbers_in_xs_float_form_still_read(x: str, expected: float) -> N
     (mask,) = pm.MaskSet.from_onvif(onvif(x))
     assert isinstance(mask.shape, pm.Polygon)
     assert mask.shape.points[0][0] == expected
+
+
+def test_xml_entities_cannot_read_files_or_expand_without_bound() -> None:
+    external = (
+        '<?xml version="1.0"?><!DOCTYPE M [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<M><Mask token="&x;"><Polygon><Point x="0" y="0"/><Point x="1" y="0"/>'
+        '<Point x="1" y="1"/></Polygon><Type>Color</Type></Mask></M>'
+    )
+    with pytest.raises(pm.MaskConfigError, match="not well-formed XML"):
+        pm.MaskSet.from_onvif(external)
+    levels = ['<!ENTITY a0 "lol">'] + [
+        f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
+    ]
+    bomb = f'<?xml version="1.0"?><!DOCTYPE M [{"".join(levels)}]><M><Type>&a9;</Type></M>'
+    started = time.perf_counter()
+    with pytest.raises(pm.MaskConfigError, match="not well-formed XML"):
+        pm.MaskSet.from_onvif(bomb)
+    assert time.perf_counter() - started < 1.0
