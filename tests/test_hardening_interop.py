@@ -107,7 +107,7 @@ def test_onvif_numbers_outside_xs_float_are_refused_at_once_with_the_element_pat
     started = time.perf_counter()
     with pytest.raises(pm.MaskConfigError, match=r"^Mask\[0\]\.Polygon\.Point\[0\]@x: "):
         pm.MaskSet.from_onvif(onvif(x))
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # was 44 s for 1e-30000000
 
 
 @pytest.mark.parametrize(
@@ -135,4 +135,4 @@ def test_xml_entities_cannot_read_files_or_expand_without_bound() -> None:
     started = time.perf_counter()
     with pytest.raises(pm.MaskConfigError, match="not well-formed XML"):
         pm.MaskSet.from_onvif(bomb)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0  # 10**9 expansions would take minutes

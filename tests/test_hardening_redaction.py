@@ -39,7 +39,7 @@ def test_decrypt_refuses_scrypt_parameters_beyond_the_memory_budget_before_deriv
         started = time.perf_counter()
         with pytest.raises(crypto.DecryptionError, match=rf"need {mib} MiB, above the 256 MiB"):
             pm.decrypt(src, tmp_path / "out.mp4", "any password")
-        assert time.perf_counter() - started < 0.2, "refused before the key derivation"
+        assert time.perf_counter() - started < 1.0, "refused before the key derivation"
         assert not (tmp_path / "out.mp4").exists()
     assert crypto.scrypt_cost(17, 8, 1) == 128 << 20  # the default stays within the budget
     assert crypto.scrypt_cost(17, 8, 1) <= crypto.SCRYPT_MAX_BYTES

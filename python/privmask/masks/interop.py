@@ -7,13 +7,13 @@ are written with as many digits as it takes for the read-back value to be the sa
 read back with exact rational arithmetic. A configuration that drifts by an ulp on every save
 ends up, after a year of edits, off the window it was drawn on.
 
-XML is parsed with the standard library (``xml.etree.ElementTree``, which refuses external
-entities and, with expat >= 2.4.1, entity-expansion bombs); elements are matched by local name,
-so documents with any namespace prefixes (``tr2:``, ``ns1:``, none) read the same.
+XML is parsed with ``xml.etree.ElementTree`` (it refuses external entities and, with expat >=
+2.4.1, entity-expansion bombs); elements match by local name, whatever the namespace prefixes.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -71,18 +71,13 @@ def _child(el: ET.Element, name: str, path: str, *, required: bool = True) -> ET
     return found[0]
 
 
-# The lexical form of a finite xs:float / xs:double (XML Schema 1.1 Part 2, 3.3.5-3.3.6), in
-# ASCII digits only: no "1_0" (Python's Decimal reads it as 10), no Arabic-Indic or other
-# Unicode digits, no "Infinity"/"NaN" (not a place on the frame).
+# A finite xs:float / xs:double (XML Schema 1.1 Part 2, 3.3.5-6) in ASCII digits: not "1_0"
+# (Decimal reads 10), Unicode digits, "INF" or "NaN"; whiteSpace "collapse" strips only _XML_SPACE.
+# Magnitudes far beyond a coordinate (-1..1) or colour (0..255) are refused before the exact
+# conversion, which would overflow a double (1e400) or take minutes (1e-30000000).
 _XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-# xs:float's whiteSpace facet is "collapse": only these four characters are stripped.
 _XML_SPACE = " \t\r\n"
-# An ONVIF coordinate spans -1..1 and a colour 0..255; far beyond either (but within a double,
-# so the conversion to the frame cannot overflow) is refused, as is a tiny exponent whose exact
-# expansion would take minutes (1e-30000000).
-_MAX_EXPONENT = 300
-_MIN_EXPONENT = -340
-_MAX_NUMBER_CHARS = 1000
+_MIN_EXPONENT, _MAX_EXPONENT, _MAX_NUMBER_CHARS = -340, 300, 1000
 
 
 def _number(text: str | None, path: str) -> Fraction:
@@ -94,20 +89,15 @@ def _number(text: str | None, path: str) -> Fraction:
     if text is None:
         raise MaskConfigError("missing attribute", path)
     t = text.strip(_XML_SPACE)
+    shown = repr(t if len(t) <= 40 else t[:40] + "...")
     if len(t) > _MAX_NUMBER_CHARS or not _XS_DECIMAL.fullmatch(t):
-        shown = t if len(t) <= 40 else t[:40] + "..."
-        raise MaskConfigError(f"not a finite xs:float number: {shown!r}", path)
+        raise MaskConfigError(f"not a finite xs:float number: {shown}", path)
     try:
         d = Decimal(t)
-        in_range = not d or _MIN_EXPONENT <= d.adjusted() <= _MAX_EXPONENT
-    except ArithmeticError:  # an exponent beyond what Decimal holds
-        in_range = False
-    if not in_range:
-        shown = t if len(t) <= 40 else t[:40] + "..."
-        raise MaskConfigError(
-            f"{shown!r} is out of range: no coordinate or colour is that large or that small",
-            path,
-        )
+        if d and not _MIN_EXPONENT <= d.adjusted() <= _MAX_EXPONENT:
+            raise ArithmeticError
+    except ArithmeticError:  # also an exponent beyond what Decimal holds
+        raise MaskConfigError(f"{shown} is out of range for a coordinate or colour", path) from None
     return Fraction(d)
 
 
@@ -380,12 +370,9 @@ class OnvifMaskOptions:
 # --- Frigate --------------------------------------------------------------------------------
 
 
-# Frigate's own reading (frigate/util/config.py ``get_relative_coordinates`` and
-# frigate/util/image.py ``add_mask``): a polygon string is legacy pixels when any of its
-# comma-separated values compares greater than the *text* "1.0"; pixel values are then read
-# with ``int()``, relative ones with ``float()``. So "5e-06" is pixels to Frigate (and refused),
-# and "09" is relative. privmask reads what Frigate reads, and refuses what the two rules read
-# differently, naming both readings.
+# Frigate's own reading (frigate/util/config.py get_relative_coordinates, frigate/util/image.py
+# add_mask): a string is legacy pixels, read with int(), when any value > "1.0" *as text*; else
+# relative, read with float(). So "5e-06" is pixels to Frigate (and refused), "09" relative.
 _PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _INTEGER = re.compile(r"-?[0-9]+")
 
@@ -395,17 +382,16 @@ def _frigate_value(token: str, j: int, path: str) -> float:
     if _PLAIN_DECIMAL.fullmatch(t):
         return float(t)
     try:
-        v = float(t) if "_" not in t else None
+        v = float(t) if "_" not in t else math.nan
     except ValueError:
-        v = None
-    if v is None or v != v or abs(v) == float("inf"):
+        v = math.nan
+    if not math.isfinite(v):
         raise MaskConfigError(f"value {j} is not a number: {token!r}", path)
     if token > "1.0":
-        plain = format(Decimal(repr(v)), "f")
+        plain = _plain_decimal(v)
         raise MaskConfigError(
-            f"value {j} ({token!r}) is ambiguous: as a number it is {plain}, but Frigate "
-            "compares it with '1.0' as text, reads it as a legacy pixel coordinate and refuses "
-            f"it; write {plain}",
+            f"value {j} ({token!r}) is ambiguous: as a number it is {plain}, but Frigate compares "
+            f"it with '1.0' as text, reads a legacy pixel value and refuses it; write {plain}",
             path,
         )
     return v  # exponent notation that Frigate, too, reads as a relative value ("0e5")
@@ -413,9 +399,7 @@ def _frigate_value(token: str, j: int, path: str) -> float:
 
 def _frigate_one(text: object, path: str, frame_size: tuple[int, int] | None) -> Polygon:
     if not isinstance(text, str):
-        raise MaskConfigError(
-            f"must be a Frigate polygon string 'x1,y1,x2,y2,...', got {text!r}", path
-        )
+        raise MaskConfigError(f"must be a Frigate polygon string 'x1,y1,...', got {text!r}", path)
     tokens = text.split(",")
     values = [_frigate_value(t, j, path) for j, t in enumerate(tokens)]
     if len(values) % 2:
@@ -426,25 +410,20 @@ def _frigate_one(text: object, path: str, frame_size: tuple[int, int] | None) ->
         fraction = next((t for t in tokens if not _INTEGER.fullmatch(t.strip(" \t"))), None)
         if fraction is not None:
             raise MaskConfigError(
-                f"ambiguous: Frigate reads this string as legacy pixel coordinates (because "
-                f"{pixel_token!r} is above '1.0'), but {fraction!r} is not a whole pixel, as a "
-                "relative value would be; write relative values (0..1) or whole pixels, not both",
+                f"ambiguous: Frigate reads legacy pixels ({pixel_token!r} is above '1.0'), but "
+                f"{fraction!r} is not a whole pixel: write relative values or pixels, not both",
                 path,
             )
         if frame_size is None:
-            raise MaskConfigError(
-                "pixel coordinates (values above 1) need frame_size=(width, height)", path
-            )
+            raise MaskConfigError("pixel coordinates (values above 1) need frame_size=(w, h)", path)
         w, h = frame_size
         pts = [(x / w, y / h) for x, y in zip(values[0::2], values[1::2], strict=True)]
     else:
         above = next((t for t, v in zip(tokens, values, strict=True) if v > 1.0), None)
         if above is not None:
             raise MaskConfigError(
-                f"ambiguous: {above!r} is above 1, so it reads as a pixel coordinate, but "
-                "Frigate reads this string as relative coordinates (it compares each value with "
-                "'1.0' as text); write pixels without leading zeros or spaces, or relative "
-                "values up to 1.0",
+                f"ambiguous: {above!r} is above 1, a pixel value, but Frigate reads the string as "
+                "relative (it compares values with '1.0' as text): write plain pixels or <= 1.0",
                 path,
             )
         pts = list(zip(values[0::2], values[1::2], strict=True))
@@ -468,28 +447,15 @@ def masks_from_frigate(
     (``"5e-06"``, ``"0.5"`` among pixels, ``"09"``) are refused with both readings named.
     Every mask gets ``style`` (default :class:`Solid`). Errors are :class:`MaskConfigError`
     naming the string (``mask[2]``)."""
-    if frame_size is not None:
-        try:
-            sizes: tuple[object, ...] = tuple(frame_size)
-        except TypeError:
-            sizes = ()
-        if len(sizes) != 2 or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes
-        ):
-            raise MaskConfigError(
-                f"must be two positive integers, got {frame_size!r}", "frame_size"
-            )
-    if isinstance(polygons, (bytes, bytearray)):
-        raise MaskConfigError("must be a string or a list of strings, got bytes", "mask")
+    ok = isinstance(frame_size, (tuple, list)) and len(frame_size) == 2
+    if frame_size is not None and not (ok and all(type(v) is int and v > 0 for v in frame_size)):
+        raise MaskConfigError(f"must be two positive integers, got {frame_size!r}", "frame_size")
     if isinstance(polygons, str):
         items: list[object] = [polygons]
+    elif isinstance(polygons, Iterable) and not isinstance(polygons, (bytes, bytearray)):
+        items = list(polygons)
     else:
-        try:
-            items = list(polygons)
-        except TypeError:
-            raise MaskConfigError(
-                f"must be a string or a list of strings, got {polygons!r}", "mask"
-            ) from None
+        raise MaskConfigError(f"must be a string or a list of strings, got {polygons!r}", "mask")
     chosen = style if style is not None else Solid()
     return MaskSet(
         Mask(_frigate_one(s, f"mask[{i}]", frame_size), chosen) for i, s in enumerate(items)
@@ -497,27 +463,22 @@ def masks_from_frigate(
 
 
 def _plain_decimal(v: float) -> str:
-    """``v`` in positional notation with the shortest digits that read back as ``v``
-    (``5e-06`` -> ``0.000005``): Frigate takes a value in exponent notation for pixels."""
+    """``v`` positionally, in the shortest digits that read back as ``v`` (5e-06: 0.000005)."""
     text = format(Decimal(repr(v)), "f")
     return text if "." in text else text + ".0"
 
 
 def masks_to_frigate(masks: MaskSet) -> list[str]:
-    """One relative Frigate polygon string per mask, every coordinate a plain decimal written
-    exactly (shortest round-trip digits, not Frigate's usual three decimals, so nothing
-    drifts; never exponent notation, which Frigate would read as pixels). Vertices must lie
-    within the frame (0..1): Frigate would read larger values as pixels."""
+    """One relative Frigate polygon string per mask, every coordinate a plain decimal in the
+    shortest digits that read back exactly (nothing drifts; never exponent notation, which
+    Frigate reads as pixels). Vertices must lie within the frame (0..1), for the same reason."""
     out = []
     for i, m in enumerate(masks):
         if isinstance(m.shape, ScenePolygon):
             raise MaskConfigError("a scene-locked mask has no Frigate form", f"masks[{i}]")
         if not all(0.0 <= v <= 1.0 for p in m.shape.points for v in p):
-            # Frigate reads values above 1 as pixels; a vertex off the frame would change meaning.
-            raise MaskConfigError(
-                "Frigate coordinates are 0..1; this polygon has vertices outside the frame",
-                f"masks[{i}]",
-            )
+            msg = "Frigate coordinates are 0..1; this polygon has vertices outside the frame"
+            raise MaskConfigError(msg, f"masks[{i}]")
         out.append(",".join(f"{_plain_decimal(x)},{_plain_decimal(y)}" for x, y in m.shape.points))
     return out
 
