@@ -30,7 +30,8 @@ from privmask.errors import (
 from privmask.masks.geometry import Polygon
 from privmask.masks.interop import MaskCheck, OnvifMaskOptions
 from privmask.masks.maskset import CompiledMasks, Mask, MaskSet
-from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, ScenePolygon, ZoomMap
+from privmask.masks.poses import PoseTrack, ZoomMap
+from privmask.masks.ptz import ApplyResult, PTZPose, ScenePolygon
 from privmask.masks.styles import Blur, Fill, Grade, Mosaic, Solid, Style
 from privmask.masks.timeline import MaskTimeline, TimelineVersion, load_masks
 from privmask.redaction.audit import AuditHead, AuditLog

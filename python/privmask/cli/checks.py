@@ -12,7 +12,7 @@ from typing import Any
 
 from privmask.cli.common import PROG
 from privmask.masks.maskset import MaskSet
-from privmask.masks.ptz import PoseTrack
+from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
 
 __all__ = [

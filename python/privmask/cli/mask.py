@@ -152,7 +152,7 @@ def report_json(outcome: FileOutcome) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``privmask mask``; returns the exit status."""
-    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.poses import PoseTrack
     from privmask.masks.sniff import load_mask_file
 
     pairs = outputs(args, "mask")

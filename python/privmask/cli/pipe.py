@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     """Runs ``privmask pipe``; returns the exit status."""
     from tqdm import tqdm
 
-    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.poses import PoseTrack
     from privmask.masks.sniff import load_mask_file
 
     try:

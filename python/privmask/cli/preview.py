@@ -28,7 +28,7 @@ from privmask.errors import VideoError
 
 if TYPE_CHECKING:
     from privmask.masks.maskset import MaskSet
-    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.poses import PoseTrack
     from privmask.masks.timeline import MaskTimeline
 
 __all__ = ["ENCODERS", "add_parser", "run"]
@@ -176,7 +176,7 @@ def _encode(frame: Any, out: Path) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``privmask preview``; returns the exit status."""
-    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.poses import PoseTrack
     from privmask.masks.sniff import load_mask_file
 
     if args.output.suffix.lower() not in ENCODERS:

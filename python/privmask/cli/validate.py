@@ -43,7 +43,7 @@ def _print_masks(masks: Any, indent: str) -> None:
 
 
 def _validate_poses(path: Path) -> int:
-    from privmask.masks.ptz import PoseTrack
+    from privmask.masks.poses import PoseTrack
 
     try:
         track = PoseTrack.load(path)

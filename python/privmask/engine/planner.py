@@ -31,7 +31,8 @@ from typing import NamedTuple
 from privmask.errors import InvalidGeometryError, NoMasksInForceError
 from privmask.masks.geometry import Polygon
 from privmask.masks.maskset import CompiledMasks, MaskSet
-from privmask.masks.ptz import ApplyResult, PoseTrack, PTZPose, fail_closed_masks, resolve
+from privmask.masks.poses import PoseTrack
+from privmask.masks.ptz import ApplyResult, PTZPose, fail_closed_masks, resolve
 from privmask.masks.timeline import MaskSchedule, MaskTimeline
 
 __all__ = [

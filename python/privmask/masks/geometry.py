@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from privmask import _native
 from privmask.errors import InvalidGeometryError
 
-__all__ = ["Point", "Polygon"]
+__all__ = ["Point", "Polygon", "coordinate"]
 
 Point = tuple[float, float]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def coordinate(value: object, what: str) -> float:
+    """``value`` as a float coordinate, or :class:`InvalidGeometryError`.
+
+    Only real numbers are coordinates: a string (``"0.5"``) or a bool is refused, as the
+    published schema refuses them, and so is a number beyond a double's range (``10**400``)
+    instead of an ``OverflowError``. ``-0.0`` becomes ``0.0``, so equal shapes serialise (and
+    hash) the same.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise InvalidGeometryError(f"{what} must be a number, got {value!r}")
+    try:
+        v = float(value)
+    except (OverflowError, ValueError, TypeError) as e:
+        raise InvalidGeometryError(f"{what} is beyond the range of a double: {value!r}") from e
+    if not math.isfinite(v):
+        raise InvalidGeometryError(f"{what} must be finite, got {v}")
+    return v + 0.0  # -0.0 -> 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +47,8 @@ class Polygon:
     part outside the frame covers nothing); the fill rule is nonzero. A pixel is covered when its
     square meets the polygon's interior with positive area: partial pixels are masked whole.
 
-    Raises :class:`InvalidGeometryError` for NaN or infinite coordinates, fewer than three distinct
+    Raises :class:`InvalidGeometryError` for coordinates that are not finite real numbers
+    (strings, bools, NaN, infinities, integers beyond a double), fewer than three distinct
     vertices, or vertices that all lie on one line.
     """
 
@@ -31,14 +56,24 @@ class Polygon:
 
     def __init__(self, points: Iterable[Iterable[float]]) -> None:
         pts: list[Point] = []
-        for i, p in enumerate(points):
+        try:
+            items = list(points)
+        except TypeError as e:
+            raise InvalidGeometryError(f"points must be a sequence of (x, y) pairs: {e}") from e
+        for i, p in enumerate(items):
+            if isinstance(p, (str, bytes)):
+                raise InvalidGeometryError(f"vertex {i} must be a pair of numbers, got {p!r}")
             try:
-                x, y = (float(v) for v in p)
+                x, y = p
             except (TypeError, ValueError) as e:
                 raise InvalidGeometryError(
                     f"vertex {i} must be a pair of numbers (x, y), got {p!r}"
                 ) from e
-            pts.append((x, y))
+            if not (_is_number(x) and _is_number(y)):
+                raise InvalidGeometryError(
+                    f"vertex {i} must be a pair of numbers (x, y), got {p!r}"
+                )
+            pts.append((coordinate(x, f"vertex {i} x"), coordinate(y, f"vertex {i} y")))
         _native.validate_polygon(pts)
         object.__setattr__(self, "points", tuple(pts))
 
@@ -46,9 +81,8 @@ class Polygon:
     def rect(cls, x: float, y: float, w: float, h: float) -> Polygon:
         """The axis-aligned rectangle with top-left corner ``(x, y)``, width ``w`` and height
         ``h`` (all normalised)."""
-        for name, v in (("x", x), ("y", y), ("w", w), ("h", h)):
-            if not math.isfinite(v):
-                raise InvalidGeometryError(f"rect {name} must be finite, got {v}")
+        x, y = coordinate(x, "rect x"), coordinate(y, "rect y")
+        w, h = coordinate(w, "rect w"), coordinate(h, "rect h")
         if w <= 0 or h <= 0:
             raise InvalidGeometryError(f"rect width and height must be positive, got {w} x {h}")
         return cls([(x, y), (x + w, y), (x + w, y + h), (x, y + h)])

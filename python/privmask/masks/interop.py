@@ -7,14 +7,14 @@ are written with as many digits as it takes for the read-back value to be the sa
 read back with exact rational arithmetic. A configuration that drifts by an ulp on every save
 ends up, after a year of edits, off the window it was drawn on.
 
-XML is parsed with the standard library (``xml.etree.ElementTree``, which refuses external
-entities and, with expat >= 2.4.1, entity-expansion bombs); elements are matched by local name,
-so documents with any namespace prefixes (``tr2:``, ``ns1:``, none) read the same.
+XML is parsed with ``xml.etree.ElementTree`` (it refuses external entities and, with expat >=
+2.4.1, entity-expansion bombs); elements match by local name, whatever the namespace prefixes.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
@@ -71,16 +71,34 @@ def _child(el: ET.Element, name: str, path: str, *, required: bool = True) -> ET
     return found[0]
 
 
+# A finite xs:float / xs:double (XML Schema 1.1 Part 2, 3.3.5-6) in ASCII digits: not "1_0"
+# (Decimal reads 10), Unicode digits, "INF" or "NaN"; whiteSpace "collapse" strips only _XML_SPACE.
+# Magnitudes far beyond a coordinate (-1..1) or colour (0..255) are refused before the exact
+# conversion, which would overflow a double (1e400) or take minutes (1e-30000000).
+_XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_XML_SPACE = " \t\r\n"
+_MIN_EXPONENT, _MAX_EXPONENT, _MAX_NUMBER_CHARS = -340, 300, 1000
+
+
 def _number(text: str | None, path: str) -> Fraction:
     """An xs:float/xs:double attribute as an exact rational (the decimal text is exact; a
-    float would round before the ``(v + 1) / 2`` conversion and drift)."""
+    float would round before the ``(v + 1) / 2`` conversion and drift).
+
+    Only the strict lexical form is read, and only magnitudes a double holds: anything else is
+    :class:`MaskConfigError` at ``path``, at once (no exact expansion of a huge exponent)."""
     if text is None:
         raise MaskConfigError("missing attribute", path)
+    t = text.strip(_XML_SPACE)
+    shown = repr(t if len(t) <= 40 else t[:40] + "...")
+    if len(t) > _MAX_NUMBER_CHARS or not _XS_DECIMAL.fullmatch(t):
+        raise MaskConfigError(f"not a finite xs:float number: {shown}", path)
     try:
-        value = Fraction(Decimal(text.strip()))
-    except (ArithmeticError, ValueError) as e:
-        raise MaskConfigError(f"not a finite number: {text!r}", path) from e
-    return value
+        d = Decimal(t)
+        if d and not _MIN_EXPONENT <= d.adjusted() <= _MAX_EXPONENT:
+            raise ArithmeticError
+    except ArithmeticError:  # also an exponent beyond what Decimal holds
+        raise MaskConfigError(f"{shown} is out of range for a coordinate or colour", path) from None
+    return Fraction(d)
 
 
 def _to_onvif_coord(v: float, sign: int) -> str:
@@ -352,28 +370,63 @@ class OnvifMaskOptions:
 # --- Frigate --------------------------------------------------------------------------------
 
 
-def _frigate_one(text: str, path: str, frame_size: tuple[int, int] | None) -> Polygon:
-    parts = [p.strip() for p in text.split(",")]
-    values = []
-    for j, p in enumerate(parts):
-        try:
-            v = float(p)
-        except ValueError as e:
-            raise MaskConfigError(f"value {j} is not a number: {p!r}", path) from e
-        if not math.isfinite(v):
-            raise MaskConfigError(f"value {j} is not finite: {p!r}", path)
-        values.append(v)
+# Frigate's own reading (frigate/util/config.py get_relative_coordinates, frigate/util/image.py
+# add_mask): a string is legacy pixels, read with int(), when any value > "1.0" *as text*; else
+# relative, read with float(). So "5e-06" is pixels to Frigate (and refused), "09" relative.
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _frigate_value(token: str, j: int, path: str) -> float:
+    t = token.strip(" \t")
+    if _PLAIN_DECIMAL.fullmatch(t):
+        return float(t)
+    try:
+        v = float(t) if "_" not in t else math.nan
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise MaskConfigError(f"value {j} is not a number: {token!r}", path)
+    if token > "1.0":
+        plain = _plain_decimal(v)
+        raise MaskConfigError(
+            f"value {j} ({token!r}) is ambiguous: as a number it is {plain}, but Frigate compares "
+            f"it with '1.0' as text, reads a legacy pixel value and refuses it; write {plain}",
+            path,
+        )
+    return v  # exponent notation that Frigate, too, reads as a relative value ("0e5")
+
+
+def _frigate_one(text: object, path: str, frame_size: tuple[int, int] | None) -> Polygon:
+    if not isinstance(text, str):
+        raise MaskConfigError(f"must be a Frigate polygon string 'x1,y1,...', got {text!r}", path)
+    tokens = text.split(",")
+    values = [_frigate_value(t, j, path) for j, t in enumerate(tokens)]
     if len(values) % 2:
         raise MaskConfigError(f"needs x,y pairs, got {len(values)} values", path)
-    pts = list(zip(values[0::2], values[1::2], strict=True))
-    if any(v > 1.0 for v in values):
-        # Older Frigate configurations give pixels of the detect stream.
-        if frame_size is None:
+    pixel_token = next((t for t in tokens if t > "1.0"), None)
+    if pixel_token is not None:
+        # Frigate reads the whole string as legacy pixels: every value must be whole.
+        fraction = next((t for t in tokens if not _INTEGER.fullmatch(t.strip(" \t"))), None)
+        if fraction is not None:
             raise MaskConfigError(
-                "pixel coordinates (values above 1) need frame_size=(width, height)", path
+                f"ambiguous: Frigate reads legacy pixels ({pixel_token!r} is above '1.0'), but "
+                f"{fraction!r} is not a whole pixel: write relative values or pixels, not both",
+                path,
             )
+        if frame_size is None:
+            raise MaskConfigError("pixel coordinates (values above 1) need frame_size=(w, h)", path)
         w, h = frame_size
-        pts = [(x / w, y / h) for x, y in pts]
+        pts = [(x / w, y / h) for x, y in zip(values[0::2], values[1::2], strict=True)]
+    else:
+        above = next((t for t, v in zip(tokens, values, strict=True) if v > 1.0), None)
+        if above is not None:
+            raise MaskConfigError(
+                f"ambiguous: {above!r} is above 1, a pixel value, but Frigate reads the string as "
+                "relative (it compares values with '1.0' as text): write plain pixels or <= 1.0",
+                path,
+            )
+        pts = list(zip(values[0::2], values[1::2], strict=True))
     try:
         return Polygon(pts)
     except InvalidGeometryError as e:
@@ -387,38 +440,46 @@ def masks_from_frigate(
     style: Style | None = None,
 ) -> MaskSet:
     """Masks from Frigate polygon strings (``"x1,y1,x2,y2,..."``), one string or a list as in a
-    ``mask:`` entry. Values are relative (0..1 from the top-left), as Frigate writes them now;
-    strings with any value above 1 are legacy pixel coordinates and need ``frame_size``
-    (the detect stream's width and height). Every mask gets ``style`` (default :class:`Solid`).
-    Errors are :class:`MaskConfigError` naming the string (``mask[2]``)."""
-    if frame_size is not None:
-        w, h = frame_size
-        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
-            raise MaskConfigError(
-                f"must be two positive integers, got {frame_size!r}", "frame_size"
-            )
-    items = [polygons] if isinstance(polygons, str) else list(polygons)
+    ``mask:`` entry, read as Frigate reads them: relative values (0..1 from the top-left,
+    plain decimals), unless a value compares above ``"1.0"`` as text, which makes the string
+    legacy pixel coordinates of the detect stream (whole numbers; they need ``frame_size``,
+    the stream's width and height). Values that the two readings would place differently
+    (``"5e-06"``, ``"0.5"`` among pixels, ``"09"``) are refused with both readings named.
+    Every mask gets ``style`` (default :class:`Solid`). Errors are :class:`MaskConfigError`
+    naming the string (``mask[2]``)."""
+    ok = isinstance(frame_size, (tuple, list)) and len(frame_size) == 2
+    if frame_size is not None and not (ok and all(type(v) is int and v > 0 for v in frame_size)):
+        raise MaskConfigError(f"must be two positive integers, got {frame_size!r}", "frame_size")
+    if isinstance(polygons, str):
+        items: list[object] = [polygons]
+    elif isinstance(polygons, Iterable) and not isinstance(polygons, (bytes, bytearray)):
+        items = list(polygons)
+    else:
+        raise MaskConfigError(f"must be a string or a list of strings, got {polygons!r}", "mask")
     chosen = style if style is not None else Solid()
     return MaskSet(
         Mask(_frigate_one(s, f"mask[{i}]", frame_size), chosen) for i, s in enumerate(items)
     )
 
 
+def _plain_decimal(v: float) -> str:
+    """``v`` positionally, in the shortest digits that read back as ``v`` (5e-06: 0.000005)."""
+    text = format(Decimal(repr(v)), "f")
+    return text if "." in text else text + ".0"
+
+
 def masks_to_frigate(masks: MaskSet) -> list[str]:
-    """One relative Frigate polygon string per mask, with every coordinate written exactly
-    (shortest round-trip digits, not Frigate's usual three decimals, so nothing drifts).
-    Vertices must lie within the frame (0..1): Frigate would read larger values as pixels."""
+    """One relative Frigate polygon string per mask, every coordinate a plain decimal in the
+    shortest digits that read back exactly (nothing drifts; never exponent notation, which
+    Frigate reads as pixels). Vertices must lie within the frame (0..1), for the same reason."""
     out = []
     for i, m in enumerate(masks):
         if isinstance(m.shape, ScenePolygon):
             raise MaskConfigError("a scene-locked mask has no Frigate form", f"masks[{i}]")
         if not all(0.0 <= v <= 1.0 for p in m.shape.points for v in p):
-            # Frigate reads values above 1 as pixels; a vertex off the frame would change meaning.
-            raise MaskConfigError(
-                "Frigate coordinates are 0..1; this polygon has vertices outside the frame",
-                f"masks[{i}]",
-            )
-        out.append(",".join(f"{x!r},{y!r}" for x, y in m.shape.points))
+            msg = "Frigate coordinates are 0..1; this polygon has vertices outside the frame"
+            raise MaskConfigError(msg, f"masks[{i}]")
+        out.append(",".join(f"{_plain_decimal(x)},{_plain_decimal(y)}" for x, y in m.shape.points))
     return out
 
 

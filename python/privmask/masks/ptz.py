@@ -18,21 +18,16 @@ right, tilt turns up. A direction (p, t) is ``(cos t sin p, sin t, cos t cos p)`
 
 from __future__ import annotations
 
-import bisect
-import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from privmask.errors import InvalidGeometryError, MaskConfigError
-from privmask.masks.geometry import Polygon
+from privmask.errors import InvalidGeometryError
+from privmask.masks.geometry import Polygon, coordinate
 
 if TYPE_CHECKING:
     from privmask.masks.maskset import MaskSet
@@ -40,11 +35,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ApplyResult",
     "PTZPose",
-    "PoseTrack",
     "ScenePolygon",
-    "ZoomMap",
+    "direction",
+    "fail_closed_masks",
+    "has_scene_masks",
     "project_points",
+    "resolve",
+    "resolve_for_frame",
     "unproject_points",
+    "wrap_pan",
 ]
 
 Direction = tuple[float, float]
@@ -61,26 +60,20 @@ _MAX_STEP_DEG = 1.0
 _MAX_SCALE_ANGLE_DEG = 85.0
 
 
-def _finite(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
-        raise InvalidGeometryError(f"{what} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InvalidGeometryError(f"{what} must be finite, got {v}")
-    return v
-
-
-def _wrap_pan(p: float) -> float:
-    """Pan in (-180, 180]: pan is periodic, and one spelling per direction keeps JSON stable."""
+def wrap_pan(p: float) -> float:
+    """Pan in (-180, 180]: pan is periodic, and one spelling per direction keeps JSON (and the
+    content hash) stable; ``-0.0`` is spelled ``0.0``."""
     w = math.fmod(p, 360.0)
     if w <= -180.0:
         w += 360.0
     elif w > 180.0:
         w -= 360.0
-    return w
+    return w + 0.0
 
 
-def _direction(pan_deg: float, tilt_deg: float) -> _Vec:
+def direction(pan_deg: float, tilt_deg: float) -> _Vec:
+    """The unit vector of the direction ``(pan_deg, tilt_deg)``: ``(cos t sin p, sin t,
+    cos t cos p)`` (world x right, y up, z forward)."""
     p, t = math.radians(pan_deg), math.radians(tilt_deg)
     return np.array([math.cos(t) * math.sin(p), math.sin(t), math.cos(t) * math.cos(p)])
 
@@ -102,7 +95,8 @@ class PTZPose:
     ``zoom`` is the camera's own zoom value when known (compared against a mask's ``min_zoom``);
     ``speed`` (degrees per second, how fast the view moves) and ``latency`` (seconds the position
     report lags the picture) widen scene-locked masks by ``speed * latency`` so a fast pan never
-    uncovers a masked area for a frame. :class:`PoseTrack` fills both in.
+    uncovers a masked area for a frame. :class:`~privmask.masks.poses.PoseTrack` fills both
+    in (its ``latency`` then includes the time since the last position report).
     """
 
     pan: float
@@ -113,16 +107,16 @@ class PTZPose:
     latency: float = 0.0
 
     def __post_init__(self) -> None:
-        pan = _wrap_pan(_finite(self.pan, "pan"))
-        tilt = _finite(self.tilt, "tilt")
-        hfov = _finite(self.hfov, "hfov")
+        pan = wrap_pan(coordinate(self.pan, "pan"))
+        tilt = coordinate(self.tilt, "tilt")
+        hfov = coordinate(self.hfov, "hfov")
         if not -90.0 <= tilt <= 90.0:
             raise InvalidGeometryError(f"tilt must be within [-90, 90] degrees, got {tilt}")
         if not 0.0 < hfov < 180.0:
             raise InvalidGeometryError(f"hfov must be within (0, 180) degrees, got {hfov}")
-        zoom = None if self.zoom is None else _finite(self.zoom, "zoom")
-        speed = _finite(self.speed, "speed")
-        latency = _finite(self.latency, "latency")
+        zoom = None if self.zoom is None else coordinate(self.zoom, "zoom")
+        speed = coordinate(self.speed, "speed")
+        latency = coordinate(self.latency, "latency")
         if speed < 0 or latency < 0:
             raise InvalidGeometryError(
                 f"speed and latency must not be negative, got {speed} and {latency}"
@@ -163,7 +157,7 @@ def project_points(
     plane have no position and raise :class:`InvalidGeometryError`; polygons are clipped instead
     (:meth:`ScenePolygon.project`)."""
     _check_size(width, height)
-    dirs = np.array([_direction(p, t) for p, t in directions], dtype=np.float64).reshape(-1, 3)
+    dirs = np.array([direction(p, t) for p, t in directions], dtype=np.float64).reshape(-1, 3)
     cam = _to_camera(dirs, pose)
     if np.any(cam[:, 2] < _NEAR):
         raise InvalidGeometryError("a direction lies behind the camera and has no image position")
@@ -180,13 +174,13 @@ def unproject_points(
     k = pose.k
     out: list[Direction] = []
     for x, y in points:
-        fx = (_finite(x, "x") - 0.5) * k
-        fy = (0.5 - _finite(y, "y")) * k * (height / width)
+        fx = (coordinate(x, "x") - 0.5) * k
+        fy = (0.5 - coordinate(y, "y")) * k * (height / width)
         d = fx * r + fy * u + c
         d /= np.linalg.norm(d)
         tilt = math.degrees(math.asin(max(-1.0, min(1.0, float(d[1])))))
         pan = math.degrees(math.atan2(float(d[0]), float(d[2])))
-        out.append((_wrap_pan(pan), tilt))
+        out.append((wrap_pan(pan), tilt))
     return out
 
 
@@ -294,14 +288,14 @@ class ScenePolygon:
                 raise InvalidGeometryError(
                     f"vertex {i} must be a pair (pan_deg, tilt_deg), got {p!r}"
                 ) from e
-            pan_f = _finite(pan, f"vertex {i} pan")
-            tilt_f = _finite(tilt, f"vertex {i} tilt")
+            pan_f = coordinate(pan, f"vertex {i} pan")
+            tilt_f = coordinate(tilt, f"vertex {i} tilt")
             if not -90.0 <= tilt_f <= 90.0:
                 raise InvalidGeometryError(
                     f"vertex {i} tilt must be within [-90, 90] degrees, got {tilt_f}"
                 )
-            pts.append((_wrap_pan(pan_f), tilt_f))
-        vecs = [_direction(p, t) for p, t in pts]
+            pts.append((wrap_pan(pan_f), tilt_f))
+        vecs = [direction(p, t) for p, t in pts]
         distinct: list[_Vec] = []
         for v in vecs:
             if all(float(v @ w) < 1 - 1e-15 for w in distinct):
@@ -316,10 +310,10 @@ class ScenePolygon:
                     f"vertices {i} and {(i + 1) % len(vecs)} are opposite directions; "
                     "no unique arc joins them"
                 )
-        margin = _finite(margin_deg, "margin_deg")
+        margin = coordinate(margin_deg, "margin_deg")
         if not 0.0 <= margin < 45.0:
             raise InvalidGeometryError(f"margin_deg must be within [0, 45), got {margin}")
-        zoom = None if min_zoom is None else _finite(min_zoom, "min_zoom")
+        zoom = None if min_zoom is None else coordinate(min_zoom, "min_zoom")
         object.__setattr__(self, "points", tuple(pts))
         object.__setattr__(self, "margin_deg", margin)
         object.__setattr__(self, "min_zoom", zoom)
@@ -356,7 +350,7 @@ class ScenePolygon:
         _check_size(width, height)
         if not self.visible_at(pose):
             return None
-        dirs = np.array([_direction(p, t) for p, t in self.points])
+        dirs = np.array([direction(p, t) for p, t in self.points])
         cam = _clip_near(_to_camera(_slerp_edges(dirs), pose))
         if len(cam) < 3:
             return None
@@ -386,197 +380,6 @@ class ScenePolygon:
         if self.min_zoom is not None:
             extra += f", min_zoom={self.min_zoom!r}"
         return f"ScenePolygon({list(self.points)!r}{extra})"
-
-
-def _focal(hfov_deg: float) -> float:
-    return 1.0 / math.tan(math.radians(hfov_deg) / 2.0)
-
-
-def _hfov(focal: float) -> float:
-    return math.degrees(2.0 * math.atan(1.0 / focal))
-
-
-@dataclass(frozen=True, slots=True)
-class ZoomMap:
-    """A camera's zoom value -> horizontal field of view, from calibration points
-    ``[(zoom, hfov_deg), ...]`` (at least two, zoom strictly increasing).
-
-    Between points the focal length (``1 / tan(hfov / 2)``) is interpolated linearly, because
-    optical zoom moves the focal length, not the angle; ONVIF's normalised zoom 0..1 is the usual
-    input. Zoom values outside the calibrated range raise :class:`InvalidGeometryError`:
-    extrapolating a lens is a guess, and a wrong field of view puts masks in the wrong place.
-    """
-
-    points: tuple[tuple[float, float], ...]
-
-    def __init__(self, points: Iterable[tuple[float, float]]) -> None:
-        pts: list[tuple[float, float]] = []
-        for i, p in enumerate(points):
-            try:
-                z, h = p
-            except (TypeError, ValueError) as e:
-                raise InvalidGeometryError(f"point {i} must be (zoom, hfov), got {p!r}") from e
-            zf, hf = _finite(z, f"point {i} zoom"), _finite(h, f"point {i} hfov")
-            if not 0.0 < hf < 180.0:
-                raise InvalidGeometryError(f"point {i} hfov must be within (0, 180), got {hf}")
-            if pts and zf <= pts[-1][0]:
-                raise InvalidGeometryError(f"point {i} zoom must be larger than the one before")
-            pts.append((zf, hf))
-        if len(pts) < 2:
-            raise InvalidGeometryError("a zoom map needs at least two (zoom, hfov) points")
-        object.__setattr__(self, "points", tuple(pts))
-
-    def hfov(self, zoom: float) -> float:
-        """The horizontal field of view (degrees) at ``zoom``."""
-        z = _finite(zoom, "zoom")
-        zs = [p[0] for p in self.points]
-        if not zs[0] <= z <= zs[-1]:
-            raise InvalidGeometryError(
-                f"zoom {z} is outside the calibrated range [{zs[0]}, {zs[-1]}]"
-            )
-        i = min(max(bisect.bisect_right(zs, z) - 1, 0), len(zs) - 2)
-        (z0, h0), (z1, h1) = self.points[i], self.points[i + 1]
-        f = (z - z0) / (z1 - z0)
-        return _hfov(_focal(h0) + f * (_focal(h1) - _focal(h0)))
-
-    def pose(self, pan: float, tilt: float, zoom: float) -> PTZPose:
-        """The pose of a camera reporting ``pan``, ``tilt`` (degrees) and ``zoom``."""
-        return PTZPose(pan, tilt, self.hfov(zoom), zoom=float(zoom))
-
-
-def _angle_between(a: PTZPose, b: PTZPose) -> float:
-    da, db = _direction(a.pan, a.tilt), _direction(b.pan, b.tilt)
-    return math.degrees(math.acos(max(-1.0, min(1.0, float(da @ db)))))
-
-
-@dataclass(frozen=True, slots=True)
-class PoseTrack:
-    """Camera poses by time (seconds on the same clock as the frames asked for), interpolated.
-
-    ``at(t)`` interpolates pan (the short way round), tilt, focal length and zoom between the
-    samples around ``t``, and sets the pose's ``speed`` (how fast the view moved over that
-    interval, including the edge of the view moving as the zoom changes) and ``latency``.
-    When the nearest sample is more than ``max_age`` seconds from ``t`` (or ``t`` is before the
-    first sample) it returns None: the pose is unknown, and ``apply`` then fails closed.
-    """
-
-    times: tuple[float, ...]
-    poses: tuple[PTZPose, ...]
-    max_age: float
-    latency: float
-
-    def __init__(
-        self,
-        samples: Iterable[tuple[float, PTZPose]],
-        *,
-        max_age: float = 0.5,
-        latency: float = 0.0,
-    ) -> None:
-        ts: list[float] = []
-        ps: list[PTZPose] = []
-        for i, item in enumerate(samples):
-            try:
-                t, pose = item
-            except (TypeError, ValueError) as e:
-                raise InvalidGeometryError(f"sample {i} must be (time, PTZPose)") from e
-            tf = _finite(t, f"sample {i} time")
-            if not isinstance(pose, PTZPose):
-                raise InvalidGeometryError(f"sample {i} pose must be a PTZPose, got {pose!r}")
-            if ts and tf <= ts[-1]:
-                raise InvalidGeometryError(f"sample {i} time must be later than the one before")
-            ts.append(tf)
-            ps.append(pose)
-        if not ts:
-            raise InvalidGeometryError("a pose track needs at least one sample")
-        age, lat = _finite(max_age, "max_age"), _finite(latency, "latency")
-        if age < 0 or lat < 0:
-            raise InvalidGeometryError("max_age and latency must not be negative")
-        object.__setattr__(self, "times", tuple(ts))
-        object.__setattr__(self, "poses", tuple(ps))
-        object.__setattr__(self, "max_age", age)
-        object.__setattr__(self, "latency", lat)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> PoseTrack:
-        """A track from a pose-track file (see :mod:`privmask.masks.schema`): the camera's position
-        reports by time on the video stream's clock. Raises :class:`MaskConfigError` naming the
-        field for a malformed file, :class:`InvalidGeometryError` (with the field in a note) for
-        a zoom the ``zoom_map`` does not cover."""
-        from privmask.masks.schema import parse_pose_track
-
-        model = parse_pose_track(text)
-        zoom_map = ZoomMap(model.zoom_map) if model.zoom_map is not None else None
-        samples = []
-        for i, p in enumerate(model.poses):
-            try:
-                hfov = p.hfov
-                if hfov is None:
-                    if zoom_map is None or p.zoom is None:  # the parser refuses such files
-                        raise MaskConfigError("needs 'hfov' or 'zoom' and a 'zoom_map'")
-                    hfov = zoom_map.hfov(p.zoom)
-                samples.append((p.t, PTZPose(p.pan, p.tilt, hfov, p.zoom)))
-            except InvalidGeometryError as e:
-                e.add_note(f"at poses[{i}]")
-                raise
-        return cls(samples, max_age=model.max_age, latency=model.latency)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> PoseTrack:
-        """:meth:`from_json` on a file (``FileNotFoundError`` when it is missing); errors get a
-        note naming the file."""
-        text = Path(path).read_bytes()
-        try:
-            return cls.from_json(text)
-        except (MaskConfigError, InvalidGeometryError) as e:
-            e.add_note(f"in {path}")
-            raise
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The track as a pose-track file (each pose with its ``hfov``; ``from_json`` reads it
-        back exactly)."""
-        poses: list[dict[str, float]] = []
-        for t, p in zip(self.times, self.poses, strict=True):
-            d = {"t": t, "pan": p.pan, "tilt": p.tilt, "hfov": p.hfov}
-            if p.zoom is not None:
-                d["zoom"] = p.zoom
-            poses.append(d)
-        doc = {"privmask": 1, "max_age": self.max_age, "latency": self.latency, "poses": poses}
-        return json.dumps(doc, indent=indent)
-
-    def at(self, t: float | Fraction) -> PTZPose | None:
-        """The pose at time ``t``, or None when it is unknown or stale."""
-        tf = _finite(t, "time")
-        i = bisect.bisect_right(self.times, tf) - 1
-        if i < 0:
-            return None
-        t0, p0 = self.times[i], self.poses[i]
-        if i == len(self.times) - 1:
-            if tf - t0 > self.max_age:
-                return None
-            speed = self._speed(i - 1) if i > 0 else 0.0
-            return PTZPose(p0.pan, p0.tilt, p0.hfov, p0.zoom, speed, self.latency)
-        t1, p1 = self.times[i + 1], self.poses[i + 1]
-        if min(tf - t0, t1 - tf) > self.max_age:
-            return None
-        f = (tf - t0) / (t1 - t0)
-        dpan = _wrap_pan(p1.pan - p0.pan)
-        hfov = _hfov(_focal(p0.hfov) + f * (_focal(p1.hfov) - _focal(p0.hfov)))
-        zoom = None
-        if p0.zoom is not None and p1.zoom is not None:
-            zoom = p0.zoom + f * (p1.zoom - p0.zoom)
-        return PTZPose(
-            p0.pan + f * dpan,
-            p0.tilt + f * (p1.tilt - p0.tilt),
-            hfov,
-            zoom,
-            self._speed(i),
-            self.latency,
-        )
-
-    def _speed(self, i: int) -> float:
-        a, b = self.poses[i], self.poses[i + 1]
-        dt = self.times[i + 1] - self.times[i]
-        return (_angle_between(a, b) + abs(b.hfov - a.hfov) / 2.0) / dt
 
 
 def has_scene_masks(masks: MaskSet) -> bool:

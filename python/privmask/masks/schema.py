@@ -38,13 +38,20 @@ camera's position reports by time on the video stream's clock, oldest first::
                {"t": 0.2, "pan": 14.0, "tilt": -8.0, "hfov": 40.0}]}
 
 Each pose gives ``hfov`` (degrees), or ``zoom`` converted through the file's ``zoom_map``.
+
+Every field is strictly typed, as the published schema says: a boolean is ``true`` or ``false``
+(never ``"yes"``), a number is a JSON number (never ``"0.5"``), and the schema version is the
+integer ``1`` (never ``true``). Numbers the document cannot mean (more digits than any double,
+``NaN``, ``Infinity``) and nesting deeper than any privmask document are refused with
+:class:`~privmask.errors.MaskConfigError`, never a bare ``ValueError`` or ``RecursionError``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated, Any, Literal
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -52,20 +59,26 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictStr,
     ValidationError,
     model_validator,
 )
 
 from privmask.errors import MaskConfigError
 from privmask.masks.maskset import JSON_VERSION
+from privmask.masks.styles import MAX_LENGTH_PX, MIN_BLOCK_PX, MIN_SIGMA_PX
 
 __all__ = [
+    "MAX_NUMBER_DIGITS",
     "SCHEMA_VERSION",
+    "HugeNumber",
     "MaskSetModel",
     "PoseTrackModel",
     "TimelineModel",
     "VersionModel",
     "json_schema",
+    "load_json",
     "parse_document",
     "parse_mask_set",
     "parse_pose_track",
@@ -76,9 +89,25 @@ __all__ = [
 
 SCHEMA_VERSION = JSON_VERSION  # one number, defined beside the writer
 
+# A JSON number with more digits than this is no coordinate or setting: the largest finite double
+# has 309 integer digits. Longer ones are refused by field path instead of being converted (Python
+# refuses int() of more than 4,300 digits, and a million-digit number would take seconds).
+MAX_NUMBER_DIGITS: Final = 400
+
+
+def _schema_version(value: object) -> object:
+    """The schema version is the JSON integer 1: ``true`` equals 1 in Python but is not a
+    version, and ``1.0`` is not the integer the schema publishes."""
+    if type(value) is not int:
+        raise ValueError(f"the schema version must be the integer {SCHEMA_VERSION}, got {value!r}")
+    return value
+
+
+_Version = Annotated[Literal[1], BeforeValidator(_schema_version)]
 _Byte = Annotated[int, Field(ge=0, le=255, strict=True)]
 _Triple = tuple[_Byte, _Byte, _Byte]
-_Coord = Annotated[float, Field(allow_inf_nan=False)]
+_Coord = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+_Hex = Annotated[StrictStr, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 
 
 class _Strict(BaseModel):
@@ -87,25 +116,25 @@ class _Strict(BaseModel):
 
 class SolidModel(_Strict):
     type: Literal["solid"]
-    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | _Triple | None = None
+    color: _Hex | _Triple | None = None
     yuv: _Triple | None = None
 
 
 class MosaicModel(_Strict):
     type: Literal["mosaic"]
-    block: Annotated[float, Field(gt=0, le=1)] | None = None
-    block_px: Annotated[float, Field(ge=2)] | None = None
+    block: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
+    block_px: Annotated[float, Field(strict=True, ge=MIN_BLOCK_PX, le=MAX_LENGTH_PX)] | None = None
 
 
 class BlurModel(_Strict):
     type: Literal["blur"]
-    sigma: Annotated[float, Field(gt=0, le=1)] | None = None
-    sigma_px: Annotated[float, Field(ge=1)] | None = None
+    sigma: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
+    sigma_px: Annotated[float, Field(strict=True, ge=MIN_SIGMA_PX, le=MAX_LENGTH_PX)] | None = None
 
 
 class FillModel(_Strict):
     type: Literal["fill"]
-    outline: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | _Triple | None = None
+    outline: _Hex | _Triple | None = None
 
 
 StyleModel = Annotated[
@@ -113,11 +142,11 @@ StyleModel = Annotated[
 ]
 
 
-_Tilt = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+_Tilt = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 
 
 class MaskModel(_Strict):
-    name: str = ""
+    name: StrictStr = ""
     polygon: Annotated[list[tuple[_Coord, _Coord]], Field(min_length=3)] | None = Field(
         default=None, description="Image-locked vertices (x, y), normalised, top-left origin."
     )
@@ -126,14 +155,14 @@ class MaskModel(_Strict):
         description="Scene-locked vertices (pan_deg, tilt_deg) for PTZ cameras; "
         "exactly one of polygon and scene.",
     )
-    margin_deg: Annotated[float, Field(ge=0, lt=45, allow_inf_nan=False)] | None = Field(
-        default=None, description="Scene masks only: extra angle on every side."
+    margin_deg: Annotated[float, Field(strict=True, ge=0, lt=45, allow_inf_nan=False)] | None = (
+        Field(default=None, description="Scene masks only: extra angle on every side.")
     )
     min_zoom: _Coord | None = Field(
         default=None, description="Scene masks only: shown only at or beyond this zoom value."
     )
     style: StyleModel = SolidModel(type="solid")
-    liftable: bool = False
+    liftable: StrictBool = False
 
     @model_validator(mode="after")
     def _one_anchoring(self) -> MaskModel:
@@ -147,7 +176,7 @@ class MaskModel(_Strict):
 
 
 class MaskSetModel(_Strict):
-    privmask: Literal[1] = Field(description="Schema version of the file.")
+    privmask: _Version = Field(description="Schema version of the file.")
     masks: list[MaskModel]
 
 
@@ -164,7 +193,7 @@ def _timestamp_text(value: object) -> object:
 
 
 _Since = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
-_Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+_Hash = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class VersionModel(_Strict):
@@ -176,13 +205,13 @@ class VersionModel(_Strict):
 
 
 class TimelineModel(_Strict):
-    privmask: Literal[1] = Field(description="Schema version of the file.")
+    privmask: _Version = Field(description="Schema version of the file.")
     timeline: Annotated[list[VersionModel], Field(min_length=1)]
 
 
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-_Fov = Annotated[float, Field(gt=0, lt=180, allow_inf_nan=False)]
-_NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+_Fov = Annotated[float, Field(strict=True, gt=0, lt=180, allow_inf_nan=False)]
+_NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 
 
 class PoseModel(_Strict):
@@ -202,7 +231,7 @@ class PoseModel(_Strict):
 
 
 class PoseTrackModel(_Strict):
-    privmask: Literal[1] = Field(description="Schema version of the file.")
+    privmask: _Version = Field(description="Schema version of the file.")
     max_age: _NonNegative = Field(
         default=0.5, description="Seconds a pose stays current; beyond, frames fail closed."
     )
@@ -252,20 +281,91 @@ def format_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _load(text: str | bytes) -> Any:
-    """JSON text to Python values, with the schema version checked before anything else so an
-    old privmask reading a newer file says so instead of listing every field it does not know."""
+class HugeNumber:
+    """Stands in for a JSON number of more than :data:`MAX_NUMBER_DIGITS` digits, so validation
+    refuses it by field path (no field accepts it) without ever converting it."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, text: str) -> None:
+        self.digits = sum(c.isdigit() for c in text)
+
+    def __repr__(self) -> str:
+        return f"<a number of {self.digits} digits>"
+
+
+def _json_int(text: str) -> int | HugeNumber:
+    return HugeNumber(text) if len(text) > MAX_NUMBER_DIGITS else int(text)
+
+
+def _json_float(text: str) -> float | HugeNumber:
+    if len(text) > MAX_NUMBER_DIGITS:
+        return HugeNumber(text)
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e400: a JSON number, but no double holds it; pydantic names the field.
+        return HugeNumber(text)
+    return value
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON text to Python values, refusing with :class:`MaskConfigError` what no privmask
+    document holds: invalid JSON or UTF-8, nesting deeper than the parser's recursion limit.
+    Numbers of more than :data:`MAX_NUMBER_DIGITS` digits, or beyond a double's range, become
+    :class:`HugeNumber` (validation then refuses them by field path).
+    Raises ``TypeError`` for anything but ``str`` or ``bytes``."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"JSON text must be str or bytes, got {type(text).__name__}")
     try:
-        raw = json.loads(text)
+        # NaN and Infinity (not JSON, but common) are read as floats, so validation refuses
+        # them by field path like any other non-finite number.
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise MaskConfigError(f"not valid JSON: {e}") from e
-    if isinstance(raw, dict) and "privmask" in raw and raw["privmask"] != SCHEMA_VERSION:
-        raise MaskConfigError(
-            f"schema version {raw['privmask']!r} is not supported; this privmask reads version "
-            f"{SCHEMA_VERSION}",
-            "privmask",
-        )
+    except RecursionError as e:
+        raise MaskConfigError("not a privmask document: nested too deeply to read") from e
+    except ValueError as e:  # e.g. bytes in no JSON encoding
+        raise MaskConfigError(f"not valid JSON: {e}") from e
+
+
+def _load(text: str | bytes) -> Any:
+    """:func:`load_json`, with the schema version checked before anything else so an old
+    privmask reading a newer file says so instead of listing every field it does not know."""
+    raw = load_json(text)
+    if isinstance(raw, dict) and "privmask" in raw:
+        version = raw["privmask"]
+        if type(version) is not int or version != SCHEMA_VERSION:
+            raise MaskConfigError(
+                f"schema version {version!r} is not supported; this privmask reads version "
+                f"{SCHEMA_VERSION} (the integer)",
+                "privmask",
+            )
     return raw
+
+
+# A relative length above 1 is most likely meant in pixels: say so, naming both readings.
+_PIXEL_TWINS: Final = {"block": "block_px", "sigma": "sigma_px"}
+
+
+def _message(err: Any) -> str:
+    value = err.get("input")
+    loc = err["loc"]
+    if isinstance(value, HugeNumber):
+        return f"{value!r} is not a number privmask can use (too many digits, or beyond a double)"
+    last = loc[-1] if loc else None
+    if (
+        last in _PIXEL_TWINS
+        and type(value) in (int, float)
+        and value > 1
+        and err["type"] == "less_than_equal"
+    ):
+        twin = _PIXEL_TWINS[str(last)]
+        return (
+            f"{value} is ambiguous: '{last}' is a fraction of the frame height (at most 1), so "
+            f"this reads as {value} frame heights; for {value} pixels write '{twin}': {value}"
+        )
+    msg: str = err["msg"]
+    return msg
 
 
 def _validate(model: type[BaseModel], raw: Any) -> Any:
@@ -273,7 +373,9 @@ def _validate(model: type[BaseModel], raw: Any) -> Any:
         return model.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
-        raise MaskConfigError(err["msg"], format_path(tuple(err["loc"]))) from e
+        raise MaskConfigError(_message(err), format_path(tuple(err["loc"]))) from e
+    except RecursionError as e:
+        raise MaskConfigError("not a privmask document: nested too deeply to validate") from e
 
 
 def parse_mask_set(text: str | bytes) -> MaskSetModel:
@@ -285,7 +387,8 @@ def parse_mask_set(text: str | bytes) -> MaskSetModel:
 def _check_order(model: TimelineModel) -> None:
     for i in range(1, len(model.timeline)):
         before, since = model.timeline[i - 1].since, model.timeline[i].since
-        if since <= before:
+        # Instants, never wall clocks (two datetimes sharing a tzinfo compare by wall clock).
+        if since.astimezone(UTC) <= before.astimezone(UTC):
             raise MaskConfigError(
                 f"{since.isoformat()} is not later than timeline[{i - 1}].since "
                 f"({before.isoformat()}); versions are listed oldest first, one per instant",

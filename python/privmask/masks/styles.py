@@ -5,11 +5,30 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from privmask import _native
 from privmask.errors import MaskConfigError
 
-__all__ = ["Blur", "Fill", "Grade", "Mosaic", "Solid", "Style"]
+__all__ = [
+    "MAX_LENGTH_PX",
+    "MIN_BLOCK_PX",
+    "MIN_SIGMA_PX",
+    "Blur",
+    "Fill",
+    "Grade",
+    "Mosaic",
+    "Solid",
+    "Style",
+]
+
+MAX_LENGTH_PX: Final = 16384
+"""The largest mosaic block or blur sigma in pixels: the core's largest frame side
+(``MAX_DIMENSION`` in ``rust/core/src/format.rs``); the published schema says the same."""
+MIN_BLOCK_PX: Final = 2
+"""The smallest mosaic block in pixels (a 1-pixel block would keep every pixel)."""
+MIN_SIGMA_PX: Final = 1
+"""The smallest blur sigma in pixels."""
 
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
@@ -103,9 +122,22 @@ def _one_length(
     for name, v in ((rel_name, rel), (px_name, px)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise MaskConfigError(f"{name} must be a number, got {v!r}")
+    if rel is not None and rel > 1:
+        # Both readings are plausible (a fraction above 1, or pixels under the wrong name):
+        # refuse, naming both, rather than guess.
+        raise MaskConfigError(
+            f"{rel_name}={rel!r} is ambiguous: {rel_name} is a fraction of the frame height (at "
+            f"most 1), so this reads as {rel!r} frame heights; for {rel!r} pixels write "
+            f"{px_name}={rel!r}"
+        )
     if rel is None and px is None:
         rel = default
-    return (None if rel is None else float(rel), None if px is None else float(px))
+    try:
+        return (None if rel is None else float(rel), None if px is None else float(px))
+    except OverflowError:
+        raise MaskConfigError(
+            f"{rel_name} / {px_name} must be a length within a double's range, got {rel!r} / {px!r}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,20 @@ Before the first version nothing was configured, and that is an error
 Frame times are exact: a frame's recording time is the recording start plus ``pts * time_base``,
 and :class:`MaskSchedule` compares it with each ``since`` as a :class:`~fractions.Fraction` of
 seconds, so a frame exactly on a boundary lands on the right side of it whatever the time base.
+
+Times are instants: every comparison and subtraction is done in UTC. Python compares two
+datetimes that share a ``tzinfo`` (``ZoneInfo("Europe/Berlin")``) by their wall clocks, which is
+an hour off across a daylight-saving change; privmask never does.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +37,7 @@ __all__ = [
     "MaskSchedule",
     "MaskTimeline",
     "TimelineVersion",
+    "instant",
     "load_masks",
     "parse_masks",
     "seconds_between",
@@ -49,18 +55,37 @@ def _aware(t: object, what: str) -> datetime:
     return t
 
 
+def instant(t: datetime) -> datetime:
+    """The aware datetime ``t`` as the same instant in UTC: what privmask compares and subtracts
+    (two datetimes that share a ``tzinfo`` compare and subtract by wall clock in Python)."""
+    return t.astimezone(UTC)
+
+
 def seconds_between(earlier: datetime, later: datetime) -> Fraction:
-    """``later - earlier`` in seconds, exactly (datetimes are whole microseconds)."""
-    d = later - earlier
+    """``later - earlier`` in seconds, exactly (datetimes are whole microseconds), between the
+    two instants: a daylight-saving change between them does not count."""
+    d = instant(later) - instant(earlier)
     return Fraction(d // timedelta(microseconds=1), 1_000_000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TimelineVersion:
-    """One entry of a timeline: ``masks`` in force from ``since`` until the next version."""
+    """One entry of a timeline: ``masks`` in force from ``since`` until the next version.
+
+    Two versions are equal when their ``since`` is the same instant and their masks are equal,
+    whatever zone each ``since`` is written in (Python's own ``==`` calls a time in a
+    daylight-saving fold unequal to every time of another zone)."""
 
     since: datetime
     masks: MaskSet
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TimelineVersion):
+            return NotImplemented
+        return instant(self.since) == instant(other.since) and self.masks == other.masks
+
+    def __hash__(self) -> int:
+        return hash((instant(self.since), self.masks))
 
     @property
     def content_hash(self) -> str:
@@ -79,57 +104,74 @@ class TimelineVersion:
 class MaskTimeline:
     """An append-only history of mask sets keyed to recording time.
 
-    ``add(since, masks)`` appends a version; ``since`` must be timezone-aware and later than the
-    newest version's (history is never rewritten: an export made yesterday must be reproducible
-    today). ``at(t)`` returns the set in force at ``t``. Each version keeps its
-    ``content_hash``; equal sets share one compiled plan per geometry (``MaskSet.compile`` is
-    cached by content and geometry), so frequent changes stay cheap.
+    ``add(since, masks)`` appends a version; ``since`` must be timezone-aware and a later instant
+    than the newest version's (history is never rewritten: an export made yesterday must be
+    reproducible today). ``at(t)`` returns the set in force at ``t``. Instants are compared in
+    UTC, whatever zone each datetime carries. Each version keeps its ``content_hash``; equal
+    sets share one compiled plan per geometry (``MaskSet.compile`` is cached by content and
+    geometry), so frequent changes stay cheap.
+
+    Thread-safe: ``add`` from several threads appends in order or refuses (a lock covers the
+    check and the append), and readers see either the old or the new history, never a mix.
     """
 
-    __slots__ = ("_sinces", "_versions")
+    __slots__ = ("_lock", "_sinces", "_versions")
 
     def __init__(self, versions: Iterable[tuple[datetime, MaskSet]] = ()) -> None:
-        self._versions: list[TimelineVersion] = []
-        self._sinces: list[datetime] = []
+        self._lock = threading.Lock()
+        # Both lists are replaced, never mutated, so a reader holding one pair sees a consistent
+        # history without taking the lock.
+        self._versions: tuple[TimelineVersion, ...] = ()
+        self._sinces: tuple[datetime, ...] = ()  # UTC instants
         for since, masks in versions:
             self.add(since, masks)
 
     def add(self, since: datetime, masks: MaskSet) -> TimelineVersion:
         """Appends ``masks``, in force from ``since`` on; returns the new version.
 
-        Raises :class:`MaskConfigError` for a naive ``since`` or one not later than the newest
-        version (path ``timeline[n].since``), and ``TypeError`` for anything but a ``MaskSet``.
+        Raises :class:`MaskConfigError` for a naive ``since`` or one not a later instant than
+        the newest version (path ``timeline[n].since``), and ``TypeError`` for anything but a
+        ``MaskSet``.
         """
-        where = f"timeline[{len(self._versions)}]"
-        try:
-            since = _aware(since, "since")
-        except ValueError as e:
-            raise MaskConfigError(str(e), f"{where}.since") from None
         if not isinstance(masks, MaskSet):
             raise TypeError(f"masks must be a privmask.MaskSet, got {type(masks).__name__}")
-        if self._sinces and since <= self._sinces[-1]:
-            raise MaskConfigError(
-                f"{since.isoformat()} is not later than the newest version "
-                f"({self._sinces[-1].isoformat()}); a timeline is append-only",
-                f"{where}.since",
-            )
-        version = TimelineVersion(since, masks)
-        self._versions.append(version)
-        self._sinces.append(since)
-        return version
+        with self._lock:
+            where = f"timeline[{len(self._versions)}]"
+            try:
+                since = _aware(since, "since")
+            except ValueError as e:
+                raise MaskConfigError(str(e), f"{where}.since") from None
+            at = instant(since)
+            if self._sinces and at <= self._sinces[-1]:
+                newest = self._versions[-1].since
+                raise MaskConfigError(
+                    f"{since.isoformat()} is not later than the newest version "
+                    f"({newest.isoformat()}) as an instant ({at.isoformat()} vs "
+                    f"{self._sinces[-1].isoformat()} in UTC); a timeline is append-only",
+                    f"{where}.since",
+                )
+            version = TimelineVersion(since, masks)
+            self._versions = (*self._versions, version)
+            self._sinces = (*self._sinces, at)
+            return version
 
     def index_at(self, t: datetime) -> int:
         """The index of the version in force at ``t`` (a version applies from its ``since``,
         inclusive). Raises :class:`NoMasksInForceError` before the first version."""
         t = _aware(t, "t")
-        i = bisect_right(self._sinces, t) - 1
+        i = bisect_right(self._sinces, instant(t)) - 1
         if i < 0:
             raise NoMasksInForceError(self._before_first(t.isoformat()))
         return i
 
     def version_at(self, t: datetime) -> TimelineVersion:
         """The version (``since``, ``masks``, ``content_hash``) in force at ``t``."""
-        return self._versions[self.index_at(t)]
+        versions, sinces = self._versions, self._sinces
+        t = _aware(t, "t")
+        i = bisect_right(sinces, instant(t)) - 1
+        if i < 0:
+            raise NoMasksInForceError(self._before_first(t.isoformat()))
+        return versions[i]
 
     def at(self, t: datetime) -> MaskSet:
         """The mask set in force at ``t``; :class:`NoMasksInForceError` before the first
@@ -141,19 +183,19 @@ class MaskTimeline:
             return f"{when}: the timeline has no versions, so no masks are in force at any time"
         return (
             f"{when} is before the timeline's first version (since "
-            f"{self._sinces[0].isoformat()}): no masks were configured then"
+            f"{self._versions[0].since.isoformat()}): no masks were configured then"
         )
 
     @property
     def versions(self) -> tuple[TimelineVersion, ...]:
         """All versions, oldest first."""
-        return tuple(self._versions)
+        return self._versions
 
     def __len__(self) -> int:
         return len(self._versions)
 
     def __iter__(self) -> Iterator[TimelineVersion]:
-        return iter(tuple(self._versions))
+        return iter(self._versions)
 
     def __getitem__(self, i: int) -> TimelineVersion:
         return self._versions[i]
@@ -171,7 +213,8 @@ class MaskTimeline:
         return {"versions": [(v.since, v.masks) for v in self._versions]}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._versions, self._sinces = [], []
+        self._lock = threading.Lock()
+        self._versions, self._sinces = (), ()
         for since, masks in state["versions"]:
             self.add(since, masks)
 
@@ -193,9 +236,9 @@ class MaskTimeline:
         """Parses and validates timeline JSON. Errors name the field path
         (``timeline[1].since: ...``, ``timeline[0].masks[2].polygon: ...``); a recorded
         ``content_hash`` that does not match its masks is refused."""
-        from privmask.masks.schema import parse_timeline  # pydantic: loaded on first use
+        from privmask.masks.schema import load_json, parse_timeline  # pydantic: on first use
 
-        return _build_timeline(parse_timeline(text), json.loads(text))
+        return _build_timeline(parse_timeline(text), load_json(text))
 
 
 def _mask_set_at(raw_masks: Any, path: str) -> MaskSet:
@@ -233,12 +276,12 @@ def _build_timeline(model: TimelineModel, raw: dict[str, Any]) -> MaskTimeline:
 
 def parse_masks(text: str | bytes) -> MaskSet | MaskTimeline:
     """Parses a mask-set or a timeline file, told apart by its top-level key."""
-    from privmask.masks.schema import MaskSetModel, parse_document
+    from privmask.masks.schema import MaskSetModel, load_json, parse_document
 
     model = parse_document(text)
     if isinstance(model, MaskSetModel):
         return MaskSet.from_json(text)
-    return _build_timeline(model, json.loads(text))
+    return _build_timeline(model, load_json(text))
 
 
 def load_masks(path: str | Path) -> MaskSet | MaskTimeline:
@@ -263,7 +306,7 @@ class MaskSchedule:
     because the frames cannot be placed on it.
     """
 
-    __slots__ = ("_bounds", "_start", "_timeline", "versions")
+    __slots__ = ("_bounds", "_start", "_start_utc", "_timeline", "versions")
 
     versions: tuple[TimelineVersion | MaskSet, ...]
 
@@ -271,6 +314,7 @@ class MaskSchedule:
         if start is not None:
             start = _aware(start, "start")
         self._start = start
+        self._start_utc = None if start is None else instant(start)
         self._timeline: MaskTimeline | None
         if isinstance(masks, MaskSet):
             self._timeline = None
@@ -313,10 +357,12 @@ class MaskSchedule:
         return None if isinstance(v, MaskSet) else v.since
 
     def time_of(self, offset: Fraction) -> datetime | None:
-        """The wall-clock time ``offset`` seconds after the start (to the microsecond)."""
-        if self._start is None:
+        """The instant ``offset`` seconds after the start (to the microsecond), in the start's
+        time zone: the offset is added to the instant, never to the wall clock."""
+        if self._start is None or self._start_utc is None:
             return None
-        return self._start + timedelta(microseconds=round(offset * 1_000_000))
+        t = self._start_utc + timedelta(microseconds=round(offset * 1_000_000))
+        return t.astimezone(self._start.tzinfo)
 
     def index(self, offset: Fraction | None) -> int:
         """The version in force ``offset`` seconds after the start (inclusive of ``since``).

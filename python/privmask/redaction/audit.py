@@ -40,7 +40,7 @@ from typing import Any
 
 from privmask.errors import AuditIntegrityError
 
-__all__ = ["EVENTS", "GENESIS", "AuditHead", "AuditLog"]
+__all__ = ["EVENTS", "GENESIS", "AuditHead", "AuditLog", "KeyRequiredError"]
 
 GENESIS = "0" * 64
 """The ``prev`` of the first record."""
@@ -67,6 +67,32 @@ _FIELDS = (
 _ALG_PLAIN = "sha256"
 _ALG_KEYED = "hmac-sha256"
 _TAIL_STEP = 8192
+
+
+class KeyRequiredError(AuditIntegrityError, ValueError):
+    """A log whose first record says it is keyed (HMAC-SHA256), opened without a key. Either it
+    is keyed (open it with ``AuditLog(path, key=...)``) or its first record was edited; the
+    chain cannot be checked without the key in either case."""
+
+
+def _shown(value: object) -> str:
+    """A short, safe rendering of a value read from an edited record (its repr may be huge or
+    too deeply nested to build)."""
+    if value is None or type(value) in (int, str):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:40] + "..."
+    return f"a {type(value).__name__}"
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_line(line: bytes) -> Any:
+    """One line as JSON, refusing what ``_canonical`` cannot write back (``NaN``, ``Infinity``,
+    numbers beyond a double): such a line was not written by privmask. Raises ``ValueError``
+    (invalid JSON, UTF-8 or number) or ``RecursionError`` (nesting)."""
+    return json.loads(line, parse_constant=_refuse_constant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,27 +167,47 @@ class AuditLog:
             return hashlib.sha256(body).hexdigest()
         return hmac.new(self._key, body, hashlib.sha256).hexdigest()
 
-    def _check_record(self, index: int, line: bytes, prev: str) -> dict[str, Any]:
-        """Parses line ``index`` and checks its place in the chain; returns the record."""
+    def _check_record(
+        self, index: int, line: bytes, prev: str, *, first_alg: object = None
+    ) -> dict[str, Any]:
+        """Parses line ``index`` and checks its place in the chain; returns the record.
+        ``first_alg``: the ``alg`` of record 0, when this is a later record (a plain log whose
+        later record claims a key was edited, not keyed)."""
         where = f"record {index} (line {index + 1} of {self._path})"
         try:
-            record = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise AuditIntegrityError(f"{where} is not valid JSON: it was edited ({e})") from e
+            record = _parse_line(line)
+        except (ValueError, RecursionError) as e:
+            # UnicodeDecodeError and JSONDecodeError are ValueErrors; so are NaN, numbers of
+            # more digits than Python converts, and nesting deeper than the parser goes.
+            reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+            raise AuditIntegrityError(
+                f"{where} is not valid JSON: it was edited ({reason})"
+            ) from None
         if not isinstance(record, dict) or set(record) != set(_FIELDS):
-            raise AuditIntegrityError(f"{where} does not have the fields of an audit record")
-        if record["alg"] == _ALG_KEYED and self._key is None:
-            raise ValueError(
-                f"{self._path} is keyed (HMAC-SHA256): open it with AuditLog(path, key=...)"
-            )
-        if record["alg"] != (_ALG_PLAIN if self._key is None else _ALG_KEYED):
             raise AuditIntegrityError(
-                f"{where} is not HMAC-chained in a keyed log: written by someone without the key"
+                f"{where} does not have the fields of an audit record: it was edited"
             )
-        if record["seq"] != index:
+        alg = record["alg"]
+        expected = _ALG_PLAIN if self._key is None else _ALG_KEYED
+        if alg == _ALG_KEYED and self._key is None:
+            if index == 0 or first_alg == _ALG_KEYED:
+                raise KeyRequiredError(
+                    f"{where} says {self._path} is keyed (HMAC-SHA256): open it with "
+                    "AuditLog(path, key=...); if this log was never keyed, the record was edited"
+                )
             raise AuditIntegrityError(
-                f"{where} is out of place: it says it is record {record['seq']!r}; records were "
-                "removed, inserted or reordered"
+                f"{where} was edited: it claims an HMAC chain in a log whose first record is "
+                "plain SHA-256"
+            )
+        if alg != expected:
+            what = "HMAC-chained in a keyed log" if self._key else "a plain SHA-256 record"
+            raise AuditIntegrityError(
+                f"{where} is not {what}: it was edited, or written by someone without the key"
+            )
+        if type(record["seq"]) is not int or record["seq"] != index:
+            raise AuditIntegrityError(
+                f"{where} is out of place: it says it is record {_shown(record['seq'])}; "
+                "records were removed, inserted or reordered"
             )
         if record["prev"] != prev:
             raise AuditIntegrityError(
@@ -169,14 +215,21 @@ class AuditLog:
                 "records were removed, inserted, reordered or edited"
             )
         body = {k: v for k, v in record.items() if k != "hash"}
-        if not hmac.compare_digest(
-            str(record["hash"]).encode(), self._digest(_canonical(body)).encode()
+        try:
+            digest = self._digest(_canonical(body))
+            canonical = _canonical(record)
+        except (ValueError, TypeError, RecursionError):
+            raise AuditIntegrityError(
+                f"{where} holds values privmask never writes (non-finite numbers?): it was edited"
+            ) from None
+        if not isinstance(record["hash"], str) or not hmac.compare_digest(
+            record["hash"].encode(), digest.encode()
         ):
             raise AuditIntegrityError(
                 f"{where} was edited: its hash does not match its contents"
                 + ("" if self._key is None else " (or this is the wrong key)")
             )
-        if _canonical(record) != line:
+        if canonical != line:
             raise AuditIntegrityError(f"{where} is not in canonical form: it was edited by hand")
         return record
 
@@ -307,16 +360,19 @@ class AuditLog:
         start = self._line_start(fd, size - 1)
         line = os.pread(fd, size - 1 - start, start)
         try:
-            claimed = json.loads(line)
+            claimed = _parse_line(line)
             seq = claimed["seq"]
-            if not isinstance(seq, int):
+            if type(seq) is not int or seq < 0:
                 raise TypeError
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, RecursionError):
             raise AuditIntegrityError(
-                f"the last record of {self._path} is not a valid audit record; "
-                "run AuditLog.verify() to find where the log was damaged"
-            ) from e
-        record = self._check_record(seq, line, str(claimed.get("prev")))
+                f"the last record of {self._path} is not a valid audit record: the log was "
+                "edited or damaged; run AuditLog.verify() to find where"
+            ) from None
+        # The tail alone cannot see record 0, so it is checked as if it were its own first alg:
+        # a plain log holding a keyed tail is refused either way.
+        alg = claimed.get("alg")
+        record = self._check_record(seq, line, str(claimed.get("prev")), first_alg=alg)
         return seq + 1, str(record["hash"])
 
     @staticmethod
@@ -362,6 +418,7 @@ class AuditLog:
         Raises ``FileNotFoundError`` when the log does not exist: a deleted log is not an empty
         one."""
         prev = GENESIS
+        first_alg: object = None
         for i, line, complete in self._lines():
             if not complete:
                 raise AuditIntegrityError(
@@ -369,7 +426,9 @@ class AuditLog:
                     "mid-record (a crash during a write?); AuditLog.repair() cuts it off and "
                     "logs that it did"
                 )
-            record = self._check_record(i, line, prev)
+            record = self._check_record(i, line, prev, first_alg=first_alg)
+            if i == 0:
+                first_alg = record["alg"]
             prev = record["hash"]
             yield record
 

@@ -54,12 +54,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_SCRYPT_LOG2_N",
+    "SCRYPT_MAX_BYTES",
     "DecryptionError",
     "EncryptingWriter",
     "WrongPasswordError",
     "decrypt",
     "encrypt",
     "is_encrypted",
+    "scrypt_cost",
 ]
 
 MAGIC: Final = b"PRIVMASK"
@@ -72,10 +74,20 @@ _TAG: Final = 16
 _HEADER: Final = struct.Struct(">8sBBBBI16s7s")  # 39 bytes, then the 32-byte MAC
 _HEADER_SIZE: Final = _HEADER.size + 32
 # Bounds on what a file may ask for, so a crafted header cannot make decryption allocate
-# gigabytes (scrypt memory is 128 * r * N bytes) or spin for minutes.
+# gigabytes or spin for minutes before the header is authenticated. scrypt needs 128 * r * N
+# bytes of memory per lane and p lanes of work; 128 * r * N * p is held within the budget, which
+# allows the default (N = 2**17, r = 8, p = 1: 128 MiB) and one step more.
+SCRYPT_MAX_BYTES: Final = 256 * 1024 * 1024
 _LOG2_N_RANGE: Final = range(10, 23)
 _R_RANGE: Final = range(1, 33)
 _P_RANGE: Final = range(1, 17)
+
+
+def scrypt_cost(log2_n: int, r: int, p: int) -> int:
+    """The memory-time budget of scrypt parameters, in bytes: ``128 * r * N * p``."""
+    return 128 * r * (1 << log2_n) * p
+
+
 _CHUNK_RANGE: Final = range(1 << 10, (1 << 26) + 1)
 _MAX_CHUNKS: Final = 1 << 32
 
@@ -141,7 +153,8 @@ class EncryptingWriter(io.RawIOBase):
     Memory stays at one chunk whatever the total size. Nothing appears at ``dst`` until
     :meth:`close`; leaving a ``with`` block by an exception (or calling :meth:`abort`) removes
     the partial output instead. ``scrypt_log2_n`` trades key-derivation time against password
-    guessing cost (17 takes ~0.3 s and 128 MiB; lower it only in tests).
+    guessing cost (17 takes ~0.3 s and 128 MiB; 18, the most :func:`decrypt` accepts, 256 MiB;
+    lower it only in tests).
     """
 
     def __init__(
@@ -155,8 +168,13 @@ class EncryptingWriter(io.RawIOBase):
         super().__init__()
         if isinstance(chunk_size, bool) or chunk_size not in _CHUNK_RANGE:
             raise ValueError(f"chunk_size must be 1 KiB to 64 MiB, got {chunk_size!r}")
-        if isinstance(scrypt_log2_n, bool) or scrypt_log2_n not in _LOG2_N_RANGE:
-            raise ValueError(f"scrypt_log2_n must be 10 to 22, got {scrypt_log2_n!r}")
+        if (
+            isinstance(scrypt_log2_n, bool)
+            or scrypt_log2_n not in _LOG2_N_RANGE
+            or scrypt_cost(scrypt_log2_n, _SCRYPT_R, _SCRYPT_P) > SCRYPT_MAX_BYTES
+        ):
+            # Never write a file that decrypt() would refuse to open.
+            raise ValueError(f"scrypt_log2_n must be 10 to 18, got {scrypt_log2_n!r}")
         pw = _password_bytes(password)
         aead = _aesgcm()
         self._dst = Path(dst)
@@ -292,6 +310,15 @@ def _read_header(f: BinaryIO, password: bytes, name: str) -> tuple[bytes, bytes,
         )
     if log2_n not in _LOG2_N_RANGE or r not in _R_RANGE or p not in _P_RANGE:
         raise DecryptionError(f"{name} asks for scrypt parameters out of range: corrupted?")
+    cost = scrypt_cost(log2_n, r, p)
+    if cost > SCRYPT_MAX_BYTES:
+        # Refused before deriving: the header is not authenticated yet, so these numbers may
+        # be an attacker's, chosen to make the derivation take gigabytes.
+        raise DecryptionError(
+            f"{name} asks for scrypt parameters (N = 2**{log2_n}, r = {r}, p = {p}) that need "
+            f"{cost // (1 << 20)} MiB, above the {SCRYPT_MAX_BYTES // (1 << 20)} MiB privmask "
+            "allows before the header is authenticated: crafted or corrupted"
+        )
     if chunk not in _CHUNK_RANGE:
         raise DecryptionError(f"{name} has a chunk size out of range ({chunk}): corrupted?")
     key, mac_key = _derive(password, salt, log2_n, r, p)

@@ -10,10 +10,13 @@ liftable masks alone.
 Every request, grant, denial, expiry, reapply and logout is written to an :class:`AuditLog`
 *before* it takes effect, so an audit failure refuses the lift instead of granting it unlogged.
 
-**Time.** :meth:`LiftManager.is_lifted` compares against the clock on every call, so a lift never
-outlives its timeout even if nothing else is called. The clock is injectable (tests), and the
-manager never lets time run backwards: a wall clock stepped back (NTP, an operator) cannot extend
-a lift, while a clock stepped forward only ends lifts early, which is the safe side. Expiries are
+**Time.** :meth:`LiftManager.is_lifted` compares against the clocks on every call, so a lift never
+outlives its timeout even if nothing else is called. A lift's deadline is kept on a monotonic
+clock (``time.monotonic``), which no one can set: a wall clock stepped back (NTP, an operator, a
+daylight-saving change read as local time) cannot extend a lift. The wall clock still ends a lift
+at its ``expires_at`` if it runs ahead (a clock stepped forward only ends lifts early, the safe
+side), and gives the times written to the audit log, which are instants in UTC and never run
+backwards. Both clocks are injectable (tests). Expiries are
 logged lazily: the first call of any method that finds a lift past its end writes its ``expire``
 record (``time`` when it was noticed, ``detail.expired_at`` when it ended). A timer thread would
 log on time even when the manager is idle, but it cannot follow an injected clock and adds a
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -34,7 +39,16 @@ from typing import Any, NoReturn
 from privmask.errors import LiftDeniedError
 from privmask.redaction.audit import AuditLog
 
-__all__ = ["Clock", "Lift", "LiftManager", "LiftPolicy", "PermissionCheck", "VisibleCameras"]
+__all__ = [
+    "Clock",
+    "Lift",
+    "LiftManager",
+    "LiftPolicy",
+    "MonotonicClock",
+    "PermissionCheck",
+    "VisibleCameras",
+    "canonical_identity",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +57,8 @@ PermissionCheck = Callable[[str, str], bool]
 ``"approve"``."""
 Clock = Callable[[], datetime]
 """Returns the current time as an aware ``datetime``."""
+MonotonicClock = Callable[[], float]
+"""Returns seconds from an arbitrary origin that never goes backwards (``time.monotonic``)."""
 VisibleCameras = Callable[[str], Collection[str]]
 """``visible(user) -> cameras`` the user may see."""
 
@@ -97,6 +113,15 @@ class Lift:
         )
 
 
+def canonical_identity(name: str) -> str:
+    """The identity ``name`` stands for when user names are compared: Unicode NFKC, case-folded,
+    surrounding white space removed. A directory that ignores case (most do) and a login form
+    that keeps a trailing space make ``"alice"`` and ``"Alice "`` the same person, and
+    the full-width spelling of ``alice`` is that person too."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
 def _name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TypeError(f"{what} must be a non-empty string, got {value!r}")
@@ -122,9 +147,16 @@ class LiftManager:
 
     ``can(user, permission)`` is the integrator's permission check (``"lift"``, ``"approve"``);
     it must return a real ``bool`` (anything else is a ``TypeError``: a truthy ``"no"`` must not
-    grant). ``clock`` returns aware datetimes (default: UTC wall time). ``visible(user)``, when
+    grant). ``clock`` returns aware datetimes (default: UTC wall time) and ``monotonic`` seconds
+    that never go backwards (default ``time.monotonic``): a lift ends when either says its
+    timeout has passed. ``visible(user)``, when
     given, lists the cameras a user can see: a lift is then limited to those, checked at every
     query; without it the viewer is trusted to ask only about cameras it shows the user.
+
+    Users are compared as :func:`canonical_identity` wherever comparing more strictly would
+    grant more: nobody approves their own lift under another spelling, and reapply or logout
+    under any spelling ends the user's lifts. Checking a lift (:meth:`is_lifted`) matches the
+    exact name the lift was granted to, so a spelling never gains someone else's lift.
 
     Thread-safe: viewer threads may call :meth:`is_lifted` while others request and reapply.
     Changes (and their audit records) are serialised by one lock; queries take a second, short
@@ -139,6 +171,7 @@ class LiftManager:
         clock: Clock | None = None,
         *,
         visible: VisibleCameras | None = None,
+        monotonic: MonotonicClock | None = None,
     ) -> None:
         if not isinstance(policy, LiftPolicy):
             raise TypeError(f"policy must be a LiftPolicy, got {type(policy).__name__}")
@@ -149,13 +182,17 @@ class LiftManager:
         self._policy = policy
         self._can = can
         self._audit = audit
+        if monotonic is not None and not callable(monotonic):
+            raise TypeError("monotonic must be a callable returning seconds as a float")
         self._clock: Clock = clock if clock is not None else _utc_now
+        self._monotonic: MonotonicClock = monotonic if monotonic is not None else time.monotonic
         self._visible = visible
         self._changes = threading.Lock()  # request/reapply/logout/expiry + their audit records
         self._state = threading.Lock()  # the tables below and the latest time seen
         self._lifts: dict[str, Lift] = {}  # by id, the lifts not yet ended
-        self._next_expiry: datetime | None = None
+        self._deadlines: dict[str, float] = {}  # by id, the end on the monotonic clock
         self._latest: datetime | None = None
+        self._latest_tick: float | None = None
 
     @property
     def policy(self) -> LiftPolicy:
@@ -168,15 +205,32 @@ class LiftManager:
     # --- time ------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The manager's time: the clock, but never earlier than a time already seen."""
+        """The manager's time, in UTC: the clock, but never earlier than a time already seen."""
         t = self._clock()
         if not isinstance(t, datetime) or t.utcoffset() is None:
             raise TypeError(f"clock() must return an aware datetime, got {t!r}")
+        t = t.astimezone(UTC)  # an instant: local times compare by wall clock in Python
         with self._state:
             if self._latest is not None and t < self._latest:
                 return self._latest
             self._latest = t
             return t
+
+    def _tick(self) -> float:
+        """The monotonic clock (checked, and never earlier than a reading already seen)."""
+        m = self._monotonic()
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or m != m:
+            raise TypeError(f"monotonic() must return seconds as a float, got {m!r}")
+        with self._state:
+            if self._latest_tick is not None and m < self._latest_tick:
+                return self._latest_tick
+            self._latest_tick = float(m)
+            return float(m)
+
+    def _ended(self, lift: Lift, now: datetime, tick: float) -> bool:
+        """Whether ``lift`` is over at wall time ``now`` or monotonic time ``tick`` (caller holds
+        ``_state``): whichever clock reaches the end first ends it."""
+        return now >= lift.expires_at or tick >= self._deadlines.get(lift.id, float("-inf"))
 
     # --- permission checks ----------------------------------------------------------------------
 
@@ -199,8 +253,9 @@ class LiftManager:
             return "a reason is required to lift masks"
         if cameras is not None and not cameras:
             return "the camera set is empty; pass cameras=None for every camera the user can see"
-        if approver is not None and approver == user:
-            return f"{user!r} cannot approve their own lift; a second user must approve"
+        if approver is not None and canonical_identity(approver) == canonical_identity(user):
+            same = "" if approver == user else f" ({approver!r} is {user!r} spelled differently)"
+            return f"{user!r} cannot approve their own lift{same}; a second user must approve"
         if cameras is not None and self._visible is not None:
             unseen = sorted(c for c in cameras if not self._sees(user, c))
             if unseen:
@@ -240,8 +295,8 @@ class LiftManager:
             _name(approver, "approver")
         scope = _cameras(cameras)
         with self._changes:
-            now = self.now()
-            self._expire_locked(now)
+            now, tick = self.now(), self._tick()
+            self._expire_locked(now, tick)
             fields: dict[str, Any] = {
                 "time": now,
                 "user": user,
@@ -274,8 +329,7 @@ class LiftManager:
             )
             with self._state:
                 self._lifts[lift.id] = lift
-                if self._next_expiry is None or lift.expires_at < self._next_expiry:
-                    self._next_expiry = lift.expires_at
+                self._deadlines[lift.id] = tick + self._policy.timeout.total_seconds()
             return lift
 
     # --- queries --------------------------------------------------------------------------------
@@ -283,18 +337,18 @@ class LiftManager:
     def is_lifted(self, user: str, camera: str) -> bool:
         """Whether ``user``'s viewer may skip liftable masks on ``camera`` now: pass it as
         ``apply(frame, masks, lifted=...)``. Checked against the clock on every call."""
-        now = self.now()
+        now, tick = self.now(), self._tick()
         with self._state:
             lifted = any(
-                lift.user == user and lift.covers(camera) and now < lift.expires_at
+                lift.user == user and lift.covers(camera) and not self._ended(lift, now, tick)
                 for lift in self._lifts.values()
             )
-            due = self._next_expiry is not None and now >= self._next_expiry
+            due = any(self._ended(lift, now, tick) for lift in self._lifts.values())
         # Viewer threads must not queue behind a request's disk writes: if a change is in
         # progress, it (or the next call) logs the expiry instead.
         if due and self._changes.acquire(blocking=False):
             try:
-                self._expire_locked(now)
+                self._expire_locked(now, tick)
             except Exception:
                 # The answer above is already right (an expired lift is not lifted); a viewer must
                 # not fail because the log cannot be written. The next request, reapply or
@@ -306,12 +360,12 @@ class LiftManager:
 
     def active(self, user: str | None = None) -> list[Lift]:
         """The lifts in force now (of ``user``, or everyone's), soonest to expire first."""
-        now = self.now()
+        now, tick = self.now(), self._tick()
         with self._state:
             lifts = [
                 lift
                 for lift in self._lifts.values()
-                if now < lift.expires_at and (user is None or lift.user == user)
+                if not self._ended(lift, now, tick) and (user is None or lift.user == user)
             ]
         return sorted(lifts, key=lambda lift: lift.expires_at)
 
@@ -322,14 +376,15 @@ class LiftManager:
         if not isinstance(lift, Lift):
             raise TypeError(f"lift must be a privmask.Lift, got {type(lift).__name__}")
         _name(camera, "camera")
-        now = self.now()
+        now, tick = self.now(), self._tick()
         with self._state:
             known = self._lifts.get(lift.id) is lift
+            ended = known and self._ended(lift, now, tick)
         if lift.manager is not self or not known:
             raise LiftDeniedError(
                 f"lift {lift.id} was not granted by this LiftManager, or has been reapplied"
             )
-        if now >= lift.expires_at:
+        if ended:
             raise LiftDeniedError(f"lift {lift.id} expired at {lift.expires_at.isoformat()}")
         if not lift.covers(camera):
             raise LiftDeniedError(f"lift {lift.id} does not cover camera {camera!r}")
@@ -341,19 +396,22 @@ class LiftManager:
 
     def _end(self, user: str, event: str) -> int:
         _name(user, "user")
+        who = canonical_identity(user)
         with self._changes:
-            now = self.now()
+            now, tick = self.now(), self._tick()
             with self._state:
                 ending = sorted(
-                    (lift for lift in self._lifts.values() if lift.user == user),
+                    (lift for lift in self._lifts.values() if canonical_identity(lift.user) == who),
                     key=lambda lift: lift.granted_at,
                 )
+                over = {lift.id for lift in ending if self._ended(lift, now, tick)}
                 for lift in ending:
                     del self._lifts[lift.id]
+                    self._deadlines.pop(lift.id, None)
             # The lifts end before anything is written: a log that cannot be written must never
             # keep masks lifted. (The write error is still raised to the caller.)
-            ended = [lift for lift in ending if now < lift.expires_at]
-            self._expire_locked(now, also=[lift for lift in ending if lift.expires_at <= now])
+            ended = [lift for lift in ending if lift.id not in over]
+            self._expire_locked(now, tick, also=[lift for lift in ending if lift.id in over])
             if not ended:
                 self._audit.append(event, time=now, user=user)
             for lift in ended:
@@ -376,21 +434,25 @@ class LiftManager:
         does this as it goes; call it from a periodic job to have expiries logged on time even
         when nobody is using the manager."""
         with self._changes:
-            return self._expire_locked(self.now())
+            return self._expire_locked(self.now(), self._tick())
 
-    def _expire_locked(self, now: datetime, also: Iterable[Lift] = ()) -> int:
-        """Logs an ``expire`` record for each lift that ended by ``now`` (caller holds
-        ``_changes``), oldest first, then drops it. ``also``: lifts already taken out of the
-        table that had expired too."""
+    def _expire_locked(self, now: datetime, tick: float, also: Iterable[Lift] = ()) -> int:
+        """Logs an ``expire`` record for each lift that ended by ``now`` or ``tick`` (caller
+        holds ``_changes``), oldest first, then drops it. ``also``: lifts already taken out of
+        the table that had expired too."""
         also = list(also)
         with self._state:
-            if not also and (self._next_expiry is None or now < self._next_expiry):
-                return 0
             due = sorted(
-                [*also, *(lift for lift in self._lifts.values() if lift.expires_at <= now)],
+                [*also, *(lift for lift in self._lifts.values() if self._ended(lift, now, tick))],
                 key=lambda lift: lift.expires_at,
             )
+        if not due:
+            return 0
         for lift in due:
+            detail = {"expired_at": lift.expires_at.isoformat()}
+            if now < lift.expires_at:
+                # The wall clock was set back: the monotonic clock ended the lift on time.
+                detail["ended_by"] = "monotonic clock (the wall clock was set back)"
             self._audit.append(
                 "expire",
                 time=now,
@@ -398,12 +460,9 @@ class LiftManager:
                 approver=lift.approver,
                 cameras=lift.cameras,
                 lift=lift.id,
-                detail={"expired_at": lift.expires_at.isoformat()},
+                detail=detail,
             )
             with self._state:
                 self._lifts.pop(lift.id, None)
-        with self._state:
-            self._next_expiry = min(
-                (lift.expires_at for lift in self._lifts.values()), default=None
-            )
+                self._deadlines.pop(lift.id, None)
         return len(due)

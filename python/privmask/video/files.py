@@ -36,7 +36,7 @@ from privmask.engine.frame import Frame
 from privmask.engine.planner import FramePlanner, VersionUse
 from privmask.errors import FrameFormatError, LiftDeniedError, VideoError
 from privmask.masks.maskset import MaskSet
-from privmask.masks.ptz import PoseTrack
+from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
 from privmask.video.transcode import FrameCallback, SourceInfo, transcode_file
 

@@ -14,7 +14,7 @@ from privmask.engine.frame import FORMAT_INFO, Frame, plane_shapes
 from privmask.engine.planner import FramePlanner, Geometry
 from privmask.errors import VideoError
 from privmask.masks.maskset import MaskSet
-from privmask.masks.ptz import PoseTrack
+from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
 from privmask.video.transcode import QUEUE_FRAMES, Pipeline
 
