@@ -159,9 +159,12 @@ def polygons(d: Any) -> list[list[tuple[float, float]]]:
 
 
 def list_labels(d: Any) -> list[str]:
-    return [str(s) for s in d.execute_script(
-        "return [...document.querySelectorAll('#mask-list .label')].map(e => e.textContent);"
-    )]
+    return [
+        str(s)
+        for s in d.execute_script(
+            "return [...document.querySelectorAll('#mask-list .label')].map(e => e.textContent);"
+        )
+    ]
 
 
 def shown_hash(d: Any) -> str:

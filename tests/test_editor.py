@@ -28,7 +28,6 @@ from tests.browser import (
     button,
     choose,
     click,
-    decoded,
     double_click,
     drag,
     driver,
@@ -149,7 +148,9 @@ def test_rectangles_vertices_undo_redo_reorder_and_delete(
     button(driver, "tool-rect")
     drag(driver, (200, 150), (300, 220))
     assert [label.split(":")[0] for label in list_labels(driver)] == ["1. mask 1", "2. mask 2"]
-    driver.find_element("css selector", "#mask-list li[data-index='0'] [data-action='down']").click()
+    driver.find_element(
+        "css selector", "#mask-list li[data-index='0'] [data-action='down']"
+    ).click()
     assert [label.split(":")[0] for label in list_labels(driver)] == ["1. mask 2", "2. mask 1"]
     driver.find_element("css selector", "#mask-list li[data-index='0'] .label").click()
     button(driver, "p-delete")
@@ -220,7 +221,11 @@ def test_reopening_the_saved_file_shows_the_same_masks(
     server = editor(clip, out)
     open_page(driver, server.url)
     assert shown_hash(driver) == masks.content_hash
-    assert [label.split(":")[0] for label in list_labels(driver)] == ["1. door", "2. path", "3. sign"]
+    assert [label.split(":")[0] for label in list_labels(driver)] == [
+        "1. door",
+        "2. path",
+        "3. sign",
+    ]
     want = [[(x * W, y * H) for x, y in m.shape.points] for m in masks]
     assert polygons(driver) == want
 

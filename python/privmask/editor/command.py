@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -21,16 +22,37 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS", "add_cli", "main", "run_cli"]
+__all__ = ["COMMANDS", "add_cli", "main", "parse_at", "run_cli"]
 
 COMMANDS = ("edit",)
 
 _NEEDS = ("av", "starlette", "uvicorn")
 
+_CLOCK = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d+)?)$")
+
+
+def parse_at(text: str) -> Fraction | datetime:
+    """Reads ``--at``: seconds after the first frame (``12.5``, ``1:02.5``, ``1:00:02``) as an
+    exact :class:`Fraction`, or an ISO 8601 instant with a UTC offset (``2026-03-01T12:00:05Z``)
+    naming a recording time. Raises ``ValueError`` for anything else, including a naive instant
+    (it would mean a different moment in every time zone)."""
+    m = _CLOCK.match(text.strip())
+    if m:
+        hours, minutes, seconds = m.group(1), m.group(2), m.group(3)
+        return Fraction(int(hours or 0) * 3600 + int(minutes or 0) * 60) + Fraction(seconds)
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither seconds into the video (12.5, 1:02.5) nor an ISO 8601 time "
+            "with an offset (2026-03-01T12:00:05+01:00)"
+        ) from None
+    if t.utcoffset() is None:
+        raise ValueError(f"{text!r} has no UTC offset; add one (+01:00, or Z for UTC)")
+    return t
+
 
 def _at(text: str) -> Fraction | datetime:
-    from privmask.editor.source import parse_at
-
     try:
         return parse_at(text)
     except ValueError as e:

@@ -39,7 +39,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     file keeps its permission bits; a new file gets the usual ones (0666 less the umask)."""
     parent = path.parent
     if not parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "the mask file's directory does not exist", str(parent))
+        raise FileNotFoundError(
+            errno.ENOENT, "the mask file's directory does not exist", str(parent)
+        )
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
@@ -175,7 +177,9 @@ class MaskFile:
         version = None
         if current is not None and isinstance(found := parse_masks(current), MaskTimeline):
             if since is None:
-                raise MaskConfigError("a timeline version needs the time it comes into force", "since")
+                raise MaskConfigError(
+                    "a timeline version needs the time it comes into force", "since"
+                )
             found.add(since, masks)
             text = found.to_json()
             MaskTimeline.from_json(text)  # the same validation a reader will apply

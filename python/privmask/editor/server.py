@@ -255,6 +255,9 @@ class EditorServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._sock.bind(("127.0.0.1", port))
+            # listening from here on: a browser opened on the printed address before the server
+            # loop runs waits in the backlog instead of being refused
+            self._sock.listen(128)
         except OSError:
             self._sock.close()
             raise

@@ -17,13 +17,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from privmask.editor.files import MaskFile, Opened
+from privmask.editor.source import Picture, Source, png_bytes, to_rgb
 from privmask.engine.apply import apply
 from privmask.errors import MaskConfigError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.ptz import ScenePolygon
 from privmask.masks.styles import Solid, Style
-from privmask.editor.files import MaskFile, Opened
-from privmask.editor.source import Picture, Source, png_bytes, to_rgb
 
 __all__ = ["Session", "parse_since"]
 
@@ -134,7 +134,10 @@ class Session:
             "masks": masks.to_dict(),
             "file": None
             if self.mask_file is None
-            else {"name": self.mask_file.path.name, **(self.opened.describe() if self.opened else {})},
+            else {
+                "name": self.mask_file.path.name,
+                **(self.opened.describe() if self.opened else {}),
+            },
             "grid_sizes": [GRID_SIZES.start, GRID_SIZES.stop - 1],
         }
 
@@ -154,7 +157,9 @@ class Session:
         pic = self._picture(t)
         frame = pic.frame.copy()
         apply(frame, masks, lifted=lifted)
-        return Rendered(png_bytes(to_rgb(frame)), pic.time, pic.recorded, masks.content_hash, skipped)
+        return Rendered(
+            png_bytes(to_rgb(frame)), pic.time, pic.recorded, masks.content_hash, skipped
+        )
 
     def check(self, doc: Any) -> dict[str, Any]:
         """Validates the page's masks; returns them as the file will hold them, with the

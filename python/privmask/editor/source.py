@@ -9,7 +9,6 @@ included), and only then converted to RGB for the browser (:func:`to_rgb`, :func
 from __future__ import annotations
 
 import errno
-import re
 import threading
 import urllib.parse
 from collections import OrderedDict
@@ -17,46 +16,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
-from av.video.reformatter import Interpolation
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import Interpolation
 
 from privmask.engine.frame import FORMATS, Frame
 from privmask.errors import VideoError
 
-__all__ = ["Picture", "Source", "open_source", "parse_at", "png_bytes", "public_name", "to_rgb"]
+__all__ = ["Picture", "Source", "open_source", "png_bytes", "public_name", "to_rgb"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
 """File names the editor opens as a still image rather than a video."""
 
 LIVE_TIMEOUT_S = 10.0
 """How long a live source may take to connect and to deliver its next packet."""
-
-_CLOCK = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d+)?)$")
-
-
-def parse_at(text: str) -> Fraction | datetime:
-    """Reads ``--at``: seconds after the first frame (``12.5``, ``1:02.5``, ``1:00:02``) as an
-    exact :class:`Fraction`, or an ISO 8601 instant with a UTC offset (``2026-03-01T12:00:05Z``)
-    naming a recording time. Raises ``ValueError`` for anything else, including a naive instant
-    (it would mean a different moment in every time zone)."""
-    m = _CLOCK.match(text.strip())
-    if m:
-        hours, minutes, seconds = m.group(1), m.group(2), m.group(3)
-        return Fraction(int(hours or 0) * 3600 + int(minutes or 0) * 60) + Fraction(seconds)
-    try:
-        t = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither seconds into the video (12.5, 1:02.5) nor an ISO 8601 time "
-            "with an offset (2026-03-01T12:00:05+01:00)"
-        ) from None
-    if t.utcoffset() is None:
-        raise ValueError(f"{text!r} has no UTC offset; add one (+01:00, or Z for UTC)")
-    return t
 
 
 def public_name(src: str) -> str:
@@ -223,7 +199,9 @@ class VideoSource(Source):
                     if vf.pts > target:
                         break
             except av.FFmpegError as e:
-                raise VideoError(f"{self.name}: cannot decode the frame at {float(t)} s: {e}") from e
+                raise VideoError(
+                    f"{self.name}: cannot decode the frame at {float(t)} s: {e}"
+                ) from e
             if best is None:
                 raise VideoError(f"{self.name}: no frame at {float(t)} s")
             pic = self._picture_of(best)
@@ -321,14 +299,14 @@ def to_rgb(frame: Frame) -> npt.NDArray[np.uint8]:
     (full for ``yuvj*``), with FFmpeg's exact (bit-exact, accurately rounded) swscale path."""
     w, h = frame.width, frame.height
     if frame.format == "rgb24":
-        return np.ascontiguousarray(frame.planes[0]).reshape(h, w, 3).copy()
+        return np.array(frame.planes[0], dtype=np.uint8).reshape(h, w, 3)
     if frame.format == "bgr24":
-        return np.ascontiguousarray(frame.planes[0].reshape(h, w, 3)[:, :, ::-1])
+        return np.ascontiguousarray(frame.planes[0].reshape(h, w, 3)[:, :, ::-1], dtype=np.uint8)
     vf = av.VideoFrame(w, h, frame.format)
     for plane, arr in zip(vf.planes, frame.planes, strict=True):
         raw = np.ascontiguousarray(arr).view(np.uint8)
         rows, row_bytes = raw.shape
-        dst = np.frombuffer(plane, np.uint8)
+        dst = np.frombuffer(cast(Any, plane), np.uint8)
         dst[: rows * plane.line_size].reshape(rows, plane.line_size)[:, :row_bytes] = raw
     full = _full_range(frame)
     rgb = vf.reformat(
@@ -338,8 +316,7 @@ def to_rgb(frame: Frame) -> npt.NDArray[np.uint8]:
         dst_color_range="JPEG",
         interpolation=_EXACT,
     )
-    out: npt.NDArray[np.uint8] = rgb.to_ndarray()
-    return out
+    return np.asarray(rgb.to_ndarray(), dtype=np.uint8)
 
 
 def png_bytes(rgb: npt.NDArray[np.uint8]) -> bytes:
