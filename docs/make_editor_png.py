@@ -42,7 +42,8 @@ def main() -> None:
         d = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
         try:
             d.get(server.url)
-            WebDriverWait(d, 30).until(lambda d: d.execute_script("return document.body.dataset.ready"))
+            ready = "return document.body.dataset.ready"
+            WebDriverWait(d, 30).until(lambda d: d.execute_script(ready))
             left, top, zoom = d.execute_script(
                 "const r = document.getElementById('overlay').getBoundingClientRect();"
                 "return [r.left, r.top, r.width / arguments[0]];",
@@ -82,7 +83,7 @@ def main() -> None:
             d.find_element(By.ID, "tool-polygon").click()
             play(list(demo.ATTIC))
             style("attic window", "mosaic")
-            play(list(demo.FOOTPATH[:2]) + [(0.999, 0.999), (0.40, 0.999)])
+            play([*demo.FOOTPATH[:2], (0.999, 0.999), (0.40, 0.999)])
             style("footpath", "blur", liftable=True)
             d.find_element(By.ID, "tool-select").click()
             d.find_element(By.ID, "view-preview").click()

@@ -167,6 +167,26 @@ def test_rectangles_vertices_undo_redo_reorder_and_delete(
     assert saved[0].shape == pm.Polygon([(x / W, y / H) for x, y in corners])
 
 
+def test_at_200_percent_a_drag_lands_on_the_same_picture_pixels(
+    driver: Any, editor: Start, clip: Path
+) -> None:
+    server = editor(clip)
+    open_page(driver, server.url)
+    button(driver, "zoom-in")
+    button(driver, "zoom-in")
+    assert driver.find_element("id", "zoom-label").text == "200%"
+    button(driver, "tool-rect")
+    drag(driver, (2 * 50, 2 * 40), (2 * 150 - 1, 2 * 120 - 1))  # rounds to pixel corners
+    assert polygons(driver) == [[(50.0, 40.0), (150.0, 40.0), (150.0, 120.0), (50.0, 120.0)]]
+    button(driver, "zoom-1")
+    assert (
+        driver.execute_script(
+            "return document.getElementById('picture').getBoundingClientRect().width"
+        )
+        == W
+    )
+
+
 def test_painted_grid_cells_are_saved_as_from_grid_masks(
     driver: Any, editor: Start, clip: Path, tmp_path: Path
 ) -> None:

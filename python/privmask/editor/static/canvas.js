@@ -135,9 +135,10 @@ export class Canvas {
 
   // The pointer in picture pixels; snapped to the nearest pixel corner inside the picture.
   point(e, snap = true) {
+    // measured on the element: its size is the picture's times the zoom, rounded to whole pixels
     const rect = this.svg.getBoundingClientRect();
-    const x = (e.clientX - rect.left) / this.zoom;
-    const y = (e.clientY - rect.top) / this.zoom;
+    const x = ((e.clientX - rect.left) * this.W) / rect.width;
+    const y = ((e.clientY - rect.top) * this.H) / rect.height;
     if (!snap) return [x, y];
     return [
       Math.max(0, Math.min(this.W, Math.round(x))),
