@@ -324,5 +324,8 @@ def png_bytes(rgb: npt.NDArray[np.uint8]) -> bytes:
     h, w = rgb.shape[:2]
     cc = av.CodecContext.create("png", "w")
     cc.width, cc.height, cc.pix_fmt = w, h, "rgb24"
+    # Fast deflate: the file only crosses the loopback interface, and at the default level a
+    # 1080p frame took ~0.6 s to compress (~0.12 s like this, 8 % larger).
+    cc.options = {"compression_level": "1", "pred": "up"}
     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return b"".join(bytes(p) for p in [*cc.encode(vf), *cc.encode(None)])
