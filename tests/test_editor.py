@@ -330,6 +330,24 @@ def test_an_image_is_edited_and_previewed_in_its_own_pixels(
     np.testing.assert_array_equal(got, to_rgb(frame))
     assert (got[30:70, 30:90] == (0, 0, 255)).all() and (got[29, 30:90] != (0, 0, 255)).any()
 
+    # the preview follows each edit: a relative blur, then a fill with an outline
+    choose(driver, "p-style", "blur")
+    type_into(driver, "p-amount", "0.05")
+    blurred = pm.MaskSet([pm.Mask(masks[0].shape, pm.Blur(sigma=0.05), name="mask 1")])
+    wait(
+        driver,
+        "return document.getElementById('hash').dataset.full === arguments[0]",
+        blurred.content_hash,
+    )
+    frame = open_source(str(image)).picture().frame
+    pm.apply(frame, blurred)
+    np.testing.assert_array_equal(show(driver, "preview", blurred.content_hash), to_rgb(frame))
+    choose(driver, "p-style", "fill")
+    button(driver, "p-outline-on")
+    set_color(driver, "p-outline", "#00ff00")
+    save(driver)
+    assert pm.MaskSet.from_json(out.read_text())[0].style == pm.Fill(outline="#00ff00")
+
 
 def test_a_timeline_opens_at_the_version_in_force_and_saving_appends_one(
     driver: Any, editor: Start, clip: Path, tmp_path: Path
@@ -366,8 +384,8 @@ def test_a_timeline_opens_at_the_version_in_force_and_saving_appends_one(
     assert [m.name for m in got[2].masks] == ["old", "mask 2"]
 
 
-def test_frigate_import_and_onvif_export_in_the_page(
-    driver: Any, editor: Start, clip: Path
+def test_frigate_import_onvif_export_and_opening_a_local_file(
+    driver: Any, editor: Start, clip: Path, tmp_path: Path
 ) -> None:
     server = editor(clip)
     open_page(driver, server.url)
@@ -391,3 +409,17 @@ def test_frigate_import_and_onvif_export_in_the_page(
     back = pm.MaskSet.from_onvif(xml)
     assert [[(x * W, y * H) for x, y in m.shape.points] for m in back] == polygons(driver)
     button(driver, "io-close")
+
+    # Open... reads a file from this computer through the browser (validated by the server)
+    local = tmp_path / "from-disk.json"
+    local.write_text(pm.MaskSet([pm.Mask(pm.Polygon.rect(0.5, 0, 0.5, 0.5), name="r")]).to_json())
+    driver.execute_script("document.getElementById('file-input').hidden = false")
+    driver.find_element("id", "file-input").send_keys(str(local))
+    wait(driver, "return document.querySelectorAll('#layer-masks polygon').length === 1")
+    assert polygons(driver) == [[(160.0, 0.0), (320.0, 0.0), (320.0, 120.0), (160.0, 120.0)]]
+    assert "Download saves them" in driver.find_element("id", "status").text
+    local.write_text('{"privmask": 1, "masks": [{"polygon": [[0, 0], [1, 1], [2, 2]]}]}')
+    driver.find_element("id", "file-input").send_keys(str(local))
+    wait(driver, "return document.getElementById('status').dataset.state === 'error'")
+    assert "masks[0]" in driver.find_element("id", "status").text
+    assert len(polygons(driver)) == 1

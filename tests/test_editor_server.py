@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ import pytest
 import privmask as pm
 from privmask.editor.command import parse_at
 from privmask.editor.files import ChangedOnDiskError, MaskFile
-from privmask.editor.server import MAX_BODY_BYTES, EditorServer
+from privmask.editor.server import ASSETS, MAX_BODY_BYTES, EditorServer
 from privmask.editor.session import Session
 from privmask.editor.source import open_source, public_name, to_rgb
 from privmask.errors import VideoError
@@ -120,6 +121,12 @@ def test_nothing_but_the_page_assets_is_served(server: EditorServer) -> None:
     assert status == 200 and b"<title>privmask edit</title>" in page
     status, script = request(server, "GET", api(server, "static/main.js"))
     assert status == 200 and b"import" in script
+    for name in ASSETS:  # everything ships with the package: nothing loads from the network
+        status, text = request(server, "GET", api(server, f"static/{name}"))
+        assert status == 200 and len(text) > 100
+        assert not re.search(
+            rb"""(src|href)=["']?(https?:)?//|from ["']https?:|url\(["']?https?:""", text
+        )
     for path in (
         "static/server.py",
         "static/../server.py",
