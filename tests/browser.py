@@ -49,6 +49,9 @@ def driver() -> Iterator[Any]:
         "--force-device-scale-factor=1",
     ):
         options.add_argument(arg)
+    # a test that fails half-way leaves unsaved edits; the page's "leave the page?" prompt must
+    # not hold up the next test's navigation
+    options.unhandled_prompt_behavior = "accept"
     d = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     d.set_page_load_timeout(30)
     yield d
