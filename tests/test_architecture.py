@@ -113,6 +113,8 @@ def test_imports_point_down_the_rooms() -> None:
     wrong = []
     for name, path in MODULES.items():
         src_room = _room(name)
+        if name.endswith(".__main__"):
+            continue  # ``python -m`` entry points may start the command line
         for target, _, _ in _imports(path):
             dst_room = _room(target)
             if dst_room == src_room or target == "privmask":

@@ -61,6 +61,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "decrypt": Command("privmask.cli.export", "decrypt an encrypted export"),
     "bench": Command("privmask.cli.bench", "benchmark privmask on this machine"),
+    "edit": Command("privmask.cli.edit", "draw masks on a camera picture in the browser"),
 }
 """Every subcommand, in ``--help`` order. A module may define several (``export`` and
 ``decrypt``); its ``add_parser`` then registers all of them."""

@@ -50,7 +50,6 @@ __all__ = [
     "select_regions",
 ]
 
-"""The subcommands :func:`add_cli` registers and :func:`run_cli` runs."""
 SIDECAR_VERSION = 1
 PREVIEW_TILES = 16
 _TILE_WIDTH = 320
