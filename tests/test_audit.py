@@ -1,4 +1,4 @@
-"""The audit log (issue 5): a real file edited, cut and reordered by hand, and real processes
+"""The audit log: a real file edited, cut and reordered by hand, and real processes
 appending at once."""
 
 from __future__ import annotations

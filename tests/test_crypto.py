@@ -1,4 +1,4 @@
-"""Encrypted exports (issue 5): the streaming AES-256-GCM file format, on real files."""
+"""Encrypted exports: the streaming AES-256-GCM file format, on real files."""
 
 from __future__ import annotations
 

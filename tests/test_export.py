@@ -1,4 +1,4 @@
-"""Redaction export (issue 5), on real PyAV clips: a dozen 64x48 frames, lossless sources so
+"""Redaction export, on real PyAV clips: a dozen 64x48 frames, lossless sources so
 that "differs only inside the masks" is exact."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fuzzing every parser with hostile values (issue 15): whatever a configuration, pose file,
+"""Fuzzing every parser with hostile values: whatever a configuration, pose file,
 camera document, audit log or encrypted header holds, privmask answers with its own documented
 errors (subclasses of ``PrivmaskError``), never a crash, an ``OverflowError``, a
 ``RecursionError``, an ``AttributeError`` or a hang.

@@ -1,6 +1,6 @@
-"""Hardening (issue 15), interchange: Frigate strings as Frigate reads them (item 10), ONVIF
-numbers in strict xs:float form and bounded time (items 12, 17), specific errors (item 16) and
-ambiguous Frigate values refused with both readings (item 18)."""
+"""Hardening, interchange: Frigate strings as Frigate reads them, ONVIF
+numbers in strict xs:float form and bounded time, specific errors and
+ambiguous Frigate values refused with both readings."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hardening (issue 15), lifts: deadlines on a monotonic clock (item 7), instants across a
-daylight-saving change (item 4) and canonical identities for the self-approval rule (item 9)."""
+"""Hardening, lifts: deadlines on a monotonic clock, instants across a
+daylight-saving change and canonical identities for the self-approval rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hardening (issue 15), PTZ between position reports (item 5): after the last report, while the
+"""Hardening, PTZ between position reports: after the last report, while the
 pose is still used (within ``max_age``), the camera may have gone on moving, so scene-locked masks
 must grow by its speed times the time since the report, or the frame fails closed."""
 

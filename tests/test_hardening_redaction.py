@@ -1,5 +1,5 @@
-"""Hardening (issue 15), redaction: decrypting a crafted header within a memory budget (item 13)
-and audit logs edited with hostile values (item 16)."""
+"""Hardening, redaction: decrypting a crafted header within a memory budget
+and audit logs edited with hostile values."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Hardening (issue 15), mask configurations: specific errors for hostile documents (item 16),
-types as strict as the published schema and limits equal to the core's (item 17), ambiguous
+"""Hardening, mask configurations: specific errors for hostile documents,
+types as strict as the published schema and limits equal to the core's, ambiguous
 values refused naming both readings, and hashes that are functions of the canonical
-serialisation (item 18)."""
+serialisation."""
 
 from __future__ import annotations
 

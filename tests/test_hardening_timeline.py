@@ -1,5 +1,5 @@
-"""Hardening (issue 15), timelines: instants across daylight-saving changes (item 4) and appends
-from several threads (item 8).
+"""Hardening, timelines: instants across daylight-saving changes and appends
+from several threads.
 
 Europe/Berlin changes on 2026-03-29 (02:00 CET -> 03:00 CEST) and on 2026-10-25 (03:00 CEST ->
 02:00 CET, so 02:00-03:00 happens twice: ``fold=0`` is the first, summer-time pass).

@@ -1,4 +1,4 @@
-"""Mask interchange (issue 6): ONVIF Media2 masks and mask options, Frigate polygon strings, grid
+"""Mask interchange: ONVIF Media2 masks and mask options, Frigate polygon strings, grid
 cells; round trips that never drift."""
 
 from __future__ import annotations

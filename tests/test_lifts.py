@@ -1,4 +1,4 @@
-"""Lift rules (issue 5), one test each, on an injected clock and a real audit log file."""
+"""Lift rules, one test each, on an injected clock and a real audit log file."""
 
 from __future__ import annotations
 

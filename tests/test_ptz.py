@@ -1,4 +1,4 @@
-"""Scene-locked masks on PTZ cameras (issue 6): the normative projection checked against an
+"""Scene-locked masks on PTZ cameras: the normative projection checked against an
 independent formulation, the inverse, margins, zoom, pose tracks, failing closed, and a synthetic
 pan over a textured scene."""
 

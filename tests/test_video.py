@@ -249,7 +249,7 @@ def test_the_timeline_switches_at_exactly_the_right_frame(
     """NTSC timing in a 1/90000 time base (3003 ticks a frame) from a start 7 s in: frame
     times are not whole microseconds, so only exact arithmetic puts a ``since`` one microsecond
     either side of a frame on the right side of it. The recording start is the time of the
-    first frame: frame k was recorded ``(pts[k] - pts[0]) * time_base`` after it (DESIGN §6)."""
+    first frame: frame k was recorded ``(pts[k] - pts[0]) * time_base`` after it."""
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     tb = Fraction(1, 90000)
     make_clip(

@@ -105,7 +105,7 @@ __all__ = [
     "threads",
 ]
 
-# Dynamic masking and redaction of people (issue 7).
+# Dynamic masking and redaction of people.
 from privmask.dynamic.detect import (  # noqa: E402
     CascadeFaceDetector,
     CenterFaceDetector,

@@ -1,6 +1,6 @@
 """The mask file the editor was given: opened at the version in force, saved atomically.
 
-A mask-set file is replaced by the edited set. A timeline file is append-only (DESIGN §6): the
+A mask-set file is replaced by the edited set. A timeline file is append-only: the
 editor opens the version in force at the picture's recording time, and saving appends the
 edited set as a new version with its ``since``; earlier versions are never rewritten. Every
 write goes to a temporary file in the same directory, is flushed to disk, and is renamed over

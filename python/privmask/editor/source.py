@@ -233,7 +233,7 @@ class ImageSource(Source):
 
 class LiveSource(Source):
     """A live stream URL (RTSP, HTTP, ...): the first picture decoded after connecting, grabbed
-    again on ``refresh``. Its recording time is the wall clock at capture (DESIGN §6)."""
+    again on ``refresh``. Its recording time is the wall clock at capture."""
 
     kind = "live"
 

@@ -9,7 +9,7 @@ the frame's :class:`PTZPose` into an image ``Polygon`` and rasterised by the Rus
 other mask. The projection is pure Python: a few hundred vertices a frame cost microseconds next to
 the rasteriser and the compositors.
 
-Conventions (normative, issue 6): world x right, y up, z forward at pan = tilt = 0; pan turns
+Conventions (normative): world x right, y up, z forward at pan = tilt = 0; pan turns
 right, tilt turns up. A direction (p, t) is ``(cos t sin p, sin t, cos t cos p)``. A camera at
 (P, T) has right ``(cos P, 0, -sin P)``, up ``(-sin T sin P, cos T, -sin T cos P)`` and forward
 ``(cos T sin P, sin T, cos T cos P)``; with ``k = 2 tan(hfov / 2)`` and square pixels,

@@ -18,7 +18,7 @@ with ``"outline": "#rrggbb"``.
 A PTZ camera's scene-locked mask gives ``"scene": [[pan_deg, tilt_deg], ...]`` instead of
 ``"polygon"`` (exactly one of the two), optionally with ``"margin_deg"`` and ``"min_zoom"``.
 
-A timeline (DESIGN §6) lists mask sets by the time they came into force, oldest first; its mask
+A timeline lists mask sets by the time they came into force, oldest first; its mask
 objects are exactly those of a mask set, so one model validates both::
 
     {"privmask": 1,

@@ -1,7 +1,7 @@
 """Time-versioned mask sets: the masks that were in force when a frame was recorded.
 
 Playback and export must hide what was configured *at recording time*, even after the
-configuration changed (DESIGN §6). A :class:`MaskTimeline` is an append-only history of
+configuration changed. A :class:`MaskTimeline` is an append-only history of
 ``(since, MaskSet)`` versions; :meth:`MaskTimeline.at` answers "which set was in force at ``t``".
 Before the first version nothing was configured, and that is an error
 (:class:`~privmask.errors.NoMasksInForceError`), never "no masks".

@@ -57,7 +57,7 @@ STYLES: dict[str, pm.Style] = {
 BENCH_FORMATS: tuple[str, ...] = ("yuv420p", "nv12", "yuv420p10le", "p010le", "rgb24")
 """The formats ``benches/`` covers; ``--formats`` accepts any of :data:`privmask.FORMATS`."""
 
-# The floor each style is held to, and how close it should come (DESIGN §7, the issue's targets).
+# The floor each style is held to, and how close it should come (docs/performance.md).
 FLOOR_OF: dict[type, tuple[Literal["fill", "copy"], float | None]] = {
     pm.Solid: ("fill", 3.0),
     pm.Mosaic: ("copy", 6.0),
@@ -176,7 +176,7 @@ def make_frame(width: int, height: int, format: str = PEER_FORMAT) -> pm.Frame:
 
 
 def chroma_cover(luma: Bool2D, sx: int = 2, sy: int = 2) -> Bool2D:
-    """The chroma cover implied by a luma cover (DESIGN §3): a chroma sample is covered iff any
+    """The chroma cover implied by a luma cover: a chroma sample is covered iff any
     of the ``sx`` x ``sy`` luma pixels it co-sites is; odd sizes round up."""
     if sx == sy == 1:
         return luma

@@ -92,7 +92,7 @@ def _solid_samples(style: pm.Solid, height: int) -> tuple[int, int, int]:
 
 
 def block_px(style: pm.Mosaic, height: int) -> int:
-    """Mosaic block edge in luma pixels, rounded up to the chroma subsampling (DESIGN §3)."""
+    """Mosaic block edge in luma pixels, rounded up to the chroma subsampling."""
     if style.block_px is not None:
         px = math.ceil(style.block_px)
     else:
