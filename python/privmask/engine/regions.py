@@ -118,7 +118,7 @@ def check_regions(regions: Sequence[Region]) -> list[Region]:
 def _compile_regions(
     regions: Sequence[Region], style: Style, frame: Frame, fmt: str | None = None
 ) -> CompiledMasks:
-    kind, params = style._native_spec()
+    kind, params = style.native_spec()
     specs = [(list(r.polygon().points), kind, params, False) for r in regions]
     return _native.compile(
         specs,

@@ -207,10 +207,8 @@ def masks_from_onvif(xml: str | bytes, *, include_disabled: bool = False) -> Mas
 
 
 def _style_to_onvif(style: Style, index: int) -> tuple[str, tuple[tuple[int, ...], str] | None]:
-    if isinstance(style, Mosaic):
-        return "Pixelated", None
-    if isinstance(style, Blur):
-        return "Blurred", None
+    if isinstance(style, (Mosaic, Blur)):
+        return style.ONVIF_TYPE, None
     if isinstance(style, Fill):
         warnings.warn(
             f"masks[{index}]: Fill has no ONVIF type; exported as Color (mid-grey), the nearest",
@@ -267,14 +265,6 @@ class MaskCheck:
     name: str
     ok: bool
     reasons: tuple[str, ...]
-
-
-def _onvif_type(style: Style) -> str:
-    if isinstance(style, Mosaic):
-        return "Pixelated"
-    if isinstance(style, Blur):
-        return "Blurred"
-    return "Color"
 
 
 def _is_rectangle(points: tuple[tuple[float, float], ...]) -> bool:
@@ -360,7 +350,7 @@ class OnvifMaskOptions:
                     )
                 if self.rectangle_only and not _is_rectangle(m.shape.points):
                     reasons.append("the camera takes axis-aligned rectangles only")
-            kind = _onvif_type(m.style)
+            kind = m.style.ONVIF_TYPE
             if kind not in self.types:
                 reasons.append(f"the camera has no {kind} masks")
             out.append(MaskCheck(i, m.name, not reasons, tuple(reasons)))

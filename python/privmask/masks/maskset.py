@@ -16,7 +16,7 @@ from privmask import _native
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.masks.geometry import Polygon
 from privmask.masks.ptz import PTZPose, ScenePolygon, resolve
-from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
+from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style, style_from_dict
 
 if TYPE_CHECKING:
     from privmask.engine.frame import Frame
@@ -60,30 +60,6 @@ class Mask:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of the mask."""
-        style: dict[str, Any]
-        if isinstance(self.style, Solid):
-            style = {"type": "solid"}
-            if self.style.yuv is not None:
-                style["yuv"] = list(self.style.yuv)
-            else:
-                assert self.style.color is not None
-                style["color"] = "#{:02x}{:02x}{:02x}".format(*self.style.color)
-        elif isinstance(self.style, Mosaic):
-            style = {"type": "mosaic"}
-            if self.style.block_px is not None:
-                style["block_px"] = self.style.block_px
-            else:
-                style["block"] = self.style.block
-        elif isinstance(self.style, Blur):
-            style = {"type": "blur"}
-            if self.style.sigma_px is not None:
-                style["sigma_px"] = self.style.sigma_px
-            else:
-                style["sigma"] = self.style.sigma
-        else:
-            style = {"type": "fill"}
-            if self.style.outline is not None:
-                style["outline"] = "#{:02x}{:02x}{:02x}".format(*self.style.outline)
         out: dict[str, Any] = {"name": self.name}
         if isinstance(self.shape, ScenePolygon):
             out["scene"] = [list(p) for p in self.shape.points]
@@ -93,22 +69,13 @@ class Mask:
                 out["min_zoom"] = self.shape.min_zoom
         else:
             out["polygon"] = [list(p) for p in self.shape.points]
-        out["style"] = style
+        out["style"] = self.style.to_dict()
         out["liftable"] = self.liftable
         return out
 
     @staticmethod
     def _from_model(m: MaskModel) -> Mask:
-        st = m.style
-        style: Style
-        if st.type == "solid":
-            style = Solid(st.color, yuv=st.yuv) if st.yuv is not None else Solid(st.color)
-        elif st.type == "mosaic":
-            style = Mosaic(st.block, block_px=st.block_px)
-        elif st.type == "blur":
-            style = Blur(st.sigma, sigma_px=st.sigma_px)
-        else:
-            style = Fill(st.outline)
+        style = style_from_dict(m.style.model_dump())
         shape: Polygon | ScenePolygon
         if m.scene is not None:
             shape = ScenePolygon(m.scene, margin_deg=m.margin_deg or 0.0, min_zoom=m.min_zoom)
@@ -317,7 +284,7 @@ def _compile_uncached(
 ) -> CompiledMasks:
     specs = []
     for m in ms.masks:
-        kind, params = m.style._native_spec()
+        kind, params = m.style.native_spec()
         specs.append((list(m.shape.points), kind, params, m.liftable))
     return _native.compile(specs, width, height, fmt, matrix, full_range)
 

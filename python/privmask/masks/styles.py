@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, ClassVar, Final
 
 from privmask import _native
 from privmask.errors import MaskConfigError
@@ -14,12 +14,14 @@ __all__ = [
     "MAX_LENGTH_PX",
     "MIN_BLOCK_PX",
     "MIN_SIGMA_PX",
+    "STYLES",
     "Blur",
     "Fill",
     "Grade",
     "Mosaic",
     "Solid",
     "Style",
+    "style_from_dict",
 ]
 
 MAX_LENGTH_PX: Final = 16384
@@ -101,7 +103,23 @@ class Solid:
         assert values is not None
         return _native.colour_samples(kind, values, format, matrix, full_range)
 
-    def _native_spec(self) -> tuple[str, list[float]]:
+    TYPE: ClassVar[str] = "solid"
+    ONVIF_TYPE: ClassVar[str] = "Color"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The style's JSON form (the ``style`` object of a mask)."""
+        if self.yuv is not None:
+            return {"type": "solid", "yuv": list(self.yuv)}
+        assert self.color is not None
+        return {"type": "solid", "color": _hex(self.color)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Solid:
+        """The style of a validated JSON ``style`` object."""
+        return cls(yuv=d["yuv"]) if d.get("yuv") is not None else cls(d.get("color"))
+
+    def native_spec(self) -> tuple[str, list[float]]:
+        """The core's name and parameters for this style."""
         if self.yuv is not None:
             return ("solid_yuv", [float(c) for c in self.yuv])
         assert self.color is not None
@@ -157,13 +175,28 @@ class Mosaic:
         rel, px = _one_length(block, block_px, "block", "block_px", 0.02)
         object.__setattr__(self, "block", rel)
         object.__setattr__(self, "block_px", px)
-        _native.validate_style(*self._native_spec())
+        _native.validate_style(*self.native_spec())
 
     @property
     def grade(self) -> Grade:
         return Grade.BOUNDED
 
-    def _native_spec(self) -> tuple[str, list[float]]:
+    TYPE: ClassVar[str] = "mosaic"
+    ONVIF_TYPE: ClassVar[str] = "Pixelated"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The style's JSON form (the ``style`` object of a mask)."""
+        if self.block_px is not None:
+            return {"type": "mosaic", "block_px": self.block_px}
+        return {"type": "mosaic", "block": self.block}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Mosaic:
+        """The style of a validated JSON ``style`` object."""
+        return cls(d.get("block"), block_px=d.get("block_px"))
+
+    def native_spec(self) -> tuple[str, list[float]]:
+        """The core's name and parameters for this style."""
         if self.block_px is not None:
             return ("mosaic_px", [self.block_px])
         assert self.block is not None
@@ -187,13 +220,28 @@ class Blur:
         rel, px = _one_length(sigma, sigma_px, "sigma", "sigma_px", 0.01)
         object.__setattr__(self, "sigma", rel)
         object.__setattr__(self, "sigma_px", px)
-        _native.validate_style(*self._native_spec())
+        _native.validate_style(*self.native_spec())
 
     @property
     def grade(self) -> Grade:
         return Grade.BOUNDED
 
-    def _native_spec(self) -> tuple[str, list[float]]:
+    TYPE: ClassVar[str] = "blur"
+    ONVIF_TYPE: ClassVar[str] = "Blurred"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The style's JSON form (the ``style`` object of a mask)."""
+        if self.sigma_px is not None:
+            return {"type": "blur", "sigma_px": self.sigma_px}
+        return {"type": "blur", "sigma": self.sigma}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Blur:
+        """The style of a validated JSON ``style`` object."""
+        return cls(d.get("sigma"), sigma_px=d.get("sigma_px"))
+
+    def native_spec(self) -> tuple[str, list[float]]:
+        """The core's name and parameters for this style."""
         if self.sigma_px is not None:
             return ("blur_px", [self.sigma_px])
         assert self.sigma is not None
@@ -221,7 +269,23 @@ class Fill:
     def grade(self) -> Grade:
         return Grade.ANONYMISING
 
-    def _native_spec(self) -> tuple[str, list[float]]:
+    TYPE: ClassVar[str] = "fill"
+    ONVIF_TYPE: ClassVar[str] = "Color"
+    """ONVIF has no fill: the nearest is a colour (exported mid-grey, with a warning)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The style's JSON form (the ``style`` object of a mask)."""
+        if self.outline is None:
+            return {"type": "fill"}
+        return {"type": "fill", "outline": _hex(self.outline)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fill:
+        """The style of a validated JSON ``style`` object."""
+        return cls(d.get("outline"))
+
+    def native_spec(self) -> tuple[str, list[float]]:
+        """The core's name and parameters for this style."""
         return ("fill", [] if self.outline is None else [float(c) for c in self.outline])
 
     def __repr__(self) -> str:
@@ -231,3 +295,18 @@ class Fill:
 
 
 Style = Solid | Mosaic | Blur | Fill
+
+STYLES: dict[str, type[Solid] | type[Mosaic] | type[Blur] | type[Fill]] = {
+    cls.TYPE: cls for cls in (Solid, Mosaic, Blur, Fill)
+}
+"""Every style by its JSON ``type``: adding a style is a class here (with its core kind) and its
+schema model."""
+
+
+def style_from_dict(d: dict[str, Any]) -> Style:
+    """The style of a validated JSON ``style`` object (``{"type": "mosaic", "block": 0.02}``)."""
+    return STYLES[d["type"]].from_dict(d)
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)

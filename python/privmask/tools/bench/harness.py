@@ -158,7 +158,7 @@ def measure_compile(settings: Settings, opencv: bool) -> CompileResult:
     width, height = resolution_size(settings.compile_resolution)
     polygons = compile_polygons()
     specs: list[tuple[Sequence[tuple[float, float]], str, Sequence[float], bool]] = [
-        (list(p.points), *pm.Solid()._native_spec(), False) for p in polygons
+        (list(p.points), *pm.Solid().native_spec(), False) for p in polygons
     ]
     runs: dict[str, Callable[[], object]] = {
         "gray": lambda: _native.compile(specs, width, height, "gray"),
