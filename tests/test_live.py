@@ -1,0 +1,481 @@
+"""Live streams (issue 13, case 13): a real RTSP server (GStreamer's, started here on 127.0.0.1)
+and a real HTTP stream (an ffmpeg process serving it) masked into segments and HLS, with a
+reconnect after the server is killed and restarted, and frames that cannot be masked dropped.
+
+Every check decodes what was written: masks burned into every frame (compared with
+``privmask.apply`` on the same decoded frame), names and keyframes, no ``.part`` left, the
+playlist read back by FFmpeg. The servers need Debian's ``gir1.2-gst-rtsp-server-1.0``,
+``gstreamer1.0-plugins-good``, ``gstreamer1.0-plugins-bad``, ``python3-gi`` and ``ffmpeg``
+(.ci/run installs them); without them these tests skip locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import privmask as pm
+from privmask.cli.main import build_parser
+from privmask.errors import SettingsError, VideoError
+from privmask.video.live import (
+    LiveReport,
+    Reconnect,
+    Segment,
+    add_live_options,
+    is_live_source,
+    mask_live,
+    run_live,
+)
+
+W, H, FPS = 320, 240, 25
+SYSTEM_PYTHON = "/usr/bin/python3"
+SERVER = Path(__file__).parent / "fixtures" / "rtsp_server.py"
+NAME = re.compile(r"^cam-(\d{8}T\d{6}Z)(-\d+)?\.(mp4|ts)$")
+BLACK = pm.Solid(color="#000000")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing: .ci/run installs it")
+    pytest.skip(f"{what} is not installed")
+
+
+def _need_gstreamer() -> None:
+    probe = (
+        "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0');"
+        "from gi.repository import Gst; Gst.init(None);"
+        "assert all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay'))"
+    )
+    if not Path(SYSTEM_PYTHON).exists() or subprocess.run(
+        [SYSTEM_PYTHON, "-c", probe], capture_output=True, check=False
+    ).returncode:
+        _missing("GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0, plugins)")
+
+
+def _need_ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None:
+        _missing("the ffmpeg binary")
+
+
+def _write_clip(path: Path, seconds: int) -> None:
+    """An H.264 MP4 of fine noise (detail a mask must hide), two seconds encoded once and
+    repeated (packets copied with shifted timestamps) to ``seconds``."""
+    rng = np.random.default_rng(7)
+    one = path.with_suffix(".one.mp4")
+    with av.open(str(one), "w") as out:
+        s = out.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.codec_context.options = {"g": str(FPS), "preset": "ultrafast", "bf": "0"}
+        luma = rng.integers(0, 256, (H, W + 2 * FPS), dtype=np.uint8)
+        for i in range(2 * FPS):
+            planes = np.full((H * 3 // 2, W), 128, np.uint8)
+            planes[:H] = luma[:, i : i + W]
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with av.open(str(one)) as inp, av.open(str(path), "w") as out:
+        src = inp.streams.video[0]
+        dst = out.add_stream_from_template(src)
+        step = 2 * FPS * int(1 / src.time_base / FPS)
+        packets = [p for p in inp.demux(src) if p.size]
+        for k in range(seconds // 2):
+            for p in packets:
+                q = av.Packet(bytes(p))
+                q.pts, q.dts = p.pts + k * step, p.dts + k * step
+                q.is_keyframe, q.time_base, q.stream = p.is_keyframe, p.time_base, dst
+                out.mux(q)
+    one.unlink()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    _write_clip(path, 60)
+    return path
+
+
+class RtspServer:
+    """GStreamer's RTSP server in a process of its own, which a test can kill and restart."""
+
+    def __init__(self, clip: Path, port: int = 0) -> None:
+        self.clip, self.port = clip, port
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> RtspServer:
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER), str(self.clip), str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout=10):
+            self.kill()
+            raise AssertionError("the RTSP server did not start within 10 s")
+        line = self.proc.stdout.readline().split()
+        assert line[:1] == ["ready"], line
+        self.port = int(line[1])
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def rtsp(clip: Path) -> Iterator[RtspServer]:
+    _need_gstreamer()
+    server = RtspServer(clip).start()
+    yield server
+    server.kill()
+
+
+def _masks(x: float = 0.25) -> pm.MaskSet:
+    return pm.MaskSet([pm.Mask(pm.Polygon.rect(x, 0.25, 0.5, 0.5), BLACK)])
+
+
+def _decoded(path: str | Path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as inp:
+        return [f for f in inp.decode(video=0)]
+
+
+def _assert_masked(frame: av.VideoFrame, masks: pm.MaskSet) -> None:
+    """The mask's inside (less 8 px of codec bleed at its edge) is what ``privmask.apply`` makes
+    of the same decoded frame, to coding error; the source's noise there would differ by ~70."""
+    got = frame.to_ndarray()[:H].astype(int)
+    applied = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    pm.apply(applied, masks)
+    want = applied.to_ndarray()[:H].astype(int)
+    cover = pm.coverage(masks, W, H)
+    inner = np.zeros_like(cover)
+    inner[8:-8, 8:-8] = cover[16:, 16:] & cover[:-16, :-16] & cover[16:, :-16] & cover[:-16, 16:]
+    assert inner.sum() > 0.5 * cover.sum()
+    assert np.abs(got - want)[inner].max() <= 4
+    assert got[~cover].std() > 40  # the rest is the source's detail, not a blank picture
+
+
+def _no_leftovers(out: Path) -> None:
+    assert not [p for p in os.listdir(out) if ".part" in p or p.endswith(".tmp")]
+
+
+def _check_segments(report: LiveReport, masks: pm.MaskSet, before: datetime) -> None:
+    after = datetime.now(UTC)
+    assert report.segments
+    for seg in report.segments:
+        m = NAME.match(Path(seg.path).name)
+        assert m, seg.path
+        assert m.group(1) == f"{seg.start:%Y%m%dT%H%M%SZ}"
+        assert before <= seg.start <= after
+        with av.open(seg.path) as inp:
+            first = next(p for p in inp.demux(video=0) if p.size)
+            assert first.is_keyframe  # every segment starts on a keyframe
+        frames = _decoded(seg.path)
+        assert len(frames) == seg.frames
+        for f in frames:
+            _assert_masked(f, masks)
+    assert sum(s.frames for s in report.segments) == report.frames
+
+
+def test_rtsp_stream_into_one_second_segments_named_by_start(
+    rtsp: RtspServer, tmp_path: Path
+) -> None:
+    before = datetime.now(UTC)
+    masks = _masks()
+    report = mask_live(rtsp.url, tmp_path, masks, segment_seconds=1, max_seconds=4.5)
+    assert report.stopped == "max_seconds"
+    assert report.frames >= 2 * FPS and report.dropped == 0 and not report.gaps
+    _check_segments(report, masks, before)
+    segs = report.segments
+    assert len(segs) >= 3
+    for a, b in zip(segs, segs[1:], strict=False):
+        # Aligned on the clock: each later segment starts in the next whole second, where the
+        # one before ends.
+        assert a.end == b.start and b.start.second != a.start.second
+        assert b.start.microsecond < 100_000
+    for s in segs[1:-1]:  # once frames flow in real time, a second holds a second of frames
+        assert s.frames == FPS and s.duration == 1
+        assert abs(s.end - s.start - timedelta(seconds=1)) < timedelta(milliseconds=20)
+    assert sorted(os.listdir(tmp_path)) == sorted(Path(s.path).name for s in segs)
+    assert report.versions[0].frames == report.frames
+
+
+def _playlist(path: str) -> list[str]:
+    return Path(path).read_text().splitlines()
+
+
+def _ffmpeg_reads(playlist: str) -> int:
+    """Frames Debian's ffmpeg decodes from the playlist (no error tolerated)."""
+    run = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", playlist, "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    return sum(1 for line in run.stdout.splitlines() if line and not line.startswith("#"))
+
+
+def test_rtsp_stream_into_hls_that_ffmpeg_plays(rtsp: RtspServer, tmp_path: Path) -> None:
+    _need_ffmpeg()
+    before = datetime.now(UTC)
+    masks = _masks()
+    report = mask_live(rtsp.url, tmp_path, masks, segment_seconds=1, hls=True, max_seconds=4)
+    assert report.playlist == str(tmp_path / "cam.m3u8")
+    _check_segments(report, masks, before)
+    lines = _playlist(report.playlist)
+    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
+    [target] = [int(x.split(":")[1]) for x in lines if x.startswith("#EXT-X-TARGETDURATION:")]
+    lengths = [float(x[8:].rstrip(",")) for x in lines if x.startswith("#EXTINF:")]
+    assert lengths == pytest.approx([float(s.duration) for s in report.segments], abs=1e-3)
+    # RFC 8216 4.3.3.1: every duration, rounded to the nearest second, within the target.
+    assert target == max(1, *(int(x + 0.5) for x in lengths))
+    names = [x for x in lines if not x.startswith("#")]
+    assert names == [Path(s.path).name for s in report.segments]
+    stamps = [x.split(":", 1)[1] for x in lines if x.startswith("#EXT-X-PROGRAM-DATE-TIME")]
+    assert [datetime.fromisoformat(t) for t in stamps] == [
+        s.start.replace(microsecond=s.start.microsecond // 1000 * 1000) for s in report.segments
+    ]
+    assert _ffmpeg_reads(report.playlist) == report.frames
+    with av.open(report.playlist) as inp:  # one stream: timestamps run on across segments
+        pts = [f.pts for f in inp.decode(video=0)]
+    assert len(pts) == report.frames and all(b > a for a, b in zip(pts, pts[1:], strict=False))
+    _no_leftovers(tmp_path)
+
+
+def test_dropped_connection_reconnects_and_reports_the_gap(clip: Path, tmp_path: Path) -> None:
+    _need_gstreamer()
+    _need_ffmpeg()
+    server = RtspServer(clip).start()
+    masks = _masks()
+    result: dict[str, LiveReport] = {}
+    published: list[Segment] = []
+
+    def run() -> None:
+        result["r"] = mask_live(
+            server.url,
+            tmp_path,
+            masks,
+            segment_seconds=1,
+            hls=True,
+            max_seconds=9,
+            reconnect=Reconnect(first_wait=0.2, max_wait=0.4),
+            timeout=(3.0, 2.0),
+            on_segment=published.append,
+        )
+
+    before = datetime.now(UTC)
+    worker = threading.Thread(target=run)
+    try:
+        worker.start()
+        time.sleep(3.5)
+        assert published  # segments are published as they complete, not at the end
+        killed = datetime.now(UTC)
+        server.kill()
+        time.sleep(1.5)
+        restarted = datetime.now(UTC)
+        server.start()  # same port
+        worker.join(20)
+    finally:
+        server.kill()
+    assert not worker.is_alive()
+    report = result["r"]
+    assert report.stopped == "max_seconds"
+    [gap] = report.gaps
+    assert gap.kind == "source" and gap.attempts >= 1 and gap.end is not None
+    # It starts at the last frame received (frames in flight when the server died included)
+    # and ends with the first frame from the restarted server.
+    assert killed - timedelta(seconds=0.5) <= gap.start <= killed + timedelta(seconds=0.5)
+    assert restarted < gap.end
+    assert gap.seconds is not None and gap.seconds >= 1.5
+    older = [s for s in report.segments if s.start < gap.start]
+    newer = [s for s in report.segments if s.start >= gap.end]
+    assert older and newer and len(older) + len(newer) == len(report.segments)
+    assert all(s.end <= gap.start + timedelta(milliseconds=100) for s in older)
+    assert newer[0].after_gap and not any(s.after_gap for s in newer[1:])
+    _check_segments(report, masks, before)
+    lines = _playlist(str(report.playlist))
+    assert lines.count("#EXT-X-DISCONTINUITY") == 1
+    assert _ffmpeg_reads(str(report.playlist)) == report.frames
+    _no_leftovers(tmp_path)
+
+
+def _frame_times(seg: Segment) -> list[tuple[datetime, av.VideoFrame]]:
+    out = []
+    for f in _decoded(seg.path):
+        offset = Fraction(f.pts) * f.time_base
+        out.append((seg.start + timedelta(microseconds=round(offset * 1_000_000)), f))
+    return out
+
+
+def test_timeline_on_the_wall_clock_and_unmaskable_frames_never_written(
+    rtsp: RtspServer, tmp_path: Path
+) -> None:
+    """Versions in force from t0+2.5 s (left mask) and t0+3.8 s (right mask): the frames before
+    the first version cannot be masked, so they are dropped and reported, never written."""
+    t0 = datetime.now(UTC)
+    first, second = t0 + timedelta(seconds=2.5), t0 + timedelta(seconds=3.8)
+    left, right = _masks(0.05), _masks(0.45)
+    timeline = pm.MaskTimeline([(first, left), (second, right)])
+    report = mask_live(rtsp.url, tmp_path, timeline, segment_seconds=1, max_seconds=5.5)
+    assert report.dropped > 0
+    [gap] = report.gaps
+    assert gap.kind == "masking" and gap.dropped == report.dropped
+    assert "no masks" in gap.reason.lower() or "before" in gap.reason.lower()
+    assert gap.end is not None and first <= gap.end < first + timedelta(milliseconds=100)
+    assert report.segments[0].start == gap.end and report.segments[0].after_gap
+    checked = {0: 0, 1: 0}
+    for seg in report.segments:
+        for t, f in _frame_times(seg):
+            assert t >= first
+            if abs((t - second).total_seconds()) < 0.05:
+                continue  # the switch itself, to the jitter between stream and wall clock
+            _assert_masked(f, right if t >= second else left)
+            checked[t >= second] += 1
+    assert checked[0] > FPS // 2 and checked[1] > FPS // 2
+    assert [v.index for v in report.versions] == [0, 1]
+    _no_leftovers(tmp_path)
+
+
+def test_http_stream_served_by_ffmpeg(clip: Path, tmp_path: Path) -> None:
+    """Any input FFmpeg opens: MPEG-TS over HTTP from an ffmpeg process (``-listen 1``)."""
+    _need_ffmpeg()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/cam.ts"
+    served = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-c", "copy"]
+        + ["-f", "mpegts", "-listen", "1", url],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port)
+        masks = _masks()
+        before = datetime.now(UTC)
+        report = mask_live(url, tmp_path, masks, segment_seconds=1, reconnect=None, max_frames=40)
+    finally:
+        served.kill()
+        served.wait()
+    assert report.stopped == "max_frames" and report.frames == 40
+    _check_segments(report, masks, before)
+    _no_leftovers(tmp_path)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int) -> None:
+    """Waits until something listens on ``port`` (read from /proc, without connecting: the
+    ffmpeg server takes exactly one client)."""
+    hexport = f":{port:04X}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if any(r.split()[1].endswith(hexport) and r.split()[3] == "0A" for r in rows):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_bad_settings_fail_before_anything_is_written(tmp_path: Path) -> None:
+    masks = _masks()
+    closed = f"rtsp://127.0.0.1:{_free_port()}/cam"
+    with pytest.raises(FileNotFoundError):
+        mask_live(closed, tmp_path / "nope", masks)
+    with pytest.raises(SettingsError, match="segment_seconds"):
+        mask_live(closed, tmp_path, masks, segment_seconds=0)
+    with pytest.raises(SettingsError, match="max_frames"):
+        mask_live(closed, tmp_path, masks, max_frames=0)
+    with pytest.raises(SettingsError, match="prefix"):
+        mask_live(closed, tmp_path, masks, prefix="../x")
+    with pytest.raises(TypeError, match="masks"):
+        mask_live(closed, tmp_path, [masks])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="lifted"):
+        mask_live(closed, tmp_path, masks, lifted="no")  # type: ignore[arg-type]
+    recording = tmp_path / "rec.mp4"
+    recording.write_bytes(b"not read")
+    with pytest.raises(SettingsError, match="mask_file"):
+        mask_live(str(recording), tmp_path, masks)
+    t = time.monotonic()
+    with pytest.raises(VideoError, match="cannot open"):  # the first open is not retried
+        mask_live(closed, tmp_path, masks)
+    assert time.monotonic() - t < 5
+    assert os.listdir(tmp_path) == ["rec.mp4"]
+    assert is_live_source("rtsp://cam/x") and is_live_source("srt://h:1")
+    assert is_live_source("/dev/null")  # a character device
+    assert not is_live_source(str(recording)) and not is_live_source("file:///x.mp4")
+
+
+def _live_parser() -> argparse.ArgumentParser:
+    """``privmask mask`` with the live options added, as the CLI is to wire them."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    add_live_options(sub.choices["mask"])
+    return parser
+
+
+def test_cli_sigterm_finishes_the_segment_and_exits_cleanly(
+    rtsp: RtspServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mask_file = tmp_path / "masks.json"
+    mask_file.write_text(_masks().to_json())
+    out = tmp_path / "rec"
+    out.mkdir()
+    args = _live_parser().parse_args(
+        ["mask", rtsp.url, str(out), "--masks", str(mask_file), "--segment", "60"]
+        + ["--prefix", "cam", "--max-seconds", "15"]
+    )
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        status = run_live(args)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    err = capsys.readouterr()
+    assert status == 0, err.err
+    assert "stopped by stop" in err.out
+    [name] = os.listdir(out)  # one 60 s segment, cut short by the signal and published
+    assert NAME.match(name)
+    frames = _decoded(out / name)
+    assert FPS <= len(frames) <= 3 * FPS
+    for f in frames:
+        _assert_masked(f, _masks())
+    bad = _live_parser().parse_args(["mask", rtsp.url, str(out), "--masks", str(mask_file)])
+    bad.start = datetime.now(UTC)
+    assert run_live(bad) == 2
+    assert "does not apply" in capsys.readouterr().err
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
