@@ -12,6 +12,7 @@ playlist read back by FFmpeg. The servers need Debian's ``gir1.2-gst-rtsp-server
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import selectors
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -42,6 +44,7 @@ from privmask.video.live import (
     mask_live,
     run_live,
 )
+from privmask.video.segments import NS, StreamClock, WallClock
 
 W, H, FPS = 320, 240, 25
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -62,9 +65,10 @@ def _need_gstreamer() -> None:
         "from gi.repository import Gst; Gst.init(None);"
         "assert all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay'))"
     )
-    if not Path(SYSTEM_PYTHON).exists() or subprocess.run(
-        [SYSTEM_PYTHON, "-c", probe], capture_output=True, check=False
-    ).returncode:
+    if (
+        not Path(SYSTEM_PYTHON).exists()
+        or subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, check=False).returncode
+    ):
         _missing("GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0, plugins)")
 
 
@@ -213,7 +217,7 @@ def test_rtsp_stream_into_one_second_segments_named_by_start(
     _check_segments(report, masks, before)
     segs = report.segments
     assert len(segs) >= 3
-    for a, b in zip(segs, segs[1:], strict=False):
+    for a, b in itertools.pairwise(segs):
         # Aligned on the clock: each later segment starts in the next whole second, where the
         # one before ends.
         assert a.end == b.start and b.start.second != a.start.second
@@ -265,7 +269,7 @@ def test_rtsp_stream_into_hls_that_ffmpeg_plays(rtsp: RtspServer, tmp_path: Path
     assert _ffmpeg_reads(report.playlist) == report.frames
     with av.open(report.playlist) as inp:  # one stream: timestamps run on across segments
         pts = [f.pts for f in inp.decode(video=0)]
-    assert len(pts) == report.frames and all(b > a for a, b in zip(pts, pts[1:], strict=False))
+    assert len(pts) == report.frames and all(b > a for a, b in itertools.pairwise(pts))
     _no_leftovers(tmp_path)
 
 
@@ -369,8 +373,23 @@ def test_http_stream_served_by_ffmpeg(clip: Path, tmp_path: Path) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/cam.ts"
     served = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-c", "copy"]
-        + ["-f", "mpegts", "-listen", "1", url],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            "-f",
+            "mpegts",
+            "-listen",
+            "1",
+            url,
+        ],
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -452,8 +471,19 @@ def test_cli_sigterm_finishes_the_segment_and_exits_cleanly(
     out = tmp_path / "rec"
     out.mkdir()
     args = _live_parser().parse_args(
-        ["mask", rtsp.url, str(out), "--masks", str(mask_file), "--segment", "60"]
-        + ["--prefix", "cam", "--max-seconds", "15"]
+        [
+            "mask",
+            rtsp.url,
+            str(out),
+            "--masks",
+            str(mask_file),
+            "--segment",
+            "60",
+            "--prefix",
+            "cam",
+            "--max-seconds",
+            "15",
+        ]
     )
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
@@ -479,3 +509,43 @@ def test_cli_sigterm_finishes_the_segment_and_exits_cleanly(
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+class _Wall(WallClock):
+    """A wall clock the test sets (the rule under test is StreamClock's, not the time source)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000 * NS
+
+    def now_ns(self) -> int:
+        return self.now
+
+
+def test_stream_clock_spaces_frames_by_pts_and_never_stamps_after_arrival() -> None:
+    wall = _Wall()
+    clock = StreamClock(wall, Fraction(FPS))
+    step = NS // FPS
+    tb = Fraction(1, 90_000)
+
+    def frame(pts: int | None) -> SimpleNamespace:
+        return SimpleNamespace(pts=pts, time_base=tb)
+
+    # RTSP's first frame has no pts; then a one-second burst that arrived during probing.
+    times = [clock.stamp(frame(None))]
+    for k in range(1, FPS + 1):
+        wall.now += 1_000_000  # 1 ms apart
+        times.append(clock.stamp(frame(3600 * k)))
+    streams = [c for _, c in times]
+    assert [b - a for a, b in itertools.pairwise(streams)] == [step] * FPS  # smooth output
+    assert all(t <= 1_000 * NS + k * 1_000_000 for k, (t, _) in enumerate(times))
+    # Then real time, 40 ms apart with a constant network delay: stamped exactly that far apart.
+    late = []
+    for k in range(FPS + 1, 2 * FPS):
+        wall.now += step
+        late.append(clock.stamp(frame(3600 * k)))
+    assert all(t <= wall.now for t, _ in late)
+    assert [b[0] - a[0] for a, b in itertools.pairwise(late)] == [step] * (len(late) - 1)
+    # A camera whose timestamps jump 10 s back: re-anchored on arrival, not 10 s in the past.
+    wall.now += step
+    t, c = clock.stamp(frame(3600 * 2 * FPS - 900_000))
+    assert t == c == wall.now

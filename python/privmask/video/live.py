@@ -11,15 +11,16 @@ masking -> writer) with the one per-frame rule (:class:`~privmask.engine.planner
 the wall clock, not on the stream's clock. The wall clock is read once when the run starts and
 then advanced by the monotonic clock, so an NTP step during the run cannot move frames. Within a
 connection, the stream's clock ``(pts - first_pts) * time_base`` (exact) keeps frames evenly
-spaced and the wall clock places them: a frame's recording time is ``anchor + stream offset``,
-with the anchor the latest that puts no frame after its arrival (decoding) on this machine. So
-once frames flow in real time they are stamped one network delay after capture, and the burst
-FFmpeg buffers while it probes a new connection (about a second for RTSP) is stamped at its
-arrival, never in the future. When the two clocks part by more than :data:`RESYNC_SECONDS` (a
-camera that reset its timestamps, a long stall) the connection is re-anchored on the frame in
-hand. The planner's ``start`` is the instant :func:`mask_live` was called
-(``LiveReport.origin``); frame offsets, including those a :class:`~privmask.masks.ptz.PoseTrack`
-is looked up at, count from it. Output timestamps follow the stream's clock (smooth playback).
+spaced and the wall clock places them (:class:`~privmask.video.segments.StreamClock`): a frame's
+recording time is ``anchor + stream offset``, with the anchor the latest that puts no frame after
+its arrival (decoding) on this machine. So once frames flow in real time they are stamped one
+network delay after capture, and the burst FFmpeg buffers while it probes a new connection
+(about a second for RTSP) is stamped at its arrival, never in the future. When the two clocks
+part by more than :data:`RESYNC_SECONDS` (a camera that reset its timestamps, a long stall) the
+connection is re-anchored on the frame in hand. The planner's ``start`` is the instant
+:func:`mask_live` was called (``LiveReport.origin``); frame offsets, including those a
+:class:`~privmask.masks.ptz.PoseTrack` is looked up at, count from it. Output timestamps follow
+the stream's clock (smooth playback).
 
 **Segments.** A segment holds the frames whose times fall in one slot of ``segment_seconds``,
 slots aligned on the Unix epoch (60 s segments start on the minute, as NVRs record), and is
@@ -55,7 +56,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -76,12 +77,15 @@ from privmask.video.decode import video_stream
 from privmask.video.encode import close_quietly
 from privmask.video.segments import (
     NS,
+    RESYNC_SECONDS,
     Capture,
     Gap,
     Segment,
     SegmentRecorder,
     SourceBack,
     SourceLost,
+    StreamClock,
+    WallClock,
     utc,
 )
 from privmask.video.transcode import Pipeline
@@ -100,10 +104,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-RESYNC_SECONDS = 3
-"""How far a frame's stream-clock time may stray from its arrival time before the connection
-is re-anchored on the wall clock (longer than RTSP's start-up burst, shorter than a drop)."""
 
 
 @dataclass(frozen=True)
@@ -160,49 +160,6 @@ class LiveReport:
 
 
 # --- reading ----------------------------------------------------------------------------------
-
-
-class _WallClock:
-    """The wall clock read once, then advanced by the monotonic clock (immune to NTP steps)."""
-
-    def __init__(self) -> None:
-        wall, mono = time.time_ns(), time.monotonic_ns()
-        self._offset = wall - wall % 1000 - mono  # whole microseconds, as datetimes hold them
-
-    def now_ns(self) -> int:
-        return time.monotonic_ns() + self._offset
-
-
-class _StreamClock:
-    """Frame times for one connection (see the module's "Recording time"). A frame without a
-    timestamp (RTSP's first, before the stream is synchronised) follows the one before it by a
-    frame interval of ``rate``."""
-
-    def __init__(self, wall: _WallClock, rate: Fraction | None) -> None:
-        self.wall = wall
-        self.step = round(NS / rate) if rate else 0
-        self.anchor = self.first_pts = self.lead = 0
-        self.last: int | None = None
-
-    def stamp(self, frame: Any) -> tuple[int, int]:
-        """``(recording time, stream-clock time)`` of ``frame``, in ns since the epoch."""
-        now = self.wall.now_ns()
-        clock: int | None = None
-        if frame.pts is not None and frame.time_base is not None:
-            if self.anchor:
-                t = self.anchor + round(Fraction(frame.pts - self.first_pts) * frame.time_base * NS)
-                if abs(t - self.lead - now) <= RESYNC_SECONDS * NS:
-                    clock = t
-                else:  # the clocks parted: start over on this frame
-                    self.last, self.lead = None, 0
-            if clock is None:
-                clock = now if self.last is None else self.last + self.step
-                self.anchor, self.first_pts = clock, frame.pts
-        else:
-            clock = now if self.last is None else self.last + self.step
-        self.lead = max(self.lead, clock - now)
-        self.last = clock
-        return clock - self.lead, clock
 
 
 def is_live_source(src: str) -> bool:
@@ -327,7 +284,7 @@ def mask_live(
     options = dict(input_options or {})
     if url.startswith("rtsp://"):
         options.setdefault("rtsp_transport", "tcp")
-    wall = _WallClock()
+    wall = WallClock()
     origin_ns = wall.now_ns()
     planner = FramePlanner(masks, start=utc(origin_ns), poses=poses, source=url)
     recorder = SegmentRecorder(
@@ -364,7 +321,7 @@ def mask_live(
         video, _ = video_stream(url, inp)
         found = video.average_rate or video.guessed_rate
         rate = Fraction(found) if found else None
-        clock = _StreamClock(wall, rate)
+        clock = StreamClock(wall, rate)
         for packet in inp.demux(video):
             try:
                 decoded = packet.decode()
@@ -381,7 +338,7 @@ def mask_live(
                 t, at = clock.stamp(frame)
                 yield Capture(frame, t, at, rate)
 
-    def read() -> Iterator[object]:
+    def read() -> Generator[object, None, None]:
         frames, attempts, last_ns = 0, 0, origin_ns
         while True:
             reason = "the source ended the stream"
@@ -512,9 +469,7 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
         "--hls-window", type=_count_arg, metavar="N", help="list only the last N segments"
     )
     g.add_argument("--prefix", default="cam", help="segment names: PREFIX-<UTC start> (cam)")
-    g.add_argument(
-        "--no-reconnect", action="store_true", help="stop when the source ends or drops"
-    )
+    g.add_argument("--no-reconnect", action="store_true", help="stop when the source ends or drops")
     g.add_argument(
         "--give-up-after",
         type=_seconds_arg,
@@ -577,7 +532,7 @@ def run_live(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         stop.set()
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in _STOP_SIGNALS:
             previous[sig] = signal.signal(sig, on_signal)
@@ -596,9 +551,7 @@ def run_live(args: argparse.Namespace) -> int:
             hls=args.hls,
             hls_window=args.hls_window,
             prefix=args.prefix,
-            reconnect=None
-            if args.no_reconnect
-            else Reconnect(give_up_after=args.give_up_after),
+            reconnect=None if args.no_reconnect else Reconnect(give_up_after=args.give_up_after),
             max_frames=args.max_frames,
             max_seconds=args.max_seconds,
             stop=stop,

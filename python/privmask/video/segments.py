@@ -1,10 +1,11 @@
 """Recording masked live frames as an NVR does: rolling segment files named by their start time,
 or an HLS playlist, with every interval that has no video reported as a gap.
 
-This is the writer stage of :func:`privmask.video.live.mask_live` (see there for the rules);
-it takes the items the reader and the masking stage pass down the pipeline, in order:
-:class:`Capture` (a frame, written only when ``masked`` is set), :class:`SourceLost` and
-:class:`SourceBack`. Times are integers: nanoseconds since the Unix epoch, UTC.
+This is the writer stage of :func:`privmask.video.live.mask_live` (see there for the rules),
+with the clocks that time the frames its reader decodes. :class:`SegmentRecorder` takes, in
+order, the items the reader and the masking stage pass down the pipeline: :class:`Capture` (a
+frame, written only when ``masked`` is set), :class:`SourceLost` and :class:`SourceBack`.
+Times are integers: nanoseconds since the Unix epoch, UTC.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,12 +31,15 @@ from privmask.video.encode import close_quietly, open_output
 
 __all__ = [
     "NS",
+    "RESYNC_SECONDS",
     "Capture",
     "Gap",
     "Segment",
     "SegmentRecorder",
     "SourceBack",
     "SourceLost",
+    "StreamClock",
+    "WallClock",
     "utc",
 ]
 
@@ -51,6 +56,57 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def utc(ns: int) -> datetime:
     """Nanoseconds since the Unix epoch as an aware UTC datetime (floored to the microsecond)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+RESYNC_SECONDS = 3
+"""How far a frame's stream-clock time may stray from its arrival time before the connection
+is re-anchored on the wall clock (longer than RTSP's start-up burst, shorter than a drop)."""
+
+
+class WallClock:
+    """The wall clock read once, then advanced by the monotonic clock (immune to NTP steps)."""
+
+    def __init__(self) -> None:
+        wall, mono = time.time_ns(), time.monotonic_ns()
+        self._offset = wall - wall % 1000 - mono  # whole microseconds, as datetimes hold them
+
+    def now_ns(self) -> int:
+        """Now, in nanoseconds since the Unix epoch."""
+        return time.monotonic_ns() + self._offset
+
+
+class StreamClock:
+    """Frame times for one connection (the rule is in :mod:`privmask.video.live`, "Recording
+    time"): ``stamp(frame)`` gives its recording time and its stream-clock time. A frame without a
+    timestamp (RTSP's first, before the stream is synchronised) follows the one before it by a
+    frame interval of ``rate``."""
+
+    def __init__(self, wall: WallClock, rate: Fraction | None) -> None:
+        self.wall = wall
+        self.step = round(NS / rate) if rate else 0
+        self.anchor: int | None = None
+        self.first_pts = self.lead = 0
+        self.last: int | None = None
+
+    def stamp(self, frame: Any) -> tuple[int, int]:
+        """``(recording time, stream-clock time)`` of ``frame``, in ns since the epoch."""
+        now = self.wall.now_ns()
+        clock: int | None = None
+        if frame.pts is not None and frame.time_base is not None:
+            if self.anchor is not None:
+                t = self.anchor + round(Fraction(frame.pts - self.first_pts) * frame.time_base * NS)
+                if abs(t - self.lead - now) <= RESYNC_SECONDS * NS:
+                    clock = t
+                else:  # the clocks parted: start over on this frame
+                    self.last, self.lead = None, 0
+            if clock is None:
+                clock = now if self.last is None else self.last + self.step
+                self.anchor, self.first_pts = clock, frame.pts
+        else:
+            clock = now if self.last is None else self.last + self.step
+        self.lead = max(self.lead, clock - now)
+        self.last = clock
+        return clock - self.lead, clock
 
 
 @dataclass(eq=False)
