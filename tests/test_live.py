@@ -330,6 +330,42 @@ def test_dropped_connection_reconnects_and_reports_the_gap(clip: Path, tmp_path:
     _no_leftovers(tmp_path)
 
 
+def test_a_failing_writer_ends_the_run_while_the_source_is_down(clip: Path, tmp_path: Path) -> None:
+    """The segment closed by the drop cannot be handed on (``on_segment`` raises) while the
+    reader is retrying a server that never comes back: the run ends with that error, promptly,
+    and leaves no ``.part``."""
+    _need_gstreamer()
+    server = RtspServer(clip).start()
+    down = threading.Event()
+
+    def hand_on(seg: Segment) -> None:
+        if down.is_set():
+            raise RuntimeError("the index is gone")
+
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            mask_live(server.url, tmp_path, _masks(), segment_seconds=60, on_segment=hand_on)
+        except BaseException as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run, daemon=True)
+    try:
+        worker.start()
+        time.sleep(2.5)
+        down.set()
+        server.kill()
+        worker.join(10)
+    finally:
+        server.kill()
+    assert not worker.is_alive(), "mask_live hung after its writer failed"
+    assert isinstance(outcome.get("error"), RuntimeError)
+    _no_leftovers(tmp_path)
+    [name] = os.listdir(tmp_path)  # the segment was published before it was handed on
+    assert NAME.match(name)
+
+
 def _frame_times(seg: Segment) -> list[tuple[datetime, av.VideoFrame]]:
     out = []
     for f in _decoded(seg.path):

@@ -105,6 +105,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_POLL_S = 0.1  # how often a reconnect wait looks at the stop flags
+
 
 @dataclass(frozen=True)
 class Reconnect:
@@ -255,7 +257,7 @@ def mask_live(
     ``hls=True`` writes ``.ts`` segments and ``<prefix>.m3u8`` (the last ``hls_window`` segments,
     or all). ``codec`` (default H.264, which browsers and NVRs play), ``quality`` (CRF) and
     ``encoder_options`` set the encoder; ``on_segment`` is called on the writer thread with each
-    segment as it is published.
+    segment as it is published (an exception it raises ends the run).
 
     The run ends when ``stop`` is set, after ``max_frames`` frames or ``max_seconds`` seconds,
     when ``reconnect`` is ``None`` and the source ends, or when ``reconnect.give_up_after``
@@ -307,7 +309,8 @@ def mask_live(
         raise
 
     def limit(frames: int) -> str | None:
-        if stop.is_set():
+        # The pipeline's abort (a failure in another stage) stops the reader like ``stop``.
+        if stop.is_set() or pipeline.abort.is_set():
             return "stop"
         if max_frames is not None and frames >= max_frames:
             return "max_frames"
@@ -358,10 +361,10 @@ def mask_live(
             yield SourceLost(reason, last_ns)
             wait, lost = reconnect.first_wait, time.monotonic()
             while "inp" not in state:
-                left = math.inf if max_seconds is None else max_seconds - (time.monotonic() - t0)
+                until = time.monotonic() + wait
+                while limit(frames) is None and (left := until - time.monotonic()) > 0:
+                    stop.wait(min(left, _POLL_S))
                 why = limit(frames)
-                if why is None and stop.wait(max(0.0, min(wait, left))):
-                    why = "stop"
                 give_up = reconnect.give_up_after
                 if why is None and give_up is not None and time.monotonic() - lost >= give_up:
                     why = "gave up"
@@ -569,7 +572,7 @@ def run_live(args: argparse.Namespace) -> int:
         return _fail("interrupted; the segment in progress was discarded", 130)
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
         if handler is not None:
             log.removeHandler(handler)
     if not args.quiet:
