@@ -44,7 +44,15 @@ from privmask.video.live import (
     mask_live,
     run_live,
 )
-from privmask.video.segments import NS, StreamClock, WallClock
+from privmask.video.segments import (
+    NS,
+    Capture,
+    SegmentRecorder,
+    SourceBack,
+    SourceLost,
+    StreamClock,
+    WallClock,
+)
 
 W, H, FPS = 320, 240, 25
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -164,8 +172,13 @@ def _masks(x: float = 0.25) -> pm.MaskSet:
     return pm.MaskSet([pm.Mask(pm.Polygon.rect(x, 0.25, 0.5, 0.5), BLACK)])
 
 
+def _open(path: str | Path) -> av.container.InputContainer:
+    # FFmpeg 8's probe gives up on a TS file of a few packets (Debian's 5.1 reads it): say it.
+    return av.open(str(path), format="mpegts" if str(path).endswith(".ts") else None)
+
+
 def _decoded(path: str | Path) -> list[av.VideoFrame]:
-    with av.open(str(path)) as inp:
+    with _open(path) as inp:
         return [f for f in inp.decode(video=0)]
 
 
@@ -196,7 +209,7 @@ def _check_segments(report: LiveReport, masks: pm.MaskSet, before: datetime) -> 
         assert m, seg.path
         assert m.group(1) == f"{seg.start:%Y%m%dT%H%M%SZ}"
         assert before <= seg.start <= after
-        with av.open(seg.path) as inp:
+        with _open(seg.path) as inp:
             first = next(p for p in inp.demux(video=0) if p.size)
             assert first.is_keyframe  # every segment starts on a keyframe
         frames = _decoded(seg.path)
@@ -585,3 +598,58 @@ def test_stream_clock_spaces_frames_by_pts_and_never_stamps_after_arrival() -> N
     wall.now += step
     t, c = clock.stamp(frame(3600 * 2 * FPS - 900_000))
     assert t == c == wall.now
+
+
+def test_recorder_names_window_gaps_and_geometry(tmp_path: Path) -> None:
+    """The writer alone, fed frames as the pipeline would (real encoder, no server)."""
+    rec = SegmentRecorder(tmp_path, "cam", NS, hls=True, hls_window=2)
+    base = 1_800_000_000 * NS + NS // 2  # 2027-01-15T08:00:00.5Z: mid-second
+    step = NS // FPS
+    n = 0
+
+    def feed(t: int, *, size: tuple[int, int] = (64, 48), masked: bool = True) -> None:
+        nonlocal n
+        planes = np.full((size[1] * 3 // 2, size[0]), 128, np.uint8)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        rec.write(Capture(frame if masked else None, t, t, Fraction(FPS), masked, "no masks"))
+        n += 1
+
+    for k in range(20):  # 0.5 s .. 1.3 s: two slots
+        feed(base + k * step)
+    feed(base + 20 * step, masked=False)  # 1.3 s: cannot be masked
+    feed(base + 21 * step, masked=False)
+    for k in range(22, 25):  # 1.38 s: same second as the segment before the gap
+        feed(base + k * step)
+    feed(base + 25 * step, size=(32, 24))  # the picture changes size mid-slot
+    rec.write(SourceLost("the source ended the stream", base + 25 * step))
+    rec.write(SourceBack(3))
+    back = base + 5 * NS
+    for k in range(5):
+        feed(back + k * step)
+    rec.finish()
+    names = [Path(s.path).name for s in rec.segments]
+    assert names == [
+        "cam-20270115T080000Z.ts",
+        "cam-20270115T080001Z.ts",
+        "cam-20270115T080001Z-1.ts",  # after the masking gap, in the same second
+        "cam-20270115T080001Z-2.ts",  # the new picture size
+        "cam-20270115T080005Z.ts",
+    ]
+    assert [s.frames for s in rec.segments] == [13, 7, 3, 1, 5]
+    assert [s.after_gap for s in rec.segments] == [False, False, True, False, True]
+    assert rec.segments[0].end == rec.segments[1].start  # contiguous: ends where the next starts
+    assert rec.frames == 29 and rec.dropped == 2
+    masking, source = rec.gaps
+    assert (masking.kind, masking.dropped, masking.reason) == ("masking", 2, "no masks")
+    assert masking.end == rec.segments[2].start
+    assert (source.kind, source.attempts, source.end) == ("source", 3, rec.segments[4].start)
+    lines = (tmp_path / "cam.m3u8").read_text().splitlines()
+    # Two segments listed; the discontinuity before segment 2 has scrolled out of the window.
+    assert "#EXT-X-MEDIA-SEQUENCE:3" in lines and "#EXT-X-DISCONTINUITY-SEQUENCE:1" in lines
+    assert [x for x in lines if not x.startswith("#")] == names[3:]
+    assert lines.count("#EXT-X-DISCONTINUITY") == 1 and lines[-1] == "#EXT-X-ENDLIST"
+    assert sorted(os.listdir(tmp_path)) == sorted([*names, "cam.m3u8"])
+    for s in rec.segments:
+        with _open(s.path) as inp:
+            assert next(p for p in inp.demux(video=0) if p.size).is_keyframe
+        assert len(_decoded(s.path)) == s.frames
