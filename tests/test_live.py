@@ -15,8 +15,6 @@ import argparse
 import itertools
 import os
 import re
-import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -53,116 +51,32 @@ from privmask.video.segments import (
     StreamClock,
     WallClock,
 )
+from tests.live_servers import (
+    FPS,
+    H,
+    RtspServer,
+    W,
+    free_port,
+    need_ffmpeg,
+    need_gstreamer,
+    wait_listening,
+    write_clip,
+)
 
-W, H, FPS = 320, 240, 25
-SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER = Path(__file__).parent / "fixtures" / "rtsp_server.py"
 NAME = re.compile(r"^cam-(\d{8}T\d{6}Z)(-\d+)?\.(mp4|ts)$")
 BLACK = pm.Solid(color="#000000")
-
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing: .ci/run installs it")
-    pytest.skip(f"{what} is not installed")
-
-
-def _need_gstreamer() -> None:
-    probe = (
-        "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0');"
-        "from gi.repository import Gst; Gst.init(None);"
-        "assert all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay'))"
-    )
-    if (
-        not Path(SYSTEM_PYTHON).exists()
-        or subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, check=False).returncode
-    ):
-        _missing("GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0, plugins)")
-
-
-def _need_ffmpeg() -> None:
-    if shutil.which("ffmpeg") is None:
-        _missing("the ffmpeg binary")
-
-
-def _write_clip(path: Path, seconds: int) -> None:
-    """An H.264 MP4 of fine noise (detail a mask must hide), two seconds encoded once and
-    repeated (packets copied with shifted timestamps) to ``seconds``."""
-    rng = np.random.default_rng(7)
-    one = path.with_suffix(".one.mp4")
-    with av.open(str(one), "w") as out:
-        s = out.add_stream("libx264", rate=FPS)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        s.codec_context.options = {"g": str(FPS), "preset": "ultrafast", "bf": "0"}
-        luma = rng.integers(0, 256, (H, W + 2 * FPS), dtype=np.uint8)
-        for i in range(2 * FPS):
-            planes = np.full((H * 3 // 2, W), 128, np.uint8)
-            planes[:H] = luma[:, i : i + W]
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            frame.pts = i
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    with av.open(str(one)) as inp, av.open(str(path), "w") as out:
-        src = inp.streams.video[0]
-        dst = out.add_stream_from_template(src)
-        step = 2 * FPS * int(1 / src.time_base / FPS)
-        packets = [p for p in inp.demux(src) if p.size]
-        for k in range(seconds // 2):
-            for p in packets:
-                q = av.Packet(bytes(p))
-                q.pts, q.dts = p.pts + k * step, p.dts + k * step
-                q.is_keyframe, q.time_base, q.stream = p.is_keyframe, p.time_base, dst
-                out.mux(q)
-    one.unlink()
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    _write_clip(path, 60)
+    write_clip(path, 60)
     return path
-
-
-class RtspServer:
-    """GStreamer's RTSP server in a process of its own, which a test can kill and restart."""
-
-    def __init__(self, clip: Path, port: int = 0) -> None:
-        self.clip, self.port = clip, port
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> RtspServer:
-        self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.clip), str(self.port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout=10):
-            self.kill()
-            raise AssertionError("the RTSP server did not start within 10 s")
-        line = self.proc.stdout.readline().split()
-        assert line[:1] == ["ready"], line
-        self.port = int(line[1])
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/cam"
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
 
 
 @pytest.fixture(scope="module")
 def rtsp(clip: Path) -> Iterator[RtspServer]:
-    _need_gstreamer()
+    need_gstreamer()
     server = RtspServer(clip).start()
     yield server
     server.kill()
@@ -260,7 +174,7 @@ def _ffmpeg_reads(playlist: str) -> int:
 
 
 def test_rtsp_stream_into_hls_that_ffmpeg_plays(rtsp: RtspServer, tmp_path: Path) -> None:
-    _need_ffmpeg()
+    need_ffmpeg()
     before = datetime.now(UTC)
     masks = _masks()
     report = mask_live(rtsp.url, tmp_path, masks, segment_seconds=1, hls=True, max_seconds=4)
@@ -287,8 +201,8 @@ def test_rtsp_stream_into_hls_that_ffmpeg_plays(rtsp: RtspServer, tmp_path: Path
 
 
 def test_dropped_connection_reconnects_and_reports_the_gap(clip: Path, tmp_path: Path) -> None:
-    _need_gstreamer()
-    _need_ffmpeg()
+    need_gstreamer()
+    need_ffmpeg()
     server = RtspServer(clip).start()
     masks = _masks()
     result: dict[str, LiveReport] = {}
@@ -347,7 +261,7 @@ def test_a_failing_writer_ends_the_run_while_the_source_is_down(clip: Path, tmp_
     """The segment closed by the drop cannot be handed on (``on_segment`` raises) while the
     reader is retrying a server that never comes back: the run ends with that error, promptly,
     and leaves no ``.part``."""
-    _need_gstreamer()
+    need_gstreamer()
     server = RtspServer(clip).start()
     down = threading.Event()
 
@@ -418,8 +332,8 @@ def test_timeline_on_the_wall_clock_and_unmaskable_frames_never_written(
 
 def test_http_stream_served_by_ffmpeg(clip: Path, tmp_path: Path) -> None:
     """Any input FFmpeg opens: MPEG-TS over HTTP from an ffmpeg process (``-listen 1``)."""
-    _need_ffmpeg()
-    port = _free_port()
+    need_ffmpeg()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/cam.ts"
     served = subprocess.Popen(
         [
@@ -442,7 +356,7 @@ def test_http_stream_served_by_ffmpeg(clip: Path, tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     try:
-        _wait_listening(port)
+        wait_listening(port)
         masks = _masks()
         before = datetime.now(UTC)
         report = mask_live(url, tmp_path, masks, segment_seconds=1, reconnect=None, max_frames=40)
@@ -454,30 +368,9 @@ def test_http_stream_served_by_ffmpeg(clip: Path, tmp_path: Path) -> None:
     _no_leftovers(tmp_path)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(port: int) -> None:
-    """Waits until something listens on ``port`` (read from /proc, without connecting: the
-    ffmpeg server takes exactly one client)."""
-    hexport = f":{port:04X}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-        if any(r.split()[1].endswith(hexport) and r.split()[3] == "0A" for r in rows):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port}")
-
-
 def test_bad_settings_fail_before_anything_is_written(tmp_path: Path) -> None:
     masks = _masks()
-    closed = f"rtsp://127.0.0.1:{_free_port()}/cam"
+    closed = f"rtsp://127.0.0.1:{free_port()}/cam"
     with pytest.raises(FileNotFoundError):
         mask_live(closed, tmp_path / "nope", masks)
     with pytest.raises(SettingsError, match="segment_seconds"):
