@@ -379,6 +379,10 @@ def test_bad_settings_fail_before_anything_is_written(tmp_path: Path) -> None:
         mask_live(closed, tmp_path, masks, max_frames=0)
     with pytest.raises(SettingsError, match="prefix"):
         mask_live(closed, tmp_path, masks, prefix="../x")
+    with pytest.raises(SettingsError, match="timeout"):
+        mask_live(closed, tmp_path, masks, timeout=(1.0, 0))
+    with pytest.raises(VideoError, match="no encoder"):
+        mask_live(closed, tmp_path, masks, codec="libnothing")
     with pytest.raises(TypeError, match="masks"):
         mask_live(closed, tmp_path, [masks])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="lifted"):

@@ -265,10 +265,11 @@ def mask_live(
 
     Errors, raised before anything is written: ``TypeError``, :class:`SettingsError` (bad
     settings), ``FileNotFoundError``/``NotADirectoryError`` (``out_dir``), :class:`VideoError`
-    (the source cannot be opened the first time, has no decodable video), and
-    :class:`FrameFormatError` (a pixel format privmask does not mask). During the run, an output
-    that cannot be written raises :class:`VideoError`; published segments stay and no ``.part``
-    file remains.
+    (no such encoder; the source cannot be opened the first time, or has no decodable video),
+    and :class:`FrameFormatError` (a pixel format privmask does not mask). Encoder options are
+    checked when the first segment opens (``ValueError``, before that segment is published).
+    During the run, an output that cannot be written raises :class:`VideoError`; published
+    segments stay and no ``.part`` file remains.
     """
     t0 = time.monotonic()
     out = Path(out_dir)
@@ -278,6 +279,17 @@ def mask_live(
         _positive(max_seconds, "max_seconds")
     _count(max_frames, "max_frames")
     _count(hls_window, "hls_window")
+    if not (isinstance(timeout, tuple) and len(timeout) == 2):
+        raise SettingsError(f"timeout must be (open seconds, read seconds), got {timeout!r}")
+    for t in timeout:
+        _positive(t, "timeout")
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int)):
+        raise SettingsError(f"quality must be a CRF (an integer) or None, got {quality!r}")
+    try:
+        if av.codec.Codec(codec, "w").type != "video":
+            raise SettingsError(f"{codec!r} is not a video encoder")
+    except av.codec.codec.UnknownCodecError as e:
+        raise VideoError(f"no encoder {codec!r} in this FFmpeg build") from e
     if not out.is_dir():
         raise (NotADirectoryError if out.exists() else FileNotFoundError)(
             20 if out.exists() else 2, "no output directory there", str(out)
@@ -319,8 +331,8 @@ def mask_live(
         return None
 
     def connection(inp: Any, frames: int) -> Iterator[Any]:
-        """The frames of one connection, with their times, until a limit (returns the reason)
-        or the end of the stream (returns None; raises what the stream raised)."""
+        """The frames of one connection, with their times, until a limit (then
+        ``state["stopped"]`` says which) or the end of the stream (raising what it raised)."""
         video, _ = video_stream(url, inp)
         found = video.average_rate or video.guessed_rate
         rate = Fraction(found) if found else None
