@@ -49,9 +49,7 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-def convert(
-    cfg: Path, weights: Path, out: Path, masks: dict[int, list[int]] | None = None
-) -> None:
+def convert(cfg: Path, weights: Path, out: Path, masks: dict[int, list[int]] | None = None) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -119,10 +117,8 @@ def convert(
             stride *= s
         elif kind == "maxpool":
             k, s = int(layer["size"]), int(layer["stride"])
-            if s == 1:  # Darknet keeps the size: the window runs over the right/bottom edge
-                pads = [0, 0, k - 1, k - 1]
-            else:
-                pads = [0, 0, 0, 0]
+            # With stride 1 Darknet keeps the size: the window runs over the right/bottom edge.
+            pads = [0, 0, k - 1, k - 1] if s == 1 else [0, 0, 0, 0]
             nodes.append(
                 helper.make_node(
                     "MaxPool", [prev], [name], kernel_shape=[k, k], strides=[s, s], pads=pads
@@ -133,9 +129,7 @@ def convert(
         elif kind == "upsample":
             s = int(layer["stride"])
             scales = f"{name}_scales"
-            inits.append(
-                numpy_helper.from_array(np.array([1, 1, s, s], dtype=np.float32), scales)
-            )
+            inits.append(numpy_helper.from_array(np.array([1, 1, s, s], dtype=np.float32), scales))
             nodes.append(
                 helper.make_node(
                     "Resize", [prev, "", scales], [name], mode="nearest", nearest_mode="floor"
@@ -177,7 +171,10 @@ def convert(
         nodes,
         out.stem,
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["n", None, None, None]) for o in outputs],
+        [
+            helper.make_tensor_value_info(o, TensorProto.FLOAT, ["n", None, None, None])
+            for o in outputs
+        ],
         initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])

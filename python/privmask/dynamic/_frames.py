@@ -49,9 +49,7 @@ def luma(frame: Frame) -> npt.NDArray[np.uint8]:
     return p  # type: ignore[return-value]
 
 
-def resample(
-    plane: npt.NDArray[np.uint8], width: int, height: int
-) -> npt.NDArray[np.uint8]:
+def resample(plane: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
     """``plane`` resized to ``(height, width)`` by nearest neighbour (sample centres), or returned
     as is when the size already matches."""
     h, w = plane.shape
@@ -59,7 +57,8 @@ def resample(
         return plane
     rows = ((np.arange(height) + 0.5) * h / height).astype(np.intp).clip(0, h - 1)
     cols = ((np.arange(width) + 0.5) * w / width).astype(np.intp).clip(0, w - 1)
-    return plane[rows][:, cols]
+    out: npt.NDArray[np.uint8] = plane[rows][:, cols]
+    return out
 
 
 def normalised(

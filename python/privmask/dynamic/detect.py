@@ -33,7 +33,6 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from privmask import _native
 from privmask.dynamic._frames import MODELS, luma, normalised, onnx_runtime_available
@@ -154,9 +153,7 @@ class CascadeFaceDetector:
         try:
             from skimage import data, feature
         except ImportError as e:
-            raise PrivmaskError(
-                f"the LBP face cascade needs scikit-image: {INSTALL_DETECT}"
-            ) from e
+            raise PrivmaskError(f"the LBP face cascade needs scikit-image: {INSTALL_DETECT}") from e
         if max_height < 24 or min_size < 12 or scale_factor <= 1.0 or step_ratio <= 0:
             raise MaskConfigError(
                 "CascadeFaceDetector needs max_height >= 24, min_size >= 12, scale_factor > 1 "

@@ -125,8 +125,8 @@ class ShapedMotionDetector:
         h, w = plane.shape
         gh, gw = -(-h // s), -(-w // s)
         padded = np.pad(plane, ((0, gh * s - h), (0, gw * s - w)), mode="edge")
-        out: npt.NDArray[np.float32] = (
-            padded.reshape(gh, s, gw, s).mean(axis=(1, 3), dtype=np.float32)
+        out: npt.NDArray[np.float32] = padded.reshape(gh, s, gw, s).mean(
+            axis=(1, 3), dtype=np.float32
         )
         return out
 
@@ -169,9 +169,9 @@ class ShapedMotionDetector:
         rate = np.full(bg.shape, 1.0 / self.merge_frames, dtype=np.float32)
         rate[fg] = 0.0 if self.hold_frames is None else 1.0 / (self.merge_frames * self.hold_frames)
         bg += rate * (cur - bg)
-        labels, count = ndimage.label(fg, structure=np.ones((3, 3), dtype=bool))
+        labels, _count = ndimage.label(fg, structure=np.ones((3, 3), dtype=bool))
         out = []
-        gh, gw = fg.shape
+        _gh, _gw = fg.shape
         sx, sy = self.scale / frame.width, self.scale / frame.height
         for k, sl in enumerate(ndimage.find_objects(labels), start=1):
             if sl is None:

@@ -54,7 +54,7 @@ def tiles(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
 
 
 def _sigmoid(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    out: npt.NDArray[np.float32] = 1.0 / (1.0 + np.exp(-v))
+    out: npt.NDArray[np.float32] = (1.0 / (1.0 + np.exp(-v))).astype(np.float32)
     return out
 
 
@@ -159,8 +159,8 @@ class PersonDetector:
                 for bx0, by0, bx1, by1, s in self._run(picture[y0:y1, x0:x1]):
                     found.append((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0, s))
         out = []
-        for x0, y0, x1, y1, s in nms(found, 0.45):
-            box = normalised(x0, y0, x1, y1, w, h)
+        for bx0, by0, bx1, by1, s in nms(found, 0.45):
+            box = normalised(bx0, by0, bx1, by1, w, h)
             if box[2] > box[0] and box[3] > box[1]:
                 out.append(Region(box, label="person", score=s))
         return out
