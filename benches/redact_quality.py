@@ -136,12 +136,15 @@ def combinations() -> list[tuple[str, list[Any], dict[str, Any]]]:
     from privmask.dynamic.people import PersonDetector
 
     box = {"hold": 5, "margin": 0.15}
-    tight = {"hold": 5, "margin": 0.05}
     return [
         ("motion boxes (Rust MotionDetector)", [pm.MotionDetector()], box),
-        ("motion shapes", [ShapedMotionDetector()], tight),
-        ("people (YOLOv3-tiny, tiles 416)", [PersonDetector()], tight),
-        ("people + motion shapes", [PersonDetector(), ShapedMotionDetector()], tight),
+        ("motion shapes", [ShapedMotionDetector()], box),
+        ("people (YOLOv3-tiny, scale 0.75)", [PersonDetector(scale=0.75)], box),
+        (
+            "people (scale 0.75) + motion shapes",
+            [PersonDetector(scale=0.75), ShapedMotionDetector()],
+            box,
+        ),
     ]
 
 

@@ -79,7 +79,7 @@ class PersonDetector:
         *,
         threshold: float = 0.15,
         scale: float = 1.0,
-        tile: int = 416,
+        tile: int = 608,
         overlap: float = 0.25,
         classes: Sequence[int] = (0,),
     ) -> None:
