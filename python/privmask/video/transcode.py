@@ -142,22 +142,28 @@ def _source_bit_rate(src: str, inp: Any, video: Any) -> int | None:
 
 
 class _Clock:
-    """Frame offsets after the first frame, from pts (or the frame rate when there are none)."""
+    """Frame offsets after the first frame, from pts; a frame without one (raw streams, or a
+    program stream's frames between time stamps) one frame period after the frame before."""
 
     def __init__(self, time_base: Fraction | None, rate: Fraction | None) -> None:
         self.time_base = time_base
-        self.rate = rate
+        self.period = Fraction(1) / Fraction(rate) if rate else None
         self.first: int | None = None
+        self.last: Fraction | None = None
 
     def offset(self, index: int, frame: Any) -> Fraction | None:
         time_base = frame.time_base or self.time_base
         if frame.pts is not None and time_base is not None:
             if self.first is None:
                 self.first = frame.pts
-            return Fraction(frame.pts - self.first) * Fraction(time_base)
-        if self.rate:
-            return Fraction(index) / Fraction(self.rate)
-        return None
+            self.last = Fraction(frame.pts - self.first) * Fraction(time_base)
+        elif self.period is None:
+            return None
+        elif self.last is None:
+            self.last = index * self.period
+        else:
+            self.last += self.period
+        return self.last
 
 
 class _Retimer:
@@ -179,6 +185,8 @@ class _Retimer:
         tb = frame.time_base or self.source_tb
         if frame.pts is not None and tb:
             pts = round(Fraction(frame.pts) * Fraction(tb) / self.plan.time_base)
+        elif self.last is not None:
+            pts = self.last + 1
         else:
             pts = index
         if self.last is not None and pts <= self.last:

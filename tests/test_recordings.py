@@ -1,0 +1,269 @@
+"""Real recordings as they come (issue 13, cases 1-12): each case is a small file made here with
+PyAV or Debian's ``ffmpeg``, and the reference is what ``ffmpeg -i IN -c:v libx264 OUT`` does
+with it, read back with ``ffprobe``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import privmask as pm
+from privmask._outputs import PART_MARKER
+from privmask.errors import VideoError
+from privmask.video import mask_file
+
+av = pytest.importorskip("av")
+
+FFMPEG = shutil.which("ffmpeg")
+FFPROBE = shutil.which("ffprobe")
+needs_ffmpeg = pytest.mark.skipif(
+    FFMPEG is None or FFPROBE is None, reason="needs Debian's ffmpeg"
+)
+
+BLACK = pm.Solid(yuv=(16, 128, 128))
+
+
+def ffmpeg(*args: str | Path) -> None:
+    assert FFMPEG is not None
+    subprocess.run([FFMPEG, "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def probe(path: Path, *entries: str) -> dict[str, Any]:
+    """ffprobe's JSON for the first video stream (and the format)."""
+    assert FFPROBE is not None
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_streams", "-show_format"]
+        + ["-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out))
+
+
+def stream(path: Path) -> dict[str, Any]:
+    return dict(probe(path)["streams"][0])
+
+
+def frame_times(path: Path) -> list[float]:
+    assert FFPROBE is not None
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time"]
+        + ["-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [float(f["best_effort_timestamp_time"]) for f in json.loads(out)["frames"]]
+
+
+def displayed_luma(path: Path) -> np.ndarray:
+    """Every frame's luma as a player shows it (ffmpeg rotates and mirrors by the display
+    matrix), shape ``(frames, height, width)``."""
+    assert FFMPEG is not None
+    info = stream(path)
+    w, h = int(info["width"]), int(info["height"])
+    rotation = 0
+    for sd in info.get("side_data_list", []):
+        rotation = int(sd.get("rotation", 0))
+    if rotation % 180:
+        w, h = h, w
+    raw = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w)
+
+
+def write_clip(
+    path: Path,
+    *,
+    size: tuple[int, int] = (96, 64),
+    frames: int = 10,
+    rate: int = 25,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    display: tuple[float, bool, bool] | None = None,
+    options: dict[str, str] | None = None,
+) -> None:
+    """A grey noise texture (luma 90-170), so a black mask stands out wherever it lands."""
+    width, height = size
+    rng = np.random.default_rng(3)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=rate, options=options or {})
+        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        if display is not None:
+            s.set_display_rotation(*display)
+        for i in range(frames):
+            img = rng.integers(90, 170, (height, width, 3), dtype=np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+
+
+# --- case 1: rotated and mirrored recordings -------------------------------------------------
+
+ORIENTATIONS = {
+    "rotate-90": (90.0, False, False),
+    "rotate-270": (-90.0, False, False),
+    "rotate-180": (180.0, False, False),
+    "mirror": (0.0, True, False),
+    "flip": (0.0, False, True),
+    "rotate-90-mirror": (90.0, True, False),
+}
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("name", ORIENTATIONS)
+def test_masks_land_where_they_were_drawn_on_the_displayed_picture(
+    tmp_path: Path, name: str
+) -> None:
+    src, dst = tmp_path / "phone.mp4", tmp_path / "out.mp4"
+    write_clip(src, display=ORIENTATIONS[name])
+    before = displayed_luma(src)
+    # The top-left of the picture as shown: asymmetric, so a wrong mirror shows too.
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.25), BLACK)])
+    report = mask_file(src, dst, masks, progress=False)
+    shown = displayed_luma(dst)
+    assert shown.shape == before.shape  # ffmpeg shows it the same way round
+    h, w = shown.shape[1:]
+    inside = shown[:, : h // 4, : w // 2]
+    assert inside.max() < 40, "the mask is not on the displayed picture's top-left"
+    outside = np.concatenate(
+        [shown[:, h // 4 + 2 :, :].ravel(), shown[:, : h // 4 - 2, w // 2 + 2 :].ravel()]
+    )
+    assert outside.min() > 60, "the mask covers more than the displayed top-left"
+    src_rot = [sd.get("rotation") for sd in stream(src).get("side_data_list", [])]
+    assert [sd.get("rotation") for sd in stream(dst).get("side_data_list", [])] == src_rot
+    assert report.orientation is not None
+    assert report.versions[0].content_hash == masks.content_hash
+
+
+def test_relative_mosaic_sizes_follow_the_displayed_height(tmp_path: Path) -> None:
+    from privmask.video.orient import Orientation, displayed_masks
+
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 1, 0.25), pm.Mosaic(block=0.1))])
+    quarter = Orientation(0, -1, 1, 0)
+    mapped = displayed_masks(masks, quarter, 96, 64)
+    assert isinstance(mapped, pm.MaskSet)
+    style = mapped[0].style
+    assert isinstance(style, pm.Mosaic) and style.block_px == pytest.approx(9.6)
+    xs = [p[0] for p in mapped[0].shape.points]
+    ys = [p[1] for p in mapped[0].shape.points]
+    # A quarter turn puts the displayed top rows in a coded side column.
+    assert (max(ys) - min(ys), max(xs) - min(xs)) == pytest.approx((1.0, 0.25))
+
+
+# --- case 2: a recording clock that does not start at zero -----------------------------------
+
+EIGHT = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+
+
+def lavfi(dst: Path, *args: str, frames: int = 50, size: str = "64x48") -> None:
+    """``frames`` of FFmpeg's moving test pattern at 25 fps, encoded with ``args``."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=25", "-frames:v", str(frames), *args, dst)
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("clock.ts", ("-c:v", "libx264", "-output_ts_offset", "24551")),
+        ("edit-list.mp4", ("-c:v", "libx264", "-output_ts_offset", "3")),
+        ("bframes.mkv", ("-c:v", "libx264", "-bf", "3")),
+    ],
+)
+def test_frames_are_timed_from_the_first_frame_not_from_pts_zero(
+    tmp_path: Path, name: str, args: tuple[str, ...]
+) -> None:
+    src, dst = tmp_path / name, tmp_path / ("out" + Path(name).suffix)
+    lavfi(src, *args)
+    if name == "clock.ts":
+        assert float(stream(src)["start_time"]) > 24551  # the case: a clock far from zero
+    top = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 1, 0.5), BLACK)])
+    bottom = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0.5, 1, 0.5), BLACK)])
+    later = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 1), BLACK)])
+    timeline = pm.MaskTimeline(
+        [
+            (EIGHT.replace(hour=7), top),
+            (EIGHT.replace(second=1), bottom),  # 25 frames into the recording
+            (EIGHT.replace(hour=9), later),
+        ]
+    )
+    report = mask_file(src, dst, timeline, start=EIGHT, progress=False)
+    uses = [(u.index, u.first_frame, u.last_frame) for u in report.versions]
+    assert uses == [(0, 0, 24), (1, 25, 49)]
+
+
+# --- case 3: streams without timestamps ------------------------------------------------------
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("raw", ["h264", "hevc"])
+@pytest.mark.parametrize("container", [".mp4", ".mkv"])
+def test_raw_annex_b_streams_are_timed_from_the_frame_rate(
+    tmp_path: Path, raw: str, container: str
+) -> None:
+    src = tmp_path / f"cam.{raw}"
+    encoder = {"h264": "libx264", "hevc": "libx265"}[raw]
+    lavfi(src, "-c:v", encoder, "-x265-params", "log-level=error", "-f", raw)
+    ref, dst = tmp_path / f"ref{container}", tmp_path / f"out{container}"
+    ffmpeg("-i", src, "-c:v", "libx264", ref)
+    mask_file(src, dst, pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))]), progress=False)
+    expected = [i / 25 for i in range(50)]
+    assert frame_times(ref) == pytest.approx(expected, abs=1e-3)  # what ffmpeg does
+    assert frame_times(dst) == pytest.approx(expected, abs=1e-3)
+    assert float(probe(dst)["format"]["duration"]) == pytest.approx(2.0, abs=1e-3)
+
+
+# --- cases 4 and 5: MPEG-TS out; MPEG-2 and MPEG-4 Part 2 in 90 kHz containers ---------------
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("name", "encoder", "extra"),
+    [
+        ("h264.ts", "libx264", ()),
+        ("h264.m2ts", "libx264", ()),
+        ("hevc.ts", "libx265", ("-x265-params", "log-level=error")),
+        ("mpeg2.ts", "mpeg2video", ()),
+        ("mpeg2.mpg", "mpeg2video", ()),
+        ("mpeg2.vob", "mpeg2video", ()),
+        ("mpeg4-90k.mp4", "mpeg4", ("-video_track_timescale", "90000")),
+        ("mpeg4.ts", "mpeg4", ()),
+    ],
+)
+def test_the_source_codec_is_kept_in_broadcast_and_disc_containers(
+    tmp_path: Path, name: str, encoder: str, extra: tuple[str, ...]
+) -> None:
+    src = tmp_path / name
+    dst = tmp_path / ("out" + src.suffix)
+    lavfi(src, "-c:v", encoder, *extra)
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5), BLACK)])
+    mask_file(src, dst, masks, progress=False)
+    before, after = stream(src), stream(dst)
+    assert after["codec_name"] == before["codec_name"]
+    assert after["r_frame_rate"] == "25/1"
+    t_src, t_dst = frame_times(src), frame_times(dst)
+    assert len(t_dst) == 50
+    assert np.diff(t_dst) == pytest.approx(np.diff(t_src), abs=1e-3)
+    luma = displayed_luma(dst)
+    assert luma[:, :20, :28].max() < 40  # masked
+    assert luma[:, 28:, :].mean() > 60
