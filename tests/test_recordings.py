@@ -267,3 +267,176 @@ def test_the_source_codec_is_kept_in_broadcast_and_disc_containers(
     luma = displayed_luma(dst)
     assert luma[:, :20, :28].max() < 40  # masked
     assert luma[:, 28:, :].mean() > 60
+
+
+# --- case 6: default quality -----------------------------------------------------------------
+
+
+def encoder_settings(path: Path) -> str:
+    """The settings line x264 and x265 write into the stream (an SEI message)."""
+    data = path.read_bytes()
+    start = max(data.find(b"x264 - core"), data.find(b"x265 (build"))
+    assert start >= 0, "no encoder settings in the stream"
+    return data[start : start + 4000].split(b"\0")[0].decode("latin-1")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(("codec", "crf", "vbv"), [("libx264", "crf=16.0", "vbv_maxrate=")])
+def test_default_quality_is_near_lossless_and_capped_at_1_3x_the_source_rate(
+    tmp_path: Path, codec: str, crf: str, vbv: str
+) -> None:
+    from privmask.video.encode import DEFAULT_CRF, MAX_RATE_FACTOR, default_rate_control
+
+    src, dst = tmp_path / "src.mp4", tmp_path / "out.mp4"
+    lavfi(src, "-c:v", "libx264", "-b:v", "2M")
+    source_kbps = int(stream(src)["bit_rate"]) // 1000
+    mask_file(src, dst, pm.MaskSet(), progress=False)
+    settings = encoder_settings(dst)
+    assert crf in settings
+    cap = int(settings.split(vbv)[1].split()[0])
+    assert cap == pytest.approx(source_kbps * 1.3, rel=0.01)
+    # The same for HEVC (x265 counts in kb/s too); an explicit quality wins.
+    assert default_rate_control("libx265", 1_000_000) == {
+        "crf": str(DEFAULT_CRF["libx265"]),
+        "maxrate": str(int(1_000_000 * MAX_RATE_FACTOR)),
+        "bufsize": str(int(2_000_000 * MAX_RATE_FACTOR)),
+    }
+    mask_file(src, dst, pm.MaskSet(), quality=30, progress=False)
+    assert "crf=30.0" in encoder_settings(dst) and vbv not in encoder_settings(dst).split(
+        "rc=crf"
+    )[1].split()[0]
+
+
+# --- case 7: interlaced video ----------------------------------------------------------------
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("name", "encode", "order", "codec"),
+    [
+        ("tff.mp4", ("-c:v", "libx264", "-x264-params", "tff=1"), "tt", None),
+        ("bff.ts", ("-c:v", "mpeg2video", "-top", "0"), "bb", None),
+        ("bff.ts", ("-c:v", "mpeg2video", "-top", "0"), "bb", "libx264"),
+    ],
+)
+def test_interlaced_video_keeps_its_field_order_and_is_coded_as_fields(
+    tmp_path: Path, name: str, encode: tuple[str, ...], order: str, codec: str | None
+) -> None:
+    src, dst = tmp_path / name, tmp_path / ("out" + ("" if codec is None else "264") + ".mp4")
+    field = {"tt": "tff", "bb": "bff"}[order]
+    lavfi(src, "-vf", f"setfield={field}", "-flags", "+ildct+ilme", *encode, size="128x96")
+    assert stream(src)["field_order"] == order
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))])
+    mask_file(src, dst, masks, codec=codec, progress=False)
+    assert stream(dst)["field_order"] == order
+    if stream(dst)["codec_name"] == "h264":
+        assert f"interlaced={field}" in encoder_settings(dst)
+
+
+# --- case 9: FFmpeg's reason -----------------------------------------------------------------
+
+
+@needs_ffmpeg
+def test_an_encoder_refusal_says_why_and_what_to_do(tmp_path: Path) -> None:
+    src, dst = tmp_path / "odd.mkv", tmp_path / "out.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=s=321x241:r=25", "-frames:v", "5", "-pix_fmt", "yuv420p",
+        "-c:v", "ffv1", src,
+    )  # fmt: skip
+    assert FFMPEG is not None
+    ref = subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-i", str(src), "-c:v", "libx264", str(tmp_path / "r.mp4")],
+        capture_output=True,
+        text=True,
+    )
+    assert ref.returncode != 0 and "width not divisible by 2 (321x241)" in ref.stderr
+    with pytest.raises(VideoError) as e:
+        mask_file(src, dst, pm.MaskSet(), codec="libx264", progress=False)
+    assert "width not divisible by 2 (321x241)" in str(e.value)
+    assert "crop" in str(e.value) and "ffv1" in str(e.value)
+    assert not dst.exists() and not list(tmp_path.glob(f"*{PART_MARKER}*"))
+
+
+# --- case 10: everything ffmpeg keeps --------------------------------------------------------
+
+KEPT = ("width", "height", "pix_fmt", "sample_aspect_ratio", "color_range", "color_space")
+KEPT += ("color_transfer", "color_primaries", "r_frame_rate")
+
+
+@needs_ffmpeg
+def test_what_ffmpeg_keeps_is_kept_and_what_is_dropped_is_reported(tmp_path: Path) -> None:
+    src = tmp_path / "dashcam.mkv"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=128x96:r=25", "-f", "lavfi", "-i", "testsrc=s=64x48:r=25",
+        "-f", "lavfi", "-i", "sine=f=440:r=48000", "-f", "lavfi", "-i", "sine=f=660:r=8000",
+        "-t", "2", "-map", "0:v", "-map", "1:v", "-map", "2:a", "-map", "3:a",
+        "-c:v:0", "libx264", "-vf:v:0", "setsar=4/3", "-colorspace", "bt709",
+        "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+        "-c:v:1", "mpeg4", "-c:a:0", "aac", "-c:a:1", "pcm_mulaw", src,
+    )  # fmt: skip
+    ref, dst = tmp_path / "ref.mp4", tmp_path / "out.mp4"
+    ffmpeg("-i", src, "-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-c:a", "copy", ref)
+    assert FFMPEG is not None  # G.711 audio is what -c:a copy cannot put in MP4:
+    assert subprocess.run(
+        [FFMPEG, "-v", "quiet", "-y", "-i", str(src), "-map", "0:a:1", "-c:a", "copy"]
+        + [str(tmp_path / "g711.mp4")]
+    ).returncode
+    report = mask_file(src, dst, pm.MaskSet(), keep_audio=True, progress=False)
+    expected, got = stream(ref), stream(dst)
+    assert {k: got.get(k) for k in KEPT} == {k: expected.get(k) for k in KEPT}
+    assert expected["sample_aspect_ratio"] == "4:3" and expected["color_space"] == "bt709"
+    audio = [s for s in probe_all(dst) if s["codec_type"] == "audio"]
+    assert [s["codec_name"] for s in audio] == ["aac"]
+    assert report.audio_streams == 1
+    rear, g711 = report.dropped
+    assert rear.startswith("stream 1 (video, mpeg4 64x48)")
+    assert g711.startswith("stream 3 (audio, pcm_mulaw)") and "pcm_mulaw" in g711
+    assert "2 streams dropped" in report.summary()
+
+
+def probe_all(path: Path) -> list[dict[str, Any]]:
+    assert FFPROBE is not None
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_streams", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return list(json.loads(out)["streams"])
+
+
+@needs_ffmpeg
+def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src.mp4", tmp_path / "out.mp4"
+    lavfi(src, "-c:v", "libx265", "-x265-params", "log-level=error", frames=5)
+    assert stream(src)["codec_tag_string"] == "hev1"  # ffmpeg's default
+    mask_file(src, dst, pm.MaskSet(), progress=False)
+    assert stream(dst)["codec_name"] == "hevc" and stream(dst)["codec_tag_string"] == "hvc1"
+
+
+# --- case 11: pixel formats cameras send -----------------------------------------------------
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("pix_fmt", "encode", "lossless"),
+    [
+        ("yuvj422p", ("-c:v", "mjpeg", "-q:v", "2"), True),
+        ("yuv422p10le", ("-c:v", "libx264", "-crf", "10"), False),
+        ("yuv444p10le", ("-c:v", "libx264", "-crf", "10"), False),
+    ],
+)
+def test_camera_pixel_formats_are_masked_after_an_explicit_conversion(
+    tmp_path: Path, pix_fmt: str, encode: tuple[str, ...], lossless: bool
+) -> None:
+    src, ref, dst = tmp_path / "cam.mkv", tmp_path / "ref.mkv", tmp_path / "out.mkv"
+    lavfi(src, "-pix_fmt", pix_fmt, *encode, frames=10, size="128x96")
+    ffmpeg("-i", src, "-c:v", "libx264", ref)
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5), BLACK)])
+    report = mask_file(src, dst, masks, codec="libx264", progress=False)
+    assert stream(dst)["pix_fmt"] == stream(ref)["pix_fmt"]
+    assert report.converted is not None and report.converted.startswith(pix_fmt)
+    assert ("without loss" in report.converted) == lossless
+    shown, original = displayed_luma(dst).astype(int), displayed_luma(src).astype(int)
+    assert shown[:, :48, :64].max() < 40  # full range (yuvj): black is luma 16 of 0..255
+    assert np.abs(shown[:, 50:, :] - original[:, 50:, :]).mean() < 4

@@ -15,6 +15,7 @@ never much larger than it. Encoders without a CRF get the source's bit rate.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_CRF",
     "MAX_RATE_FACTOR",
     "EncoderPlan",
+    "can_copy",
     "close_quietly",
     "ffmpeg_reason",
     "open_output",
@@ -52,15 +54,6 @@ _MUXER_VIDEO = {
     "vob": frozenset({"mpeg1video", "mpeg2video"}),
     "svcd": frozenset({"mpeg2video"}),
     "dvd": frozenset({"mpeg2video"}),
-}
-_MUXER_AUDIO = {
-    "mpegts": frozenset(
-        {"aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "pcm_bluray"}
-    ),
-    "mpeg": frozenset({"mp2", "mp3", "ac3", "dts", "pcm_dvd"}),
-    "vob": frozenset({"mp2", "mp3", "ac3", "dts", "pcm_dvd"}),
-    "svcd": frozenset({"mp2", "ac3"}),
-    "dvd": frozenset({"mp2", "ac3", "dts", "pcm_dvd"}),
 }
 # Encoders whose time base must be the frame period (MPEG-1/2 code a frame-rate index, MPEG-4
 # Part 2 a 16-bit time increment): frames are re-timed onto that grid.
@@ -95,11 +88,30 @@ def _encoder(name: str) -> Any:
     return codec
 
 
-def takes_codec(out: Any, name: str, *, audio: bool = False) -> bool:
-    """Whether the output container ``out`` can carry codec ``name`` (a codec, not an encoder,
-    name: ``h264``, ``aac``)."""
-    table = _MUXER_AUDIO if audio else _MUXER_VIDEO
-    return name in out.supported_codecs or name in table.get(out.format.name, ())
+def takes_codec(out: Any, name: str) -> bool:
+    """Whether the output container ``out`` can carry video codec ``name`` (a codec, not an
+    encoder, name: ``h264``)."""
+    return name in out.supported_codecs or name in _MUXER_VIDEO.get(out.format.name, ())
+
+
+def can_copy(out: Any, stream: Any) -> str | None:
+    """``None`` when ``stream``'s packets can be copied into ``out``'s container format as they
+    are (what ``ffmpeg -c copy`` would do), else FFmpeg's reason: the muxer is asked to write a
+    header for that stream alone, in memory."""
+    buf = io.BytesIO()
+    try:
+        with ffmpeg_logs() as logs:
+            trial: Any = av.open(buf, "w", format=out.format.name)
+            try:
+                trial.add_stream_from_template(stream)
+                trial.start_encoding()
+            except (av.FFmpegError, ValueError) as e:
+                return ffmpeg_reason(e, logs)
+            finally:
+                close_quietly(trial)
+    except (av.FFmpegError, ValueError) as e:
+        return str(e)
+    return None
 
 
 def _pick_codec(requested: str | None, source_codec: str, out: Any) -> str:
@@ -241,6 +253,12 @@ def open_output(
                 options.update(defaults)
             elif source_bit_rate and not occ.codec.lossless:
                 occ.bit_rate = source_bit_rate  # no CRF: at least the source's bit rate
+        if field_order > _FIELD_PROGRESSIVE and enc.name == "libx264":
+            # x264 starts top field first and writes no picture structure, so a decoder reads
+            # any field-coded H.264 as top first: say the order, and write it per picture.
+            first = "tff" if field_order in _FIELD_TOP_FIRST else "bff"
+            params = options.get("x264-params")
+            options["x264-params"] = f"{first}=1:pic-struct=1" + (f":{params}" if params else "")
         occ.options = options
     except BaseException:
         out.close()

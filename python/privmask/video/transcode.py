@@ -49,8 +49,8 @@ from privmask.video.encode import (
     close_quietly,
     ffmpeg_reason,
     open_output,
+    can_copy,
     start_encoding,
-    takes_codec,
 )
 from privmask.video.formats import Conversion
 from privmask.video.orient import Orientation
@@ -274,14 +274,11 @@ def transcode_file(
             if s.index == video.index:
                 continue
             if s.type == "audio" and keep_audio:
-                name = getattr(s.codec_context, "name", None) or ""
-                if not takes_codec(out, name, audio=True):
-                    dropped.append(f"{_describe(s)}: {out.format.name} cannot carry {name} audio")
+                refused = can_copy(out, s)
+                if refused is not None:
+                    dropped.append(f"{_describe(s)}: {out.format.name} cannot carry it ({refused})")
                     continue
-                try:
-                    audio_map[s.index] = out.add_stream_from_template(s)
-                except ValueError as e:
-                    dropped.append(f"{_describe(s)}: cannot be copied ({e})")
+                audio_map[s.index] = out.add_stream_from_template(s)
                 continue
             why = {
                 "video": "privmask writes one video stream (mask the others separately)",
