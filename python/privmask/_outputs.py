@@ -29,9 +29,11 @@ import contextlib
 import errno
 import os
 import re
+import signal
 import stat
 import tempfile
 from collections.abc import Iterator
+from types import FrameType
 from pathlib import Path
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "fsync_dir",
     "private_dir",
     "publish",
+    "Stopped",
+    "stop_on_signals",
     "sweep_leftovers",
     "temp_beside",
     "write_atomic",
@@ -177,3 +181,44 @@ def write_atomic(dst: str | os.PathLike[str], data: bytes | str, *, private: boo
     payload = data.encode() if isinstance(data, str) else data
     with atomic_output(dst, private=private) as tmp:
         tmp.write_bytes(payload)
+
+
+# --- stopping cleanly --------------------------------------------------------------------------
+
+
+class Stopped(SystemExit):
+    """The process was asked to stop by a signal (SIGTERM from ``docker stop`` or systemd,
+    SIGHUP from a closed terminal); raised in the main thread by :func:`stop_on_signals` so
+    every ``finally`` runs and no temporary output remains. ``code`` is ``128 + signum``, the
+    shell's convention, and ``signal_name`` names the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP),
+) -> Iterator[None]:
+    """Within the block, ``signals`` raise :class:`Stopped` in the main thread instead of
+    killing the process outright; SIGINT keeps raising ``KeyboardInterrupt``. For programs (the
+    command line): a library never installs signal handlers. The previous handlers come back
+    when the block ends. Outside the main thread it does nothing (Python allows handlers only
+    there)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
