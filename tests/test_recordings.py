@@ -13,7 +13,6 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,7 @@ av = pytest.importorskip("av")
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
-needs_ffmpeg = pytest.mark.skipif(
-    FFMPEG is None or FFPROBE is None, reason="needs Debian's ffmpeg"
-)
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None or FFPROBE is None, reason="needs Debian's ffmpeg")
 
 BLACK = pm.Solid(yuv=(16, 128, 128))
 
@@ -41,17 +38,15 @@ def ffmpeg(*args: str | Path) -> None:
     subprocess.run([FFMPEG, "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def probe(path: Path, *entries: str) -> dict[str, Any]:
-    """ffprobe's JSON for the first video stream (and the format)."""
+def ffprobe_json(path: Path, *args: str) -> dict[str, Any]:
     assert FFPROBE is not None
-    out = subprocess.run(
-        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_streams", "-show_format"]
-        + ["-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(json.loads(out))
+    command = [FFPROBE, "-v", "error", *args, "-of", "json", str(path)]
+    return dict(json.loads(subprocess.run(command, check=True, capture_output=True).stdout))
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """ffprobe's JSON for the first video stream (and the format)."""
+    return ffprobe_json(path, "-select_streams", "v:0", "-show_streams", "-show_format")
 
 
 def stream(path: Path) -> dict[str, Any]:
@@ -59,15 +54,11 @@ def stream(path: Path) -> dict[str, Any]:
 
 
 def frame_times(path: Path) -> list[float]:
-    assert FFPROBE is not None
-    out = subprocess.run(
-        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time"]
-        + ["-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [float(f["best_effort_timestamp_time"]) for f in json.loads(out)["frames"]]
+    """Each video frame's time in seconds, as ffprobe reads it."""
+    frames = ffprobe_json(
+        path, "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time"
+    )["frames"]
+    return [float(f["best_effort_timestamp_time"]) for f in frames]
 
 
 def displayed_luma(path: Path) -> np.ndarray:
@@ -302,9 +293,10 @@ def test_default_quality_is_near_lossless_and_capped_at_1_3x_the_source_rate(
         "bufsize": str(int(2_000_000 * MAX_RATE_FACTOR)),
     }
     mask_file(src, dst, pm.MaskSet(), quality=30, progress=False)
-    assert "crf=30.0" in encoder_settings(dst) and vbv not in encoder_settings(dst).split(
-        "rc=crf"
-    )[1].split()[0]
+    assert (
+        "crf=30.0" in encoder_settings(dst)
+        and vbv not in encoder_settings(dst).split("rc=crf")[1].split()[0]
+    )
 
 
 # --- case 7: interlaced video ----------------------------------------------------------------
@@ -377,10 +369,8 @@ def test_what_ffmpeg_keeps_is_kept_and_what_is_dropped_is_reported(tmp_path: Pat
     ref, dst = tmp_path / "ref.mp4", tmp_path / "out.mp4"
     ffmpeg("-i", src, "-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-c:a", "copy", ref)
     assert FFMPEG is not None  # G.711 audio is what -c:a copy cannot put in MP4:
-    assert subprocess.run(
-        [FFMPEG, "-v", "quiet", "-y", "-i", str(src), "-map", "0:a:1", "-c:a", "copy"]
-        + [str(tmp_path / "g711.mp4")]
-    ).returncode
+    g711 = [FFMPEG, "-v", "quiet", "-y", "-i", str(src), "-map", "0:a:1", "-c:a", "copy"]
+    assert subprocess.run([*g711, str(tmp_path / "g711.mp4")]).returncode
     report = mask_file(src, dst, pm.MaskSet(), keep_audio=True, progress=False)
     expected, got = stream(ref), stream(dst)
     assert {k: got.get(k) for k in KEPT} == {k: expected.get(k) for k in KEPT}
@@ -395,14 +385,7 @@ def test_what_ffmpeg_keeps_is_kept_and_what_is_dropped_is_reported(tmp_path: Pat
 
 
 def probe_all(path: Path) -> list[dict[str, Any]]:
-    assert FFPROBE is not None
-    out = subprocess.run(
-        [FFPROBE, "-v", "error", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return list(json.loads(out)["streams"])
+    return list(ffprobe_json(path, "-show_streams")["streams"])
 
 
 @needs_ffmpeg

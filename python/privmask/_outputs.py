@@ -33,16 +33,16 @@ import signal
 import stat
 import tempfile
 from collections.abc import Iterator
-from types import FrameType
 from pathlib import Path
+from types import FrameType
 
 __all__ = [
     "PART_MARKER",
+    "Stopped",
     "atomic_output",
     "fsync_dir",
     "private_dir",
     "publish",
-    "Stopped",
     "stop_on_signals",
     "sweep_leftovers",
     "temp_beside",
@@ -80,9 +80,11 @@ def sweep_leftovers(dst: Path) -> list[Path]:
     whose process no longer exists. Returns what was removed. Files of live processes (another
     run writing the same destination now) and anything else are left alone."""
     pattern = re.compile(
-        re.escape(f".{dst.name}.") + r"(\d+)-[A-Za-z0-9_]+" + re.escape(f"{PART_MARKER}{dst.suffix}")
+        re.escape(f".{dst.name}.")
+        + r"(\d+)-[A-Za-z0-9_]+"
+        + re.escape(f"{PART_MARKER}{dst.suffix}")
     )
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(dst.parent))
     except OSError:

@@ -278,9 +278,7 @@ def _judge_log(
         return
     if name == decoder and any(k in text for k in _CONCEALED):
         log.found(f"the decoder reports near video packet {packet}: {text}", packet=packet)
-    elif name and name in demuxer.split(","):
-        log.found(f"the demuxer reports after video packet {packet}: {text}", packet=packet)
-    elif name == demuxer:
+    elif (name and name in demuxer.split(",")) or name == demuxer:
         log.found(f"the demuxer reports after video packet {packet}: {text}", packet=packet)
 
 
@@ -340,16 +338,13 @@ def first_frame(src: str, index: int) -> FirstFrame:
         return FirstFrame()
     try:
         with av.open(src, "r") as c:
-            stream = c.streams[index]
-            for packet in c.demux(stream):
+            stream: Any = c.streams[index]
+            for packet in c.demux(stream):  # ends with the packets that flush the decoder
+                frame: Any
                 for frame in packet.decode():
                     return FirstFrame(
                         frame_orientation(frame), frame.pts is not None, frame.interlaced_frame
                     )
-            for frame in stream.decode(None):
-                return FirstFrame(
-                    frame_orientation(frame), frame.pts is not None, frame.interlaced_frame
-                )
     except av.FFmpegError:
         pass
     return FirstFrame()

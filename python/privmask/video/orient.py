@@ -100,9 +100,9 @@ def orientation_of(side_data: bytes | None) -> Orientation:
 
 def frame_orientation(frame: Any) -> Orientation:
     """The orientation of a decoded ``av.VideoFrame`` (from its ``DISPLAYMATRIX`` side data)."""
-    import av
+    from av.sidedata.sidedata import Type
 
-    data = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    data = frame.side_data.get(Type.DISPLAYMATRIX)
     return orientation_of(None if data is None else bytes(data))
 
 

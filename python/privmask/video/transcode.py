@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -46,10 +46,10 @@ from privmask.video.decode import (
 )
 from privmask.video.encode import (
     EncoderPlan,
+    can_copy,
     close_quietly,
     ffmpeg_reason,
     open_output,
-    can_copy,
     start_encoding,
 )
 from privmask.video.formats import Conversion
@@ -89,7 +89,7 @@ class SourceInfo:
     """The container's frame count, or an estimate from duration and rate (``None``: unknown)."""
     creation_time: datetime | None
     """The file's ``creation_time`` (UTC by convention), the recording start by default."""
-    orientation: Orientation = Orientation()
+    orientation: Orientation = field(default_factory=Orientation)
     """How the picture is displayed: masks drawn on the displayed picture must be mapped
     onto the coded one (:func:`privmask.video.orient.displayed_masks`)."""
     conversion: Conversion | None = None
