@@ -73,7 +73,7 @@ def make_source(path: Path, width: int, height: int, frames: int) -> float:
         s = out.add_stream(
             "libx264",
             rate=FPS,
-            options={"preset": "veryfast", "maxrate": str(SOURCE_RATE), "bufsize": "32M"},
+            options={"preset": "veryfast", "maxrate": str(SOURCE_RATE), "bufsize": "8M"},
         )
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
         s.bit_rate = SOURCE_RATE * width * height // (1920 * 1080)

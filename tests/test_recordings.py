@@ -179,13 +179,21 @@ def lavfi(dst: Path, *args: str, frames: int = 50, size: str = "64x48") -> None:
         ("clock.ts", ("-c:v", "libx264", "-output_ts_offset", "24551")),
         ("edit-list.mp4", ("-c:v", "libx264", "-output_ts_offset", "3")),
         ("bframes.mkv", ("-c:v", "libx264", "-bf", "3")),
+        ("cut-mid-gop.mp4", ("-c:v", "libx264", "-g", "50", "-bf", "2")),
     ],
 )
 def test_frames_are_timed_from_the_first_frame_not_from_pts_zero(
     tmp_path: Path, name: str, args: tuple[str, ...]
 ) -> None:
     src, dst = tmp_path / name, tmp_path / ("out" + Path(name).suffix)
-    lavfi(src, *args)
+    lavfi(src, *args, frames=50 if name != "cut-mid-gop.mp4" else 63)
+    if name == "cut-mid-gop.mp4":
+        # Cut without re-encoding 0.52 s in: an edit list hides the frames before the cut,
+        # which are still stored (with negative times) since the picture needs them.
+        whole, src = src, tmp_path / "cut.mp4"
+        ffmpeg("-ss", "0.52", "-i", whole, "-c", "copy", src)
+        with av.open(str(src)) as c:
+            assert min(p.pts for p in c.demux(video=0) if p.size) < 0
     if name == "clock.ts":
         assert float(stream(src)["start_time"]) > 24551  # the case: a clock far from zero
     top = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 1, 0.5), BLACK)])

@@ -332,10 +332,11 @@ class FirstFrame:
 
 def first_frame(src: str, index: int) -> FirstFrame:
     """Decodes the first picture of stream ``index`` of the file ``src`` (opened on its own, so
-    the main read starts untouched). A stream (URL) is not opened twice: defaults are returned.
+    the main read starts untouched). A stream (URL, pipe, device) is not opened twice: it gets
+    the defaults (shown as coded, timed, progressive).
     Damage here is left for the main read to report."""
-    if is_url(src):
-        return FirstFrame()
+    if is_url(src) or not os.path.isfile(src):
+        return FirstFrame()  # a stream or a pipe: reading it twice would lose its start
     try:
         with av.open(src, "r") as c:
             stream: Any = c.streams[index]

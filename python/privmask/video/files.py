@@ -134,8 +134,12 @@ def mask_file(
     timeline's first version raises :class:`NoMasksInForceError` (never "no masks").
 
     ``lifted=True`` skips liftable masks. ``codec`` is an FFmpeg encoder name (default: the
-    source's codec if this FFmpeg can encode it, else the container's default); ``quality`` its
-    CRF; ``encoder_options`` further encoder options (``{"preset": "ultrafast"}``). Audio is
+    source's codec if this FFmpeg can encode it and the container can carry it, else the
+    container's default); ``quality`` its CRF (default for libx264/libx265: CRF 16/18 capped at
+    1.3x the source's bit rate, see :mod:`privmask.video.encode`); ``encoder_options`` further
+    encoder options (``{"preset": "ultrafast"}``). Pixel formats the engine does not mask
+    (``yuvj422p``, 10-bit 4:2:2/4:4:4, ...) are converted for masking and back, as
+    :mod:`privmask.video.formats` lists; :attr:`MaskReport.converted` says so. Audio is
     copied unchanged with ``keep_audio=True``, else dropped; see the module docstring for what
     else is kept and dropped. ``progress`` shows a progress bar on a terminal.
 
