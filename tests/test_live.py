@@ -31,16 +31,14 @@ import numpy as np
 import pytest
 
 import privmask as pm
+from privmask.cli.live import is_live_source, run_live
 from privmask.cli.main import build_parser
 from privmask.errors import SettingsError, VideoError
 from privmask.video.live import (
     LiveReport,
     Reconnect,
     Segment,
-    add_live_options,
-    is_live_source,
     mask_live,
-    run_live,
 )
 from privmask.video.segments import (
     NS,
@@ -402,11 +400,8 @@ def test_bad_settings_fail_before_anything_is_written(tmp_path: Path) -> None:
 
 
 def _live_parser() -> argparse.ArgumentParser:
-    """``privmask mask`` with the live options added, as the CLI is to wire them."""
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    add_live_options(sub.choices["mask"])
-    return parser
+    """``privmask``'s parser: ``mask`` carries the live options."""
+    return build_parser()
 
 
 def test_cli_sigterm_finishes_the_segment_and_exits_cleanly(

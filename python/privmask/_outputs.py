@@ -4,8 +4,10 @@ The policy (for masked videos, redaction sidecars, exports and their manifests, 
 mask sets and timelines):
 
 1. the content is written to a new file beside the destination (same directory, so the final
-   rename is atomic), named ``.<name>.<random>.part<suffix>`` so a leftover of a killed run is
-   recognisable and never mistaken for a finished output;
+   rename is atomic), named ``.<name>.<pid>-<random>.part<suffix>`` so a leftover of a killed
+   run is recognisable, never mistaken for a finished output, and tied to the process that
+   wrote it: the next run on the same destination removes the leftovers whose process is gone
+   (:func:`sweep_leftovers`);
 2. the file is flushed and ``fsync``'d: its data is on disk before its name is;
 3. it is renamed over the destination (``os.replace``: readers see the old file or the new one,
    never a partial one);
@@ -14,8 +16,9 @@ mask sets and timelines):
    any other failure is raised, as for the steps before.
 
 On any failure before the rename, the temporary file is removed and the destination is left as
-it was. New files get the mode the process's umask gives (as FFmpeg's outputs do), unless
-``private=True`` (``0600``: plaintext staged for encryption, unmasked review material).
+it was. New files get the mode the process's umask gives and a replaced file keeps its mode (as
+FFmpeg's outputs do), unless ``private=True`` (``0600``: plaintext staged for encryption,
+unmasked review material).
 
 This module is private to the package; its names are shared by the rooms that write files.
 """
@@ -25,11 +28,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
-__all__ = ["PART_MARKER", "atomic_output", "fsync_dir", "publish", "temp_beside", "write_atomic"]
+__all__ = [
+    "PART_MARKER",
+    "Stopped",
+    "atomic_output",
+    "fsync_dir",
+    "private_dir",
+    "publish",
+    "stop_on_signals",
+    "sweep_leftovers",
+    "temp_beside",
+    "write_atomic",
+]
 
 PART_MARKER = ".part"
 """What every temporary output's name contains before its suffix."""
@@ -44,9 +62,53 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def sweep_leftovers(dst: Path) -> list[Path]:
+    """Removes the temporary files a killed run left for ``dst``: exactly the names
+    :func:`temp_beside` gives for this destination, ``.<name>.<pid>-<random>.part<suffix>``,
+    whose process no longer exists. Returns what was removed. Files of live processes (another
+    run writing the same destination now) and anything else are left alone."""
+    pattern = re.compile(
+        re.escape(f".{dst.name}.")
+        + r"(\d+)-[A-Za-z0-9_]+"
+        + re.escape(f"{PART_MARKER}{dst.suffix}")
+    )
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(dst.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        if m is None or not entry.is_file(follow_symlinks=False) or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another run's sweep got there first
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def private_dir(parent: Path) -> Path:
+    """A new directory in ``parent`` only this user can enter (``0700``), for plaintext that
+    must never be readable by others, not even for a moment."""
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f".privmask.{os.getpid()}-"))
+
+
 def temp_beside(dst: Path, *, private: bool = False) -> Path:
     """A new empty file in ``dst``'s directory with ``dst``'s extension (FFmpeg picks the
-    container from it), created with the umask's mode (``0600`` if ``private``).
+    container from it), created with the umask's mode, or ``dst``'s own mode when it exists
+    (``0600`` if ``private``). Leftovers of killed runs on ``dst`` are swept first.
 
     Raises ``IsADirectoryError`` when ``dst`` is a directory, ``FileNotFoundError`` when its
     directory does not exist, ``NotADirectoryError``, or ``PermissionError``."""
@@ -62,8 +124,9 @@ def temp_beside(dst: Path, *, private: bool = False) -> Path:
             errno.ENOTDIR, "the destination's parent is not a directory", str(parent)
         )
     try:
+        sweep_leftovers(dst)
         fd, name = tempfile.mkstemp(
-            dir=parent, prefix=f".{dst.name}.", suffix=f"{PART_MARKER}{dst.suffix}"
+            dir=parent, prefix=f".{dst.name}.{os.getpid()}-", suffix=f"{PART_MARKER}{dst.suffix}"
         )
     except PermissionError as e:
         raise PermissionError(
@@ -71,7 +134,11 @@ def temp_beside(dst: Path, *, private: bool = False) -> Path:
         ) from e
     try:
         if not private:
-            os.fchmod(fd, 0o666 & ~_umask())
+            try:
+                mode = stat.S_IMODE(os.stat(dst).st_mode) & 0o777
+            except OSError:
+                mode = 0o666 & ~_umask()
+            os.fchmod(fd, mode)
     finally:
         os.close(fd)
     return Path(name)
@@ -116,3 +183,44 @@ def write_atomic(dst: str | os.PathLike[str], data: bytes | str, *, private: boo
     payload = data.encode() if isinstance(data, str) else data
     with atomic_output(dst, private=private) as tmp:
         tmp.write_bytes(payload)
+
+
+# --- stopping cleanly --------------------------------------------------------------------------
+
+
+class Stopped(SystemExit):
+    """The process was asked to stop by a signal (SIGTERM from ``docker stop`` or systemd,
+    SIGHUP from a closed terminal); raised in the main thread by :func:`stop_on_signals` so
+    every ``finally`` runs and no temporary output remains. ``code`` is ``128 + signum``, the
+    shell's convention, and ``signal_name`` names the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP),
+) -> Iterator[None]:
+    """Within the block, ``signals`` raise :class:`Stopped` in the main thread instead of
+    killing the process outright; SIGINT keeps raising ``KeyboardInterrupt``. For programs (the
+    command line): a library never installs signal handlers. The previous handlers come back
+    when the block ends. Outside the main thread it does nothing (Python allows handlers only
+    there)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -37,6 +37,7 @@ from privmask.cli.common import (
     usage_error,
     warn,
 )
+from privmask.cli.live import add_live_options, is_live_source, run_live
 
 __all__ = ["add_parser", "report_json", "run"]
 
@@ -121,6 +122,7 @@ def add_parser(subparsers: Subparsers) -> None:
         help="print a JSON summary on stdout instead of the lines (for scripts)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    add_live_options(p)
 
 
 def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
@@ -155,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
     from privmask.masks.poses import PoseTrack
     from privmask.masks.sniff import load_mask_file
 
+    if args.paths and is_live_source(str(args.paths[0])):
+        if (message := missing_av("mask")) is not None:
+            return fail(message)
+        return run_live(args)  # URL OUT_DIR: clock-aligned segments or HLS
     pairs = outputs(args, "mask")
     if args.poses is not None and len(pairs) > 1:
         usage_error(

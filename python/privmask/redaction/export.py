@@ -28,13 +28,13 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from privmask._outputs import publish, write_atomic
+from privmask._outputs import private_dir, publish, temp_beside
 from privmask.errors import LiftDeniedError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.styles import Grade
@@ -88,6 +88,15 @@ def _plain_suffix(dst: Path, encrypted: bool, container: str | None) -> str:
         return dst.suffix
     inner = Path(dst.stem).suffix if dst.suffix in _ENCRYPTED_SUFFIXES else dst.suffix
     return inner or ".mp4"
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _sha256(path: Path) -> str:
@@ -147,8 +156,12 @@ def export(
 
     ``password`` encrypts the output (:func:`privmask.decrypt` reverses it); the container is
     then chosen by ``container`` or the extension before ``.enc`` (``clip.mp4.enc``), default
-    mp4. The unencrypted masked video is staged in ``workdir`` (default: ``dst``'s directory;
-    point it at a local disk when ``dst`` is removable media) and removed after encryption.
+    mp4. The unencrypted masked video is staged inside a private (``0700``) directory made in
+    ``workdir`` (default: ``dst``'s directory; point it at a local disk when ``dst`` is
+    removable media), so no other user can read it at any moment, and removed after
+    encryption. The video, the manifest and the audit record are published together: a
+    failure before the end leaves none of them (a manifest path equal to ``dst`` or ``src`` is
+    refused with ``ValueError`` before any work).
 
     ``manifest`` is ``True`` (write ``<dst>.manifest.json``), a path, or ``False``. ``codec``,
     ``quality`` (CRF) and ``keep_audio`` are passed to :func:`privmask.video.mask_file`.
@@ -211,11 +224,27 @@ def export(
 
     encrypted = password is not None
     suffix = _plain_suffix(dst_p, encrypted, container)
-    token = secrets.token_hex(6)
-    stage_dir = Path(workdir) if (workdir is not None and encrypted) else dst_p.parent
-    plain = stage_dir / f".{dst_p.name}.{token}.plain{suffix}"
-    sealed = dst_p.parent / f".{dst_p.name}.{token}.sealed"
+    if manifest_p is not None and _same_path(manifest_p, dst_p):
+        raise ValueError(
+            f"the manifest path {manifest_p} is the output itself: the manifest would "
+            "overwrite the video; give another path (default: OUT.manifest.json)"
+        )
+    if manifest_p is not None and _same_path(manifest_p, Path(src)):
+        raise ValueError(f"the manifest path {manifest_p} is the source itself")
+    # Staging (issue 13): nothing is published until the video, its manifest and the audit
+    # record all exist. An unencrypted export is staged beside dst under a temporary name; the
+    # plaintext of an encrypted one only ever exists inside a private (0700) directory, in
+    # workdir or beside dst, so no other user can read it at any moment.
+    private: Path | None = None
+    plain: Path | None = None
+    staged: Path | None = None
+    staged_manifest: Path | None = None
     try:
+        if encrypted:
+            private = private_dir(Path(workdir) if workdir is not None else dst_p.parent)
+            plain = private / f"plain{suffix}"
+        else:
+            plain = temp_beside(dst_p.with_suffix(suffix) if suffix != dst_p.suffix else dst_p)
         report = mask_file(
             src,
             plain,
@@ -228,12 +257,10 @@ def export(
             keep_audio=keep_audio,
             progress=progress,
         )
+        staged = plain
         if password is not None:
-            crypto.encrypt(plain, sealed, password)
-            plain.unlink()
-            staged = sealed
-        else:
-            staged = plain
+            staged = temp_beside(dst_p)
+            crypto.encrypt(plain, staged, password)
         used: list[dict[str, Any]] = []
         burned: list[Grade] = []
         for u in report.versions:
@@ -271,6 +298,10 @@ def export(
             "lift": None,
             "audit": None,
         }
+        if manifest_p is not None:
+            # The manifest's place is taken (and checked: directory, permissions) before the
+            # audit record is written; its content names that record, so it is written after.
+            staged_manifest = temp_beside(manifest_p)
         if log is not None:
             # Recorded before the file is published: an export the log cannot record is not
             # made. The log is internal, so it may name the source; the manifest does not.
@@ -296,10 +327,21 @@ def export(
             doc["audit"] = {"record": record["seq"], "hash": record["hash"]}
             if lift is not None:
                 doc["lift"] = {"id": lift.id, "approved": lift.approver is not None}
+        if staged_manifest is not None:
+            with open(staged_manifest, "w", encoding="utf-8") as f:
+                f.write(json.dumps(doc, indent=2) + "\n")
+        # Only renames in the destination's directory remain: the video, then its manifest.
         publish(staged, dst_p)
+        staged = None
+        if staged_manifest is not None and manifest_p is not None:
+            publish(staged_manifest, manifest_p)
+            staged_manifest = None
     finally:
-        plain.unlink(missing_ok=True)
-        sealed.unlink(missing_ok=True)
-    if manifest_p is not None:
-        write_atomic(manifest_p, json.dumps(doc, indent=2) + "\n")
+        for leftover in (staged, staged_manifest):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+        if plain is not None and not encrypted:
+            plain.unlink(missing_ok=True)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
     return ExportResult(dst_p, manifest_p, doc)

@@ -1,8 +1,12 @@
 """Video plumbing: masking whole recordings (files, batches on any executor, raw-video pipes).
 
-Modules: :mod:`~privmask.video.decode` (opening and decoding sources), :mod:`~privmask.video.encode`
-(encoders and containers), :mod:`~privmask.video.transcode` (the one reader -> callback -> writer
-path), :mod:`~privmask.video.files` (``mask_file``, batches), :mod:`~privmask.video.raw` (pipes),
+Modules: :mod:`~privmask.video.decode` (opening and decoding sources, damage),
+:mod:`~privmask.video.encode` (encoders, containers, quality defaults),
+:mod:`~privmask.video.orient` (rotated and mirrored recordings),
+:mod:`~privmask.video.formats` (pixel formats converted for masking),
+:mod:`~privmask.video.pipeline` (the three threads), :mod:`~privmask.video.transcode` (the one
+reader -> callback -> writer path), :mod:`~privmask.video.files` (``mask_file``, batches),
+:mod:`~privmask.video.raw` (pipes),
 :mod:`~privmask.video.live` (``mask_live``: live streams into segments or HLS) with
 :mod:`~privmask.video.segments` (its writer).
 

@@ -3,19 +3,33 @@ stream, and demuxing + decoding with damage reported (never concealed)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
-from privmask.engine.frame import FORMATS
-from privmask.errors import FrameFormatError, VideoError
+from privmask.errors import VideoError
+from privmask.video.formats import Conversion, conversion_for
+from privmask.video.orient import Orientation, frame_orientation
 
-__all__ = ["creation_time", "decode_video", "is_url", "open_source", "video_stream"]
+__all__ = [
+    "DamageLog",
+    "FirstFrame",
+    "creation_time",
+    "declared_seconds",
+    "decode_video",
+    "first_frame",
+    "is_url",
+    "open_source",
+    "video_stream",
+]
 
 
 def is_url(src: str) -> bool:
@@ -52,68 +66,220 @@ def creation_time(container: Any, stream: Any) -> datetime | None:
     return None
 
 
+@dataclass
+class DamageLog:
+    """Where damage found while reading goes: with ``accept=False`` (the default) the first
+    damage raises :class:`VideoError`; with ``accept=True`` it is listed in :attr:`lost` and
+    the readable frames go on (concealed by the decoder where FFmpeg conceals)."""
+
+    src: str
+    accept: bool = False
+    lost: list[str] = field(default_factory=list)
+
+    def found(self, what: str, *, packet: int | None = None, frame: int | None = None) -> None:
+        if not self.accept:
+            raise VideoError(
+                f"{self.src}: {what} (damaged or truncated input); nothing was written, since "
+                "the output would be silently shorter or show concealed pictures: repair the "
+                "file, or pass accept_damage=True (--accept-damage) to mask what can be decoded "
+                "and have the report list what was lost",
+                packet=packet,
+                frame=frame,
+            )
+        self.lost.append(what)
+
+
+# Decoder messages that mean a picture was concealed (others, such as H.264's "co located POCs
+# unavailable", also appear on intact streams).
+_CONCEALED = ("error while decoding", "concealing", "corrupt", "missing picture")
+
+
+def _seconds(pts: int | None, time_base: Any) -> str:
+    return "?" if pts is None or not time_base else f"{float(pts * time_base):.3f} s"
+
+
+def declared_seconds(inp: Any, video: Any) -> Fraction | None:
+    """How long the container says the video stream is (MP4's track duration, Matroska's
+    ``DURATION`` tag or segment duration), or ``None`` where it is not declared but estimated
+    (MPEG-TS/PS, raw streams)."""
+    if video.duration and video.time_base:
+        return Fraction(video.duration) * Fraction(video.time_base)
+    tag = video.metadata.get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
+        except ValueError:
+            return None
+    if inp.format.name.startswith("matroska") and inp.duration:
+        return Fraction(inp.duration, 1_000_000)
+    return None
+
+
+def _check_end(src: str, inp: Any, video: Any, got: Fraction | None, damage: DamageLog) -> None:
+    """Truncation a demuxer does not report: a file shorter than it declares, or an MPEG-TS
+    that ends inside a transport packet."""
+    declared = declared_seconds(inp, video)
+    rate = video.average_rate or video.guessed_rate
+    if declared is not None and got is not None:
+        slack = max(Fraction(3) / Fraction(rate) if rate else Fraction(0), Fraction(1, 4))
+        if declared - got > slack:
+            frames = f", about {round((declared - got) * Fraction(rate))} frames" if rate else ""
+            damage.found(
+                f"the video ends at {float(got):.3f} s but the file declares "
+                f"{float(declared):.3f} s: {float(declared - got):.3f} s missing{frames}"
+            )
+    if inp.format.name == "mpegts" and not is_url(src):
+        size = os.path.getsize(src)
+        if size % 188 and size % 192 and size % 204:
+            damage.found(f"the file ends inside a transport packet (at byte {size}): cut short")
+
+
 def decode_video(
-    src: str, inp: Any, video: Any, audio: Iterable[Any] = (), *, writable: bool = True
+    src: str,
+    inp: Any,
+    video: Any,
+    audio: Iterable[Any] = (),
+    *,
+    writable: bool = True,
+    damage: DamageLog | None = None,
+    convert: Conversion | None = None,
 ) -> Iterator[Any]:
     """Demuxes ``inp`` and yields, in file order, the decoded pictures of ``video`` (ready to be
-    masked in place unless ``writable=False``) and the packets of the ``audio`` streams.
+    masked in place unless ``writable=False``; converted with ``convert`` when given) and the
+    packets of the ``audio`` streams.
 
-    Raises :class:`VideoError` naming the packet for input that cannot be decoded, including
-    damage FFmpeg would skip quietly: with frame threading a decoder drops a damaged picture
-    without an error, and a demuxer stops at the first unreadable byte of a truncated file.
+    Damage is never concealed quietly: a packet the demuxer marks corrupt, a picture the decoder
+    concealed, a packet that cannot be decoded, a file shorter than it declares, an MPEG-TS cut
+    inside a transport packet. Each goes to ``damage`` (default: a strict :class:`DamageLog`,
+    which raises :class:`VideoError` naming the packet or frame and its time).
     """
+    log = damage if damage is not None else DamageLog(src)
+    tb = video.time_base
     packets = 0
     # Packets not yet seen as a picture, pts -> index. With frame threading a decoder reports an
     # error a few packets late, so the oldest packet still waiting for its picture is the one
     # that failed.
     waiting: dict[int, int] = {}
     decodable, frames, interlaced = 0, 0, False
-    try:
-        for packet in inp.demux([video, *audio]):
-            if packet.stream.index != video.index:
-                if packet.dts is not None:  # not a demuxer's end-of-stream marker
-                    yield packet
-                continue
-            if packet.size:
-                if not packet.is_discard:
-                    decodable += 1
-                    if packet.pts is not None:
-                        waiting[packet.pts] = packets
-                packets += 1
-            try:
-                decoded = packet.decode()
-            except av.FFmpegError as e:
-                raise _undecodable(src, waiting, packets - 1, packet.pts, str(e)) from e
-            for frame in decoded:
-                frames += 1
-                interlaced = interlaced or frame.interlaced_frame
-                if frame.pts is not None:
-                    waiting.pop(frame.pts, None)
-                # The decoder may still read this picture as a reference for later frames
-                # (H.264 and friends hand out references to their own buffers): masking it in
-                # place would smear the masks into frames decoded after it. This copies only
-                # when the buffer is shared, and runs in the reader to overlap with masking.
-                if writable:
-                    frame.make_writable()
-                yield frame
-    except av.FFmpegError as e:
-        raise VideoError(
-            f"{src}: cannot read the packet after video packet {packets - 1} (corrupt or "
-            f"truncated input): {e}",
-            packet=packets,
-        ) from e
+    first_pts: int | None = None
+    last_pts: int | None = None
+    seen_logs = 0
+    decoder = str(video.codec_context.name)
+    with _read_logs() as logs:
+        try:
+            for packet in inp.demux([video, *audio]):
+                if packet.stream.index != video.index:
+                    if packet.dts is not None:  # not a demuxer's end-of-stream marker
+                        yield packet
+                    continue
+                if packet.size:
+                    if packet.is_corrupt:
+                        log.found(
+                            f"video packet {packets} (at {_seconds(packet.pts, tb)}) is marked "
+                            "corrupt by the demuxer",
+                            packet=packets,
+                        )
+                    if not packet.is_discard:
+                        decodable += 1
+                        if packet.pts is not None:
+                            waiting[packet.pts] = packets
+                    packets += 1
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError as e:
+                    err = _undecodable(src, waiting, packets - 1, packet.pts, str(e))
+                    if not log.accept:
+                        raise err from e
+                    log.lost.append(str(err).removeprefix(f"{src}: "))
+                    waiting.clear()
+                    continue
+                for message in logs[seen_logs:]:
+                    _judge_log(message, decoder, inp.format.name, packets - 1, log)
+                seen_logs = len(logs)
+                for frame in decoded:
+                    if frame.is_corrupt:
+                        log.found(
+                            f"frame {frames} (at {_seconds(frame.pts, tb)}) was decoded with "
+                            "errors and concealed",
+                            frame=frames,
+                        )
+                    frames += 1
+                    interlaced = interlaced or frame.interlaced_frame
+                    if frame.pts is not None:
+                        waiting.pop(frame.pts, None)
+                        first_pts = frame.pts if first_pts is None else min(first_pts, frame.pts)
+                        last_pts = frame.pts if last_pts is None else max(last_pts, frame.pts)
+                    if convert is not None:
+                        frame = convert.to_masked(frame)
+                    # The decoder may still read this picture as a reference for later frames
+                    # (H.264 and friends hand out references to their own buffers): masking it
+                    # in place would smear the masks into frames decoded after it. This copies
+                    # only when the buffer is shared, and runs in the reader to overlap with
+                    # masking.
+                    elif writable:
+                        frame.make_writable()
+                    yield frame
+        except av.FFmpegError as e:
+            err = VideoError(
+                f"{src}: cannot read the packet after video packet {packets - 1} (corrupt or "
+                f"truncated input): {e}",
+                packet=packets,
+            )
+            if not log.accept:
+                raise err from e
+            log.lost.append(str(err).removeprefix(f"{src}: "))
+        for message in logs[seen_logs:]:
+            _judge_log(message, decoder, inp.format.name, packets - 1, log)
     listed = video.frames
     if listed and packets < listed:
-        raise VideoError(
-            f"{src}: the container lists {listed} video frames but only {packets} could be "
-            "read (truncated or corrupt input)",
+        log.found(
+            f"the container lists {listed} video frames but only {packets} could be read",
             packet=packets,
         )
     # Progressive video is one picture per packet; field-coded video may use two.
     if decodable > frames and not interlaced:
-        raise _undecodable(
+        err = _undecodable(
             src, waiting, None, None, f"{decodable - frames} of {packets} gave no picture"
         )
+        if not log.accept:
+            raise err
+        log.lost.append(str(err).removeprefix(f"{src}: "))
+    got = None
+    if first_pts is not None and last_pts is not None and tb:
+        rate = video.average_rate or video.guessed_rate
+        period = Fraction(1) / Fraction(rate) if rate else Fraction(0)
+        start = Fraction(video.start_time or 0) * Fraction(tb) if video.start_time else 0
+        got = Fraction(last_pts) * Fraction(tb) + period - max(Fraction(0), Fraction(start))
+    _check_end(src, inp, video, got, log)
+
+
+@contextlib.contextmanager
+def _read_logs() -> Iterator[list[tuple[int, str, str]]]:
+    """FFmpeg's error messages from every thread while reading (decoders report concealment
+    from their own threads)."""
+    previous, repeated = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)  # the same damage in the next file is damage too
+    try:
+        with av.logging.Capture(local=False) as logs:
+            yield logs
+    finally:
+        av.logging.set_level(previous)
+        av.logging.set_skip_repeated(repeated)
+
+
+def _judge_log(
+    message: tuple[int, str, str], decoder: str, demuxer: str, packet: int, log: DamageLog
+) -> None:
+    level, name, text = message
+    text = text.strip()
+    if level > av.logging.ERROR or not text:
+        return
+    if name == decoder and any(k in text for k in _CONCEALED):
+        log.found(f"the decoder reports near video packet {packet}: {text}", packet=packet)
+    elif (name and name in demuxer.split(",")) or name == demuxer:
+        log.found(f"the demuxer reports after video packet {packet}: {text}", packet=packet)
 
 
 def _undecodable(
@@ -134,9 +300,10 @@ def open_source(src: str, dst: Path) -> Any:
     return _open_input(src)
 
 
-def video_stream(src: str, inp: Any) -> tuple[Any, str]:
-    """The first video stream of ``inp`` (threaded decoding on) and its pixel format, checked: a
-    decoder exists, the header is readable, privmask masks the format."""
+def video_stream(src: str, inp: Any) -> tuple[Any, str, Conversion | None]:
+    """The first video stream of ``inp`` (threaded decoding on), its pixel format, and the
+    conversion it needs before masking (:mod:`privmask.video.formats`), checked: a decoder
+    exists, the header is readable, privmask masks or converts the format."""
     if not inp.streams.video:
         raise VideoError(f"{src}: no video stream")
     video = inp.streams.video[0]
@@ -150,8 +317,35 @@ def video_stream(src: str, inp: Any) -> tuple[Any, str]:
             "corrupt input"
         )
     fmt: str = icc.format.name
-    if fmt not in FORMATS:
-        raise FrameFormatError(
-            f"{src}: {fmt} video is not supported; privmask masks {', '.join(FORMATS)}"
-        )
-    return video, fmt
+    return video, fmt, conversion_for(src, fmt)
+
+
+@dataclass(frozen=True)
+class FirstFrame:
+    """What only a decoded picture tells: how it is displayed, whether frames carry times,
+    whether it is interlaced."""
+
+    orientation: Orientation = field(default_factory=Orientation)
+    timed: bool = True
+    interlaced: bool = False
+
+
+def first_frame(src: str, index: int) -> FirstFrame:
+    """Decodes the first picture of stream ``index`` of the file ``src`` (opened on its own, so
+    the main read starts untouched). A stream (URL, pipe, device) is not opened twice: it gets
+    the defaults (shown as coded, timed, progressive).
+    Damage here is left for the main read to report."""
+    if is_url(src) or not os.path.isfile(src):
+        return FirstFrame()  # a stream or a pipe: reading it twice would lose its start
+    try:
+        with av.open(src, "r") as c:
+            stream: Any = c.streams[index]
+            for packet in c.demux(stream):  # ends with the packets that flush the decoder
+                frame: Any
+                for frame in packet.decode():
+                    return FirstFrame(
+                        frame_orientation(frame), frame.pts is not None, frame.interlaced_frame
+                    )
+    except av.FFmpegError:
+        pass
+    return FirstFrame()

@@ -8,12 +8,15 @@ frame was recorded, and encodes the result, on the one transcode path
 pool, or a Dask cluster's executor).
 
 What is kept and what is dropped: the output has the same frames (count and ``pts``), time base
-(where the container allows it: Matroska always counts in milliseconds), frame rate,
-resolution, pixel format and colour tags. Container and stream metadata, chapters, data and
-subtitle streams, attachments and any further video streams are dropped, so an exported clip
-carries no links back to its source; audio streams are copied unchanged only with
-``keep_audio=True``. The output is written to a temporary file beside ``dst`` and renamed into
-place only when complete: on failure no partial file remains.
+(where the container and encoder allow it: Matroska always counts in milliseconds, MPEG-1/2/4
+Part 2 in frame periods), frame rate, resolution, pixel format, colour tags, sample aspect
+ratio, display matrix (rotation and mirroring) and field order. Container and stream metadata,
+chapters, data and subtitle streams, attachments and any further video streams are dropped, so
+an exported clip carries no links back to its source, and every dropped stream is listed in
+:attr:`MaskReport.dropped`; audio streams are copied unchanged only with ``keep_audio=True``
+(those the output container cannot carry are listed as dropped). The output is written to a
+temporary file beside ``dst`` and renamed into place only when complete: on failure no
+partial file remains.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -38,6 +41,7 @@ from privmask.errors import FrameFormatError, LiftDeniedError, VideoError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
+from privmask.video.orient import displayed_masks
 from privmask.video.transcode import FrameCallback, SourceInfo, transcode_file
 
 __all__ = ["MaskJob", "MaskReport", "Masks", "VersionUse", "mask_file", "mask_files", "run_job"]
@@ -62,6 +66,15 @@ class MaskReport:
     """``host:pid`` of the process that did the work (useful when it ran on a cluster)."""
     failed_closed: tuple[int, ...] = ()
     """Frames masked whole because scene-locked masks had no current pose (PTZ, issue 6)."""
+    dropped: tuple[str, ...] = ()
+    """The source's streams not in the output (a dash cam's rear camera, subtitles, ...), each
+    with the reason."""
+    damage: tuple[str, ...] = ()
+    """What damaged input cost (only with ``accept_damage=True``; otherwise damage raises)."""
+    converted: str | None = None
+    """The pixel-format conversion done for masking, in words (``None``: masked as decoded)."""
+    orientation: str | None = None
+    """The display rotation/mirroring the masks were mapped through and the output keeps."""
 
     def summary(self) -> str:
         """One line per file, as the CLI prints it."""
@@ -77,9 +90,19 @@ class MaskReport:
             if self.failed_closed
             else ""
         )
+        notes = "".join(
+            f"; {note}"
+            for note in (
+                self.orientation,
+                self.converted,
+                f"{len(self.dropped)} streams dropped" if self.dropped else None,
+                f"DAMAGED INPUT: {'; '.join(self.damage)}" if self.damage else None,
+            )
+            if note
+        )
         return (
             f"{self.src} -> {self.dst}: {self.frames} frames ({self.codec}) in "
-            f"{self.seconds:.1f} s ({rate:.0f} fps); masks {uses or 'none'}{closed}"
+            f"{self.seconds:.1f} s ({rate:.0f} fps); masks {uses or 'none'}{closed}{notes}"
         )
 
 
@@ -101,6 +124,7 @@ def mask_file(
     encoder_options: Mapping[str, str] | None = None,
     poses: PoseTrack | None = None,
     lift_id: str | None = None,
+    accept_damage: bool = False,
 ) -> MaskReport:
     """Masks the video ``src`` into ``dst`` and returns what was done.
 
@@ -114,17 +138,27 @@ def mask_file(
     ``lift_id`` names it (:func:`privmask.export` with ``lift=`` does both and passes it);
     without one, :class:`LiftDeniedError` is raised before anything is read.
 
-    ``codec`` is an FFmpeg encoder name (default: the source's codec if this FFmpeg can encode
-    it, else the container's default); ``quality`` its CRF; ``encoder_options`` further encoder
-    options (``{"preset": "ultrafast"}``). Audio is copied unchanged with ``keep_audio=True``,
-    else dropped; see the module docstring for what else is kept and dropped. ``progress``
-    shows a progress bar on a terminal.
+    ``codec`` is an FFmpeg encoder name (default: the
+    source's codec if this FFmpeg can encode it and the container can carry it, else the
+    container's default); ``quality`` its CRF (default for libx264/libx265: CRF 16/18 capped at
+    1.3x the source's bit rate, see :mod:`privmask.video.encode`); ``encoder_options`` further
+    encoder options (``{"preset": "ultrafast"}``). Pixel formats the engine does not mask
+    (``yuvj422p``, 10-bit 4:2:2/4:4:4, ...) are converted for masking and back, as
+    :mod:`privmask.video.formats` lists; :attr:`MaskReport.converted` says so. Audio is
+    copied unchanged with ``keep_audio=True``, else dropped; see the module docstring for what
+    else is kept and dropped. ``progress`` shows a progress bar on a terminal.
 
     Errors: ``FileNotFoundError`` (no ``src``, or no directory for ``dst``), ``PermissionError``,
     :class:`VideoError` (unreadable or corrupt input, a codec or container FFmpeg cannot handle;
     it names the frame or packet), :class:`FrameFormatError` (a pixel format privmask does not
     mask), :class:`NoMasksInForceError`, ``ValueError`` (bad arguments). On any failure ``dst``
     is left as it was and no temporary file remains.
+
+    Masks are in normalised coordinates of the picture **as displayed**: a rotated or mirrored
+    recording (a phone's display matrix) has them mapped onto the coded picture, and the output
+    keeps the display matrix. Damaged input (corrupt packets, concealed pictures, a file cut
+    short) raises :class:`VideoError` naming where; ``accept_damage=True`` masks what can be
+    decoded and lists what was lost in :attr:`MaskReport.damage`.
 
     ``poses`` places scene-locked masks (PTZ cameras): the pose of each frame is
     ``poses.at(offset)``, the frame's offset after the stream's first frame in seconds. A
@@ -157,7 +191,8 @@ def mask_file(
                 "the recording start (start=, or --start) so each frame gets the masks in force "
                 "when it was recorded"
             )
-        planner = FramePlanner(masks, start=begin, poses=poses, source=src_s)
+        shown = displayed_masks(masks, info.orientation, info.width, info.height, src_s)
+        planner = FramePlanner(shown, start=begin, poses=poses, source=src_s)
         state["planner"], state["start"] = planner, begin
 
         def mask(index: int, av_frame: Any, offset: Fraction | None) -> None:
@@ -188,20 +223,32 @@ def mask_file(
         encoder_options=encoder_options,
         keep_audio=keep_audio,
         progress=progress,
+        accept_damage=accept_damage,
     )
     planner: FramePlanner = state["planner"]
+    versions = planner.versions_used()
+    # The hashes of the masks as given, not of their mapping onto a rotated picture.
+    versions = tuple(replace(u, content_hash=_hash_of(masks, u.index)) for u in versions)
     return MaskReport(
         src=src_s,
         dst=os.fspath(dst),
         frames=result.frames,
-        versions=planner.versions_used(),
+        versions=versions,
         start=state["start"] if planner.schedule.needs_time else None,
         codec=result.codec,
         audio_streams=result.audio_streams,
         seconds=time.perf_counter() - t0,
         worker=_worker_name(),
         failed_closed=tuple(planner.failed_closed),
+        dropped=result.dropped,
+        damage=result.damage,
+        converted=result.converted,
+        orientation=result.orientation,
     )
+
+
+def _hash_of(masks: Masks, index: int) -> str:
+    return masks.content_hash if isinstance(masks, MaskSet) else masks[index].content_hash
 
 
 # --- batches on any executor -------------------------------------------------------------------
@@ -223,6 +270,7 @@ class MaskJob:
     encoder_options: Mapping[str, str] | None = field(default=None, hash=False)
     poses: PoseTrack | None = None
     """The camera's pose track for scene-locked (PTZ) masks, on this file's stream clock."""
+    accept_damage: bool = False
 
 
 def run_job(job: MaskJob, *, progress: bool = False) -> MaskReport:
@@ -239,6 +287,7 @@ def run_job(job: MaskJob, *, progress: bool = False) -> MaskReport:
         progress=progress,
         encoder_options=job.encoder_options,
         poses=job.poses,
+        accept_damage=job.accept_damage,
     )
 
 

@@ -2,28 +2,29 @@
 
 Every job that turns a video into a masked video — :func:`~privmask.video.mask_file`,
 :func:`~privmask.redact_file`, :func:`~privmask.export` (through ``mask_file``) and, with raw
-frames instead of packets, :func:`~privmask.video.mask_raw` — runs here, so containers, timing,
-damage, signals and atomic publishing are handled once.
-
-Why three threads: decoding, masking and encoding each spend nearly all their time in C with
-the GIL released (PyAV wraps ``avcodec_send_packet``/``receive_frame``, ``avcodec_send_frame``
-and ``av_interleaved_write_frame`` in ``nogil``; the privmask kernels detach from Python), so a
-reader thread, the calling thread (the callback: masking) and a writer thread, joined by small
-bounded queues, overlap on a multi-core machine and masking adds little to a transcode's time.
+frames instead of packets, :func:`~privmask.video.mask_raw` — runs here (on the three-stage
+:class:`~privmask.video.pipeline.Pipeline`), so containers, timing, damage, signals and atomic
+publishing are handled once.
 
 **Frame times.** The callback gets each frame's offset in seconds after the stream's first frame:
 ``(pts - first_pts) * time_base`` as an exact :class:`~fractions.Fraction` (edit lists and
 negative starts included, since FFmpeg has applied them to the pts); a stream without timestamps
-(raw Annex-B H.264/HEVC) is timed from its frame rate, ``index / rate``, as FFmpeg does.
+(raw Annex-B H.264/HEVC) is timed from its frame rate, ``index / rate``, as FFmpeg does, and is
+written with those times.
+
+**What is kept.** What ``ffmpeg -i IN -c:v ENC OUT`` keeps of the video stream: size, pixel
+format, frame times, time base (where the container and encoder allow it), rate, colour tags,
+sample aspect ratio, the display matrix (rotation/mirroring) and the field order (interlaced
+video is coded as fields). Audio is copied with ``keep_audio`` when the container can carry it.
+Every stream not written (further video streams, audio not kept or not carried by the container,
+subtitles, data, attachments) is listed in :attr:`TranscodeResult.dropped`.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -35,8 +36,25 @@ from tqdm import tqdm
 from privmask._outputs import publish, temp_beside
 from privmask.engine.planner import Geometry
 from privmask.errors import VideoError
-from privmask.video.decode import creation_time, decode_video, open_source, video_stream
-from privmask.video.encode import close_quietly, open_output
+from privmask.video.decode import (
+    DamageLog,
+    creation_time,
+    decode_video,
+    first_frame,
+    open_source,
+    video_stream,
+)
+from privmask.video.encode import (
+    EncoderPlan,
+    can_copy,
+    close_quietly,
+    ffmpeg_reason,
+    open_output,
+    start_encoding,
+)
+from privmask.video.formats import Conversion
+from privmask.video.orient import Orientation
+from privmask.video.pipeline import QUEUE_FRAMES, Pipeline
 
 __all__ = [
     "QUEUE_FRAMES",
@@ -48,14 +66,6 @@ __all__ = [
     "transcode_file",
 ]
 
-QUEUE_FRAMES = 4
-"""Frames queued between two stages: enough to absorb jitter (a slow keyframe), few enough that
-a 4K pipeline (12 MB a picture, a dozen in flight with the ones each stage holds) stays near
-150 MB."""
-
-_POLL_S = 0.05  # how often a blocked stage looks at the abort flag
-
-
 FrameCallback = Callable[[int, Any, Fraction | None], None]
 """Called on the calling thread for each decoded frame, in order: ``(index, frame, offset)``;
 ``index`` counts from 0, ``frame`` is the ``av.VideoFrame`` (writable in place), ``offset`` the
@@ -64,12 +74,14 @@ frame's time in seconds after the stream's first frame (``None`` when it cannot 
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What is known about a source before its first frame is decoded."""
+    """What is known about a source before its first frame reaches the callback."""
 
     src: str
     width: int
     height: int
+    """The coded picture's size (frames reach the callback as coded, not rotated)."""
     pix_fmt: str
+    """The pixel format the callback gets (after any conversion, see ``conversion``)."""
     codec: str
     time_base: Fraction | None
     rate: Fraction | None
@@ -77,6 +89,11 @@ class SourceInfo:
     """The container's frame count, or an estimate from duration and rate (``None``: unknown)."""
     creation_time: datetime | None
     """The file's ``creation_time`` (UTC by convention), the recording start by default."""
+    orientation: Orientation = field(default_factory=Orientation)
+    """How the picture is displayed: masks drawn on the displayed picture must be mapped
+    onto the coded one (:func:`privmask.video.orient.displayed_masks`)."""
+    conversion: Conversion | None = None
+    """The pixel-format conversion done before the callback (:mod:`privmask.video.formats`)."""
 
 
 @dataclass(frozen=True)
@@ -86,142 +103,14 @@ class TranscodeResult:
     frames: int
     codec: str
     audio_streams: int
-
-
-class _End:
-    """End of stream, passed down the queues after the last frame."""
-
-
-class _Failure:
-    """An error raised in the reader thread, passed down in order to the calling thread."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-class _Drain:
-    """The reader failed: the writer writes what it was given so far, then stops (a pipe keeps
-    the whole frames before a broken one; a file is discarded anyway)."""
-
-
-_END = _End()
-_DRAIN = _Drain()
-
-
-class Pipeline:
-    """Reader thread -> calling thread -> writer thread, joined by bounded queues.
-
-    ``read()`` (an iterator, run on the reader thread) yields frames and pass-through items
-    (audio packets); ``is_frame`` tells them apart. ``process(index, frame)`` runs on the calling
-    thread for frames only. ``write(item)`` and ``finish()`` run on the writer thread; an error
-    there is turned into the error to raise by ``write_error(exc, frame_index_or_None)``. Any
-    stage that fails sets ``abort`` and the others stop at their next queue operation; the first
-    failure is raised by :meth:`run`.
-    """
-
-    def __init__(
-        self,
-        read: Callable[[], Iterable[object]],
-        is_frame: Callable[[object], bool],
-        process: Callable[[int, Any], None],
-        write: Callable[[object], None],
-        finish: Callable[[], None],
-        write_error: Callable[[BaseException, int | None], BaseException],
-        on_frame_done: Callable[[], object] | None = None,
-    ) -> None:
-        self._read = read
-        self._is_frame = is_frame
-        self._process = process
-        self._write = write
-        self._finish = finish
-        self._write_error = write_error
-        self._on_frame_done = on_frame_done
-        self.abort = threading.Event()
-        self.decoded: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
-        self.masked: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
-        self.writer_error: BaseException | None = None
-        self.frames = 0
-
-    def _put(self, q: queue.Queue[object], item: object) -> bool:
-        while not self.abort.is_set():
-            try:
-                q.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _get(self, q: queue.Queue[object]) -> object | None:
-        while not self.abort.is_set():
-            try:
-                return q.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-        return None
-
-    def _reader(self) -> None:
-        try:
-            for item in self._read():
-                if self.abort.is_set() or not self._put(self.decoded, item):
-                    return
-        except BaseException as e:  # a bug, or memory: still reported by the calling thread
-            self._put(self.decoded, _Failure(e))
-        else:
-            self._put(self.decoded, _END)
-
-    def _writer(self) -> None:
-        index = -1
-        try:
-            while True:
-                item = self._get(self.masked)
-                if item is None or isinstance(item, _Drain):
-                    return
-                if isinstance(item, _End):
-                    index = -1
-                    self._finish()
-                    return
-                if self._is_frame(item):
-                    index += 1
-                self._write(item)
-        except BaseException as e:
-            self.writer_error = self._write_error(e, index if index >= 0 else None)
-            self.abort.set()
-
-    def run(self) -> int:
-        """Runs the three stages to the end of the input; returns the number of frames, raises
-        the first failure."""
-        reader = threading.Thread(target=self._reader, name="privmask-decode", daemon=True)
-        writer = threading.Thread(target=self._writer, name="privmask-encode", daemon=True)
-        reader.start()
-        writer.start()
-        finished = False
-        try:
-            while not finished:
-                item = self._get(self.decoded)
-                if item is None:  # only the writer aborts while this thread waits
-                    break
-                if isinstance(item, _Failure):
-                    if self._put(self.masked, _DRAIN):
-                        writer.join()
-                    raise item.error
-                if not isinstance(item, _End) and self._is_frame(item):
-                    self._process(self.frames, item)
-                    self.frames += 1
-                    if self._on_frame_done is not None:
-                        self._on_frame_done()
-                finished = isinstance(item, _End)
-                if not self._put(self.masked, item):
-                    break
-            writer.join()
-            if self.writer_error is not None:
-                raise self.writer_error
-            if not finished:
-                raise VideoError("the pipeline stopped before the end of the video")
-        finally:
-            self.abort.set()
-            reader.join()
-            writer.join()
-        return self.frames
+    dropped: tuple[str, ...] = ()
+    """The source's streams that are not in the output, each with the reason."""
+    damage: tuple[str, ...] = ()
+    """What was lost to damaged input (only with ``accept_damage=True``; else it raises)."""
+    converted: str | None = None
+    """The pixel-format conversion done for masking, in words (``None``: none)."""
+    orientation: str | None = None
+    """The display rotation/mirroring kept on the output, in words (``None``: none)."""
 
 
 def frame_geometry(frame: Any) -> Geometry:
@@ -239,23 +128,80 @@ def _frame_estimate(inp: Any, stream: Any) -> int | None:
     return None
 
 
+def _source_bit_rate(src: str, inp: Any, video: Any) -> int | None:
+    """The video's bit rate in bits/s: declared, else the file's size over its duration less
+    the declared audio rates (an overestimate is harmless: it is only a cap)."""
+    rate = video.bit_rate or video.codec_context.bit_rate
+    if rate:
+        return int(rate)
+    if inp.duration and os.path.isfile(src):
+        total = os.path.getsize(src) * 8 * 1_000_000 // inp.duration
+        audio = sum(int(a.bit_rate or a.codec_context.bit_rate or 0) for a in inp.streams.audio)
+        return int(total - audio) if total > audio else int(total)
+    return None
+
+
 class _Clock:
-    """Frame offsets after the first frame, from pts (or the frame rate when there are none)."""
+    """Frame offsets after the first frame, from pts; a frame without one (raw streams, or a
+    program stream's frames between time stamps) one frame period after the frame before."""
 
     def __init__(self, time_base: Fraction | None, rate: Fraction | None) -> None:
         self.time_base = time_base
-        self.rate = rate
+        self.period = Fraction(1) / Fraction(rate) if rate else None
         self.first: int | None = None
+        self.last: Fraction | None = None
 
     def offset(self, index: int, frame: Any) -> Fraction | None:
         time_base = frame.time_base or self.time_base
         if frame.pts is not None and time_base is not None:
             if self.first is None:
                 self.first = frame.pts
-            return Fraction(frame.pts - self.first) * Fraction(time_base)
-        if self.rate:
-            return Fraction(index) / Fraction(self.rate)
-        return None
+            self.last = Fraction(frame.pts - self.first) * Fraction(time_base)
+        elif self.period is None:
+            return None
+        elif self.last is None:
+            self.last = index * self.period
+        else:
+            self.last += self.period
+        return self.last
+
+
+class _Retimer:
+    """Frame times in the encoder's time base when it is not the source's (MPEG-1/2/4 Part 2
+    count in frame periods; frames without pts are placed at ``index / rate``), kept strictly
+    increasing as encoders require."""
+
+    def __init__(self, plan: EncoderPlan, source_tb: Fraction | None) -> None:
+        self.plan = plan
+        self.source_tb = source_tb
+        self.last: int | None = None
+        self.index = 0
+
+    def stamp(self, frame: Any) -> None:
+        index = self.index
+        self.index += 1
+        if not self.plan.retime:
+            return
+        tb = frame.time_base or self.source_tb
+        if frame.pts is not None and tb:
+            pts = round(Fraction(frame.pts) * Fraction(tb) / self.plan.time_base)
+        elif self.last is not None:
+            pts = self.last + 1
+        else:
+            pts = index
+        if self.last is not None and pts <= self.last:
+            pts = self.last + 1
+        self.last = pts
+        frame.pts, frame.time_base = pts, self.plan.time_base
+
+
+def _describe(stream: Any) -> str:
+    cc = stream.codec_context
+    name = getattr(cc, "name", None) or "unknown codec"
+    extra = ""
+    if stream.type == "video" and getattr(cc, "width", 0):
+        extra = f" {cc.width}x{cc.height}"
+    return f"stream {stream.index} ({stream.type}, {name}{extra})"
 
 
 def transcode_file(
@@ -268,27 +214,40 @@ def transcode_file(
     encoder_options: Mapping[str, str] | None = None,
     keep_audio: bool = False,
     progress: bool = True,
+    accept_damage: bool = False,
 ) -> TranscodeResult:
     """Transcodes ``src`` into ``dst`` through a per-frame callback; publishes ``dst`` atomically.
 
     ``prepare(info)`` is called once the source is open and before the output exists; it returns
     the callback and whether the callback writes into frames (if not, decoded pictures need no
     private copy). Errors it raises leave nothing behind. Then the encoder is opened (bad
-    settings fail before any decoding), and the frames flow reader -> callback -> writer.
+    settings fail before any decoding, with FFmpeg's reason), and the frames flow reader ->
+    callback -> writer.
+
+    Damaged input (a packet marked corrupt, a concealed picture, a file shorter than it
+    declares, a cut MPEG-TS) raises :class:`VideoError` naming where; ``accept_damage=True``
+    writes what can be decoded and lists what was lost in :attr:`TranscodeResult.damage`.
 
     Raises ``FileNotFoundError``/``PermissionError`` for the paths, ``ValueError`` when ``dst`` is
     ``src``, :class:`VideoError` for input that cannot be read (naming the packet), output that
-    cannot be written (naming the frame) and a stream whose geometry changes mid-way, and
-    whatever the callback raises. On any failure ``dst`` is left as it was and no temporary file
-    remains (see :mod:`privmask._outputs` for the durability policy).
+    cannot be written (naming the frame) and a stream whose geometry changes mid-way,
+    :class:`~privmask.errors.FrameFormatError` for a pixel format privmask neither masks nor
+    converts, and whatever the callback raises. On any failure, ``KeyboardInterrupt`` and
+    ``SystemExit`` included, ``dst`` is left as it was and no temporary file remains (see
+    :mod:`privmask._outputs` for the durability policy and the sweeping of a killed run's
+    leftovers).
     """
+    if not isinstance(accept_damage, bool):
+        raise TypeError(f"accept_damage must be True or False, got {accept_damage!r}")
     src_s, dst_p = os.fspath(src), Path(dst)
     inp = open_source(src_s, dst_p)
     tmp: Path | None = None
     out: Any = None
     try:
-        video, fmt = video_stream(src_s, inp)
+        video, source_fmt, conversion = video_stream(src_s, inp)
+        fmt = conversion.masked if conversion is not None else source_fmt
         icc = video.codec_context
+        first = first_frame(src_s, video.index)
         rate = video.average_rate or video.guessed_rate or video.base_rate
         info = SourceInfo(
             src=src_s,
@@ -300,29 +259,43 @@ def transcode_file(
             rate=Fraction(rate) if rate else None,
             frames=_frame_estimate(inp, video),
             creation_time=creation_time(inp, video),
+            orientation=first.orientation,
+            conversion=conversion,
         )
         callback, writes = prepare(info)
         tmp = temp_beside(dst_p)
-        out, ostream, codec_name = open_output(
-            tmp, dst_p, video, fmt, codec=codec, quality=quality, encoder_options=encoder_options
+        out, ostream, plan = _open(
+            tmp, dst_p, video, source_fmt, fmt, codec, quality, encoder_options, first, src_s, inp
         )
+        out_codec = plan.codec
         audio_map: dict[int, Any] = {}
-        if keep_audio:
-            for a in inp.streams.audio:
-                try:
-                    audio_map[a.index] = out.add_stream_from_template(a)
-                except ValueError as e:
-                    raise VideoError(f"{dst_p}: cannot keep audio stream {a.index}: {e}") from e
-        try:
-            out.start_encoding()  # opens the encoder now: bad settings fail before decoding
-        except av.FFmpegError as e:
-            raise VideoError(f"{dst_p}: cannot start encoding with {codec_name}: {e}") from e
+        dropped: list[str] = []
+        for s in inp.streams:
+            if s.index == video.index:
+                continue
+            if s.type == "audio" and keep_audio:
+                refused = can_copy(out, s)
+                if refused is not None:
+                    dropped.append(f"{_describe(s)}: {out.format.name} cannot carry it ({refused})")
+                    continue
+                audio_map[s.index] = out.add_stream_from_template(s)
+                continue
+            why = {
+                "video": "privmask writes one video stream (mask the others separately)",
+                "audio": "audio is dropped unless keep_audio=True",
+            }.get(s.type, "only video and audio are written")
+            dropped.append(f"{_describe(s)}: {why}")
+        start_encoding(out, dst_p, plan, icc.width, icc.height)
         expected = (info.width, info.height, fmt)
         clock = _Clock(info.time_base, info.rate)
+        retimer = _Retimer(plan, info.time_base)
         audio = [s for s in inp.streams.audio if s.index in audio_map]
+        damage = DamageLog(src_s, accept=accept_damage)
 
         def read() -> Iterator[object]:
-            yield from decode_video(src_s, inp, video, audio, writable=writes)
+            yield from decode_video(
+                src_s, inp, video, audio, writable=writes, damage=damage, convert=conversion
+            )
 
         def process(index: int, frame: Any) -> None:
             if (frame.width, frame.height, frame.format.name) != expected:
@@ -337,7 +310,11 @@ def transcode_file(
 
         def write(item: object) -> None:
             if isinstance(item, av.VideoFrame):
-                for p in ostream.encode(item):
+                frame: Any = item
+                if conversion is not None:
+                    frame = conversion.to_encoded(frame, plan.pix_fmt)
+                retimer.stamp(frame)
+                for p in ostream.encode(frame):
                     out.mux(p)
             else:
                 packet: Any = item
@@ -352,7 +329,9 @@ def transcode_file(
             if not isinstance(e, av.FFmpegError):
                 return e
             where = f"frame {index}" if index is not None else "the end of the stream"
-            err = VideoError(f"{src_s}: cannot encode or write {where}: {e}", frame=index)
+            err = VideoError(
+                f"{src_s}: cannot encode or write {where}: {ffmpeg_reason(e)}", frame=index
+            )
             err.__cause__ = e
             return err
 
@@ -376,15 +355,64 @@ def transcode_file(
         try:
             out.close()
         except av.FFmpegError as e:
-            raise VideoError(f"{dst_p}: cannot finish the file: {e}") from e
+            raise VideoError(f"{dst_p}: cannot finish the file: {ffmpeg_reason(e)}") from e
         finally:
             out = None
         publish(tmp, dst_p)
         tmp = None
-        return TranscodeResult(frames=frames, codec=codec_name, audio_streams=len(audio_map))
+        return TranscodeResult(
+            frames=frames,
+            codec=out_codec,
+            audio_streams=len(audio_map),
+            dropped=tuple(dropped),
+            damage=tuple(damage.lost),
+            converted=None if conversion is None else conversion.describe(plan.pix_fmt),
+            orientation=None if first.orientation.identity else first.orientation.describe(),
+        )
     finally:
-        if out is not None:
-            close_quietly(out)
-        close_quietly(inp)
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        # Runs for KeyboardInterrupt/SystemExit too: the pipeline's threads have stopped by
+        # now, so the temporary file can go. A second interrupt here leaves it to the next
+        # run's sweep (its name carries this process's id).
+        try:
+            if out is not None:
+                close_quietly(out)
+            close_quietly(inp)
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
+def _open(
+    tmp: Path,
+    dst: Path,
+    video: Any,
+    source_fmt: str,
+    fmt: str,
+    codec: str | None,
+    quality: int | None,
+    encoder_options: Mapping[str, str] | None,
+    first: Any,
+    src: str,
+    inp: Any,
+) -> tuple[Any, Any, EncoderPlan]:
+    """The output container and video stream: the source's own pixel format when the encoder
+    takes it (a converted source is converted back), else the format it was masked in."""
+    icc = video.codec_context
+    field_order = int(icc.field_order or 0)
+    if first.interlaced and field_order <= 1:
+        field_order = 2  # interlaced pictures without a stream order: top field first (TT)
+    kwargs: dict[str, Any] = dict(
+        codec=codec,
+        quality=quality,
+        encoder_options=encoder_options,
+        source_bit_rate=_source_bit_rate(src, inp, video),
+        display_matrix=first.orientation.matrix,
+        field_order=field_order,
+        timed=first.timed,
+    )
+    if fmt != source_fmt:
+        try:
+            return open_output(tmp, dst, video, source_fmt, **kwargs)
+        except VideoError:
+            pass  # the encoder does not take the source's format: encode the masked one
+    return open_output(tmp, dst, video, fmt, **kwargs)

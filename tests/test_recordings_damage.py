@@ -1,0 +1,248 @@
+"""Real recordings as they come (issue 13), continued: damaged input (case 8) and stopping
+halfway, private staging and file modes (case 12). Helpers from ``test_recordings``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import privmask as pm
+from privmask._outputs import PART_MARKER
+from privmask.errors import VideoError
+from privmask.video import mask_file
+
+from .test_recordings import lavfi, needs_ffmpeg
+
+av = pytest.importorskip("av")
+
+
+# --- case 8: truncated or damaged input ------------------------------------------------------
+
+
+def damaged(tmp_path: Path, case: str) -> Path:
+    """A recording cut or damaged the way copies and crashes do it."""
+    ext = ".mkv" if case == "mkv-cut" else ".ts"
+    whole = tmp_path / f"whole{ext}"
+    lavfi(whole, "-c:v", "libx264", "-g", "25", frames=100, size="320x240")
+    data = bytearray(whole.read_bytes())
+    if case == "mkv-cut":
+        data = data[: int(len(data) * 0.6)]
+    elif case == "ts-cut":
+        data = data[: int(len(data) * 0.6) // 188 * 188 + 100]  # inside a transport packet
+    else:
+        at = int(len(data) * 0.4)
+        data[at : at + 4096] = bytes(4096)
+    path = tmp_path / f"{case}{ext}"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("case", ["mkv-cut", "ts-cut", "ts-zeroed"])
+def test_damaged_input_is_an_error_naming_where_unless_accepted(tmp_path: Path, case: str) -> None:
+    src = damaged(tmp_path, case)
+    dst = tmp_path / "out.mkv"
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))])
+    with pytest.raises(VideoError) as e:
+        mask_file(src, dst, masks, progress=False)
+    message = str(e.value)
+    assert str(src) in message and "accept_damage=True" in message
+    where = (e.value.packet, e.value.frame)
+    assert where != (None, None) or " s " in message or "at byte" in message
+    assert not dst.exists() and not list(tmp_path.glob(f"*{PART_MARKER}*"))
+    report = mask_file(src, dst, masks, progress=False, accept_damage=True)
+    assert dst.exists() and report.damage
+    assert "DAMAGED INPUT" in report.summary()
+    if case == "mkv-cut":  # the file says how long it should be: the loss is measured
+        assert "missing" in report.damage[-1] and report.frames < 100
+    with pytest.raises(VideoError):
+        pm.export(src, tmp_path / "export.mp4", masks)
+    assert not (tmp_path / "export.mp4").exists()
+
+
+# --- case 12: stopped halfway; private staging; modes -----------------------------------------
+
+STOPPABLE = textwrap.dedent(
+    """
+    import sys
+    import privmask as pm
+    from privmask._outputs import Stopped, stop_on_signals
+    from privmask.video import mask_file
+
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))])
+    try:
+        with stop_on_signals():  # what the command line installs
+            mask_file(sys.argv[1], sys.argv[2], masks, progress=False,
+                      encoder_options={"preset": "slower"})
+    except (Stopped, KeyboardInterrupt) as e:
+        name = e.signal_name if isinstance(e, Stopped) else "SIGINT"
+        print(f"privmask: stopped by {name}; {sys.argv[2]} was not written", file=sys.stderr)
+        sys.exit(e.code if isinstance(e, Stopped) else 130)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clip that takes privmask several seconds to mask (so a signal lands mid-way)."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    lavfi(path, "-c:v", "libx264", "-preset", "ultrafast", frames=1500, size="320x240")
+    return path
+
+
+def start_masking(src: Path, dst: Path) -> subprocess.Popen[str]:
+    """Runs the stoppable masking job in a child process; returns once its temporary output
+    has data (the job is mid-way)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    child = subprocess.Popen(
+        [sys.executable, "-c", STOPPABLE, str(src), str(dst)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        parts = [p for p in dst.parent.glob(f".{dst.name}.*{PART_MARKER}*") if p.stat().st_size]
+        if parts:
+            return child
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        time.sleep(0.02)
+    child.kill()
+    raise AssertionError("the job never started writing")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_stops_the_job_with_one_line_and_no_temporary_file(
+    tmp_path: Path, long_clip: Path, sig: signal.Signals
+) -> None:
+    dst = tmp_path / "out.mp4"
+    child = start_masking(long_clip, dst)
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + sig
+    assert err.strip().splitlines() == [f"privmask: stopped by {sig.name}; {dst} was not written"]
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@needs_ffmpeg
+def test_a_killed_runs_leftovers_are_swept_by_the_next_run_on_the_same_destination(
+    tmp_path: Path, long_clip: Path
+) -> None:
+    dst = tmp_path / "out.mp4"
+    child = start_masking(long_clip, dst)
+    child.kill()  # SIGKILL: no cleanup can run
+    child.communicate(timeout=60)
+    (leftover,) = tmp_path.glob(f".out.mp4.{child.pid}-*{PART_MARKER}.mp4")
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        running = tmp_path / f".out.mp4.{alive.pid}-abcd1234{PART_MARKER}.mp4"
+        other = tmp_path / f".other.mp4.{child.pid}-abcd1234{PART_MARKER}.mp4"
+        notes = tmp_path / ".out.mp4.notes"
+        for p in (running, other, notes):
+            p.write_bytes(b"x")
+        small = tmp_path / "small.mp4"
+        lavfi(small, "-c:v", "libx264", frames=5)
+        mask_file(small, dst, pm.MaskSet(), progress=False)
+        assert not leftover.exists()
+        assert running.exists() and other.exists() and notes.exists()  # not ours to remove
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@needs_ffmpeg
+def test_an_encrypted_export_never_shows_a_readable_plaintext(
+    tmp_path: Path, long_clip: Path
+) -> None:
+    pytest.importorskip("cryptography")
+    import threading
+
+    src = tmp_path / "src" / "clip.mp4"
+    src.parent.mkdir()
+    lavfi(src, "-c:v", "libx264", frames=200, size="320x240")
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    seen: list[tuple[str, int, bool, bool]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for root, _, files in os.walk(out_dir):
+                private_dir = (os.stat(root).st_mode & 0o077) == 0 and root != str(out_dir)
+                for name in files:
+                    path = os.path.join(root, name)
+                    try:
+                        with open(path, "rb") as f:
+                            head = f.read(12)
+                        mode = os.stat(path).st_mode & 0o777
+                    except OSError:
+                        continue
+                    seen.append((path, mode, private_dir, head[4:8] == b"ftyp"))
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        pm.export(src, out_dir / "clip.mp4.enc", pm.MaskSet(), password="pw", manifest=True)
+    finally:
+        done.set()
+        watcher.join()
+    plaintexts = [s for s in seen if s[3]]
+    assert plaintexts, "the watcher never saw the staged video (too fast to test)"
+    readable = [s for s in plaintexts if s[1] & 0o077 and not s[2]]
+    assert readable == [], "a plaintext video was readable by others"
+    assert sorted(os.listdir(out_dir)) == ["clip.mp4.enc", "clip.mp4.enc.manifest.json"]
+
+
+@needs_ffmpeg
+def test_an_export_publishes_video_manifest_and_audit_together_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    from privmask.redaction.audit import AuditLog
+
+    src, dst = tmp_path / "clip.mp4", tmp_path / "out.mp4"
+    lavfi(src, "-c:v", "libx264", frames=10)
+    log = AuditLog(tmp_path / "audit.jsonl")
+
+    def records() -> list[dict[str, Any]]:
+        return list(log.records()) if log.path.exists() else []
+
+    with pytest.raises(FileNotFoundError):
+        pm.export(src, dst, pm.MaskSet(), manifest=tmp_path / "no-such-dir" / "m.json", audit=log)
+    assert not dst.exists() and records() == []
+    with pytest.raises(ValueError, match="overwrite the video"):
+        pm.export(src, dst, pm.MaskSet(), manifest=dst, audit=log)
+    assert not dst.exists() and records() == []
+    assert {p.name for p in tmp_path.iterdir()} <= {"clip.mp4", "audit.jsonl"}
+    result = pm.export(src, dst, pm.MaskSet(), audit=log)
+    assert dst.exists() and result.manifest_path is not None and result.manifest_path.exists()
+    assert len(records()) == 1
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_umasks_mode_and_a_replaced_output_keeps_its_own(
+    tmp_path: Path, umask: int
+) -> None:
+    src = tmp_path / "clip.mp4"
+    lavfi(src, "-c:v", "libx264", frames=5)
+    new, existing = tmp_path / "new.mp4", tmp_path / "existing.mp4"
+    existing.write_bytes(b"old")
+    existing.chmod(0o644)
+    previous = os.umask(umask)
+    try:
+        mask_file(src, new, pm.MaskSet(), progress=False)
+        mask_file(src, existing, pm.MaskSet(), progress=False)
+    finally:
+        os.umask(previous)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert existing.stat().st_mode & 0o777 == 0o644
