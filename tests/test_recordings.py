@@ -426,3 +426,15 @@ def test_camera_pixel_formats_are_masked_after_an_explicit_conversion(
     shown, original = displayed_luma(dst).astype(int), displayed_luma(src).astype(int)
     assert shown[:, :48, :64].max() < 40  # full range (yuvj): black is luma 16 of 0..255
     assert np.abs(shown[:, 50:, :] - original[:, 50:, :]).mean() < 4
+
+
+def test_redaction_of_a_rotated_recording_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """Detectors run on the coded picture: on a phone video they would see people sideways and
+    could miss them. Until they see the picture as shown, such a file is refused, with the fix."""
+    src, dst = tmp_path / "phone.mp4", tmp_path / "out.mkv"
+    write_clip(src, display=ORIENTATIONS["rotate-90"])
+    with pytest.raises(VideoError, match=r"rotated 90°.*rotate it first"):
+        pm.redact_file(src, dst, motion=True, codec="ffv1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phone.mp4"]

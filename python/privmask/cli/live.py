@@ -112,7 +112,7 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 def run_live(args: argparse.Namespace) -> int:
     """Runs ``privmask mask URL OUT_DIR`` for a live source; returns the exit status (0 ok, 1
     failed or gave up, 2 usage). Reads ``mask``'s options (``paths``, ``masks``, ``out_dir``,
-    ``lifted``, ``poses``, ``codec``, ``crf``, ``encoder_option``, ``quiet``; ``start``,
+    ``poses``, ``codec``, ``crf``, ``encoder_option``, ``quiet``; ``start``,
     ``keep_audio`` and ``jobs`` are refused) and :func:`add_live_options`'. SIGTERM, SIGINT and
     SIGHUP finish the segment in progress and end the run with status 0; a second one
     interrupts at once (the segment in progress is discarded)."""
@@ -164,7 +164,6 @@ def run_live(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             stop=stop,
             poses=poses,
-            lifted=args.lifted,
             codec=args.codec or "libx264",
             quality=args.crf,
             encoder_options=dict(args.encoder_option) or None,

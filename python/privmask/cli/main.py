@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from privmask import __version__
+from privmask._outputs import Stopped, stop_on_signals
 from privmask.cli.common import EXIT_STATUSES, HELP_FORMATTER, PROG, help_text
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main", "run"]
@@ -136,7 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> NoReturn:
     """Console-script entry point."""
     try:
-        code = main()
+        # SIGTERM (docker stop, systemd) and SIGHUP unwind like Ctrl+C: every temporary output
+        # is removed, and the command says so in one line. (Live sources install their own
+        # handlers, which finish the segment in progress first.)
+        with stop_on_signals():
+            code = main()
+    except (Stopped, KeyboardInterrupt) as e:
+        name = e.signal_name if isinstance(e, Stopped) else "SIGINT"
+        print(f"{PROG}: stopped by {name}; nothing half-written was left", file=sys.stderr)
+        code = e.code if isinstance(e, Stopped) and isinstance(e.code, int) else 130
     except BrokenPipeError:
         # The reader of our output went away (``privmask validate f.json | head``): not an
         # error worth a traceback. Point stdout at /dev/null so the exit-time flush is quiet.

@@ -92,9 +92,6 @@ def add_parser(subparsers: Subparsers) -> None:
         help="recording start, with a UTC offset (default: the file's creation_time)",
     )
     p.add_argument(
-        "--lifted", action="store_true", help="skip liftable masks (permanent masks still apply)"
-    )
-    p.add_argument(
         "--poses",
         type=Path,
         metavar="FILE",
@@ -122,6 +119,12 @@ def add_parser(subparsers: Subparsers) -> None:
         help="print a JSON summary on stdout instead of the lines (for scripts)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument(
+        "--accept-damage",
+        action="store_true",
+        help="write what decodes of a damaged input (the summary lists what was lost) instead "
+        "of refusing it",
+    )
     add_live_options(p)
 
 
@@ -188,10 +191,10 @@ def run(args: argparse.Namespace) -> int:
         "",
         masks,
         start=args.start,
-        lifted=args.lifted,
         codec=args.codec,
         quality=args.crf,
         keep_audio=args.keep_audio,
+        accept_damage=args.accept_damage,
         encoder_options=dict(args.encoder_option) or None,
         poses=poses,
     )

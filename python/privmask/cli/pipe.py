@@ -82,7 +82,6 @@ def add_parser(subparsers: Subparsers) -> None:
         metavar="T",
         help="recording time of the first frame (ISO 8601 with offset)",
     )
-    p.add_argument("--lifted", action="store_true", help="skip liftable masks")
     p.add_argument(
         "--poses",
         type=Path,
@@ -165,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
                 pix_fmt=args.pix_fmt,
                 fps=args.fps,
                 start=args.start,
-                lifted=args.lifted,
                 matrix=args.matrix,
                 full_range=full_range,
                 poses=poses,

@@ -101,7 +101,6 @@ def add_parser(subparsers: Subparsers) -> None:
     p.add_argument(
         "--poses", type=Path, metavar="FILE", help="PTZ pose-track JSON for scene-locked masks"
     )
-    p.add_argument("--lifted", action="store_true", help="skip liftable masks")
 
 
 def _frame_at(container: Any, src: Path, at: Fraction) -> tuple[Any, Fraction]:
@@ -215,7 +214,7 @@ def _preview(
         frame = frame.reformat(format="rgb24")
     frame.make_writable()
     pose = None if poses is None else poses.at(t)
-    result = apply_report(Frame.from_av(frame), chosen, pose=pose, lifted=args.lifted)
+    result = apply_report(Frame.from_av(frame), chosen, pose=pose)
     write_atomic(args.output, _encode(frame, args.output))
     whole = (
         "; masked whole (scene-locked masks, no current PTZ pose)" if result.failed_closed else ""

@@ -28,7 +28,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from privmask.errors import InvalidGeometryError, NoMasksInForceError
+from privmask.errors import InvalidGeometryError, LiftDeniedError, NoMasksInForceError
 from privmask.masks.geometry import Polygon
 from privmask.masks.maskset import CompiledMasks, MaskSet
 from privmask.masks.poses import PoseTrack
@@ -40,6 +40,7 @@ __all__ = [
     "Geometry",
     "VersionUse",
     "check_in_frame",
+    "check_lift",
     "outside_frame",
     "plan_masks",
 ]
@@ -124,6 +125,21 @@ def check_in_frame(masks: MaskSet) -> None:
             "across the picture), not pixels: divide x by the width and y by the height. If a "
             "mask outside the picture is intended, pass allow_outside=True"
         )
+
+
+def check_lift(lifted: object, lift_id: str | None) -> bool:
+    """The ``lifted`` flag of a file, pipe or live job, checked: a real ``bool``, and ``True``
+    only with the id of a lift that was checked and audited (:func:`privmask.export` with
+    ``lift=`` does both). Raises ``TypeError`` or :class:`LiftDeniedError` (a
+    ``PermissionError``) before anything is read or written."""
+    if not isinstance(lifted, bool):
+        raise TypeError(f"lifted must be True or False, got {lifted!r}")
+    if lifted and not (isinstance(lift_id, str) and lift_id):
+        raise LiftDeniedError(
+            "liftable masks are left out only under an authorised, audited lift: use "
+            "privmask.export(src, dst, masks, lift=..., camera=...); masking alone never lifts"
+        )
+    return lifted
 
 
 def _compile(masks: MaskSet, g: Geometry, *, cached: bool) -> CompiledMasks:

@@ -334,6 +334,13 @@ def redact_file(
                 f"{src_s} has no creation_time and the timeline has {len(static)} versions: "
                 "give the recording start (start=, or --start)"
             )
+        if info.orientation is not None and not info.orientation.identity:
+            # Detectors would see people sideways or mirrored and could miss them.
+            raise VideoError(
+                f"{src_s} is shown {info.orientation.describe()}: redaction runs detectors on "
+                "the picture as coded, which may miss people shown upright; rotate it first "
+                "(ffmpeg -i IN -c:v libx264 OUT applies the rotation), then redact"
+            )
         planner = FramePlanner(static, start=begin, source=src_s)
         sheet = _Preview(max(1, (info.frames or 25 * PREVIEW_TILES) // PREVIEW_TILES))
         state.update(info=info, sheet=sheet)

@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from privmask.engine.apply import geometry_of
 from privmask.engine.frame import Frame
-from privmask.engine.planner import FramePlanner, VersionUse
-from privmask.errors import FrameFormatError, LiftDeniedError, VideoError
+from privmask.engine.planner import FramePlanner, VersionUse, check_lift
+from privmask.errors import FrameFormatError, VideoError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
@@ -172,14 +172,7 @@ def mask_file(
         raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
     if start is not None and (not isinstance(start, datetime) or start.utcoffset() is None):
         raise ValueError(f"start must be a timezone-aware datetime, got {start!r}")
-    if not isinstance(lifted, bool):
-        raise TypeError(f"lifted must be True or False, got {lifted!r}")
-    if lifted and not (isinstance(lift_id, str) and lift_id):
-        raise LiftDeniedError(
-            "liftable masks are left out only under an authorised, audited lift: use "
-            "privmask.export(src, dst, masks, lift=..., camera=...) (privmask export --lift on "
-            "the command line); mask_file alone never lifts"
-        )
+    check_lift(lifted, lift_id)
     src_s = os.fspath(src)
     state: dict[str, Any] = {}
 

@@ -62,7 +62,7 @@ import av
 
 from privmask.engine.apply import geometry_of
 from privmask.engine.frame import Frame
-from privmask.engine.planner import FramePlanner, VersionUse
+from privmask.engine.planner import FramePlanner, VersionUse, check_lift
 from privmask.errors import FrameFormatError, PrivmaskError, SettingsError, VideoError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.poses import PoseTrack
@@ -229,6 +229,7 @@ def mask_live(
     stop: threading.Event | None = None,
     poses: PoseTrack | None = None,
     lifted: bool = False,
+    lift_id: str | None = None,
     codec: str = "libx264",
     quality: int | None = None,
     encoder_options: Mapping[str, str] | None = None,
@@ -267,6 +268,7 @@ def mask_live(
     """
     t0 = time.monotonic()
     out = Path(out_dir)
+    check_lift(lifted, lift_id)
     _check_settings(url, masks, prefix, reconnect, {"hls": hls, "lifted": lifted})
     _positive(segment_seconds, "segment_seconds")
     if max_seconds is not None:

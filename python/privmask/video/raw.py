@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from privmask.engine.frame import FORMAT_INFO, Frame, plane_shapes
-from privmask.engine.planner import FramePlanner, Geometry
+from privmask.engine.planner import FramePlanner, Geometry, check_lift
 from privmask.errors import VideoError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.poses import PoseTrack
@@ -55,6 +55,7 @@ def mask_raw(
     fps: Fraction | None = None,
     start: datetime | None = None,
     lifted: bool = False,
+    lift_id: str | None = None,
     matrix: str | None = None,
     full_range: bool | None = None,
     poses: PoseTrack | None = None,
@@ -72,6 +73,7 @@ def mask_raw(
     (the track's clock starts with the stream); a frame without a current pose is masked whole,
     and its index is appended to ``failed_closed`` when a list is given.
     """
+    check_lift(lifted, lift_id)
     if poses is not None and not isinstance(poses, PoseTrack):
         raise TypeError(f"poses must be a PoseTrack, got {type(poses).__name__}")
     if poses is not None and fps is None:
