@@ -255,3 +255,28 @@ def test_redact_cli_with_faces(
         )
     ]
     assert sum(black) > 15, black
+
+
+def test_redact_files_runs_a_batch_on_any_executor(
+    clip_file: tuple[Path, list[Any]], tmp_path: Path
+) -> None:
+    """The batch API: reports in job order; a failing job does not stop the others, and is
+    raised with its job named."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from privmask.redaction.redact import RedactJob, redact_files
+
+    src, faces = clip_file
+    options = {"motion": True, "style": MASK, "codec": "ffv1", "preview": False}
+    jobs = [RedactJob(src, tmp_path / f"{i}.mkv", options) for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        reports = redact_files(jobs, executor=pool, progress=False)
+    assert [r.dst for r in reports] == [str(j.dst) for j in jobs]
+    for job in jobs:
+        frames = _decode(Path(job.dst))
+        assert all(unmasked(f, face) == 0 for f, face in zip(frames, faces, strict=True))
+    bad = [*jobs[:1], RedactJob(tmp_path / "missing.mkv", tmp_path / "x.mkv", options)]
+    with ThreadPoolExecutor(2) as pool, pytest.raises(ExceptionGroup) as group:
+        redact_files(bad, executor=pool, progress=False)
+    assert "1 of 2 redaction jobs failed" in str(group.value)
+    assert "missing.mkv" in str(group.value.exceptions[0].__notes__)

@@ -111,20 +111,38 @@ from privmask.dynamic.detect import (  # noqa: E402
     CenterFaceDetector,
     Detector,
     MotionDetector,
+    PersonDetector,
+    ShapedMotionDetector,
+    face_detector,
+    person_detector,
+    strong_detectors_available,
 )
 from privmask.dynamic.track import Tracker, TrackerStats  # noqa: E402
 from privmask.engine.regions import Region  # noqa: E402
-from privmask.redaction.redact import Redactor, RedactReport, redact_file  # noqa: E402
+from privmask.redaction.redact import (  # noqa: E402
+    RedactJob,
+    Redactor,
+    RedactReport,
+    redact_file,
+    redact_files,
+)
 
 __all__ += [
     "CascadeFaceDetector",
     "CenterFaceDetector",
     "Detector",
     "MotionDetector",
+    "PersonDetector",
+    "RedactJob",
     "RedactReport",
     "Redactor",
     "Region",
+    "ShapedMotionDetector",
     "Tracker",
     "TrackerStats",
+    "face_detector",
+    "person_detector",
     "redact_file",
+    "redact_files",
+    "strong_detectors_available",
 ]

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -51,9 +52,11 @@ from privmask.masks.timeline import MaskTimeline
 __all__ = [
     "SIDECAR_VERSION",
     "STYLES",
+    "RedactJob",
     "RedactReport",
     "Redactor",
     "redact_file",
+    "redact_files",
     "select_regions",
 ]
 
@@ -420,3 +423,33 @@ def _check_track_ids(
             + (", ".join(map(str, sorted(known))) or "none")
             + " (see the sidecar of a run without a selection); nothing was written"
         )
+
+
+@dataclass(frozen=True)
+class RedactJob:
+    """One :func:`redact_file` call as data (picklable: it can travel to another process or
+    machine; paths must be valid where it runs). ``options`` are ``redact_file``'s keywords."""
+
+    src: str | os.PathLike[str]
+    dst: str | os.PathLike[str]
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+def run_redact_job(job: RedactJob) -> RedactReport:
+    """Runs one job (module level, so a worker process can unpickle it)."""
+    return redact_file(job.src, job.dst, **dict(job.options))
+
+
+def redact_files(
+    jobs: Iterable[RedactJob], *, executor: Executor | None = None, progress: bool = True
+) -> list[RedactReport]:
+    """Redacts many files on any ``concurrent.futures.Executor`` (default: a local process
+    pool; a Dask client's ``get_executor()`` for a cluster), like
+    :func:`privmask.video.mask_files`: every job runs, the reports come back in job order, and
+    failures are raised together as an ``ExceptionGroup`` naming their jobs. Track ids belong to
+    one recording, so give ``keep_tracks``/``only_tracks`` per job."""
+    from privmask.video.files import run_jobs
+
+    return run_jobs(
+        run_redact_job, list(jobs), RedactJob, "redaction", executor=executor, progress=progress
+    )

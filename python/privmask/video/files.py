@@ -25,12 +25,12 @@ import multiprocessing
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tqdm import tqdm
 
@@ -44,7 +44,17 @@ from privmask.masks.timeline import MaskTimeline
 from privmask.video.orient import displayed_masks
 from privmask.video.transcode import FrameCallback, SourceInfo, transcode_file
 
-__all__ = ["MaskJob", "MaskReport", "Masks", "VersionUse", "mask_file", "mask_files", "run_job"]
+__all__ = [
+    "FileJob",
+    "MaskJob",
+    "MaskReport",
+    "Masks",
+    "VersionUse",
+    "mask_file",
+    "mask_files",
+    "run_job",
+    "run_jobs",
+]
 
 Masks = MaskSet | MaskTimeline
 
@@ -297,11 +307,40 @@ def mask_files(
     Every job runs even when others fail; then an ``ExceptionGroup`` of the failures is raised
     (each with a note naming its job), and the outputs of the jobs that succeeded stay in place.
     """
-    jobs = list(jobs)
+    return run_jobs(run_job, list(jobs), MaskJob, "masking", executor=executor, progress=progress)
+
+
+class FileJob(Protocol):
+    """A job that reads ``src`` and writes ``dst``."""
+
+    @property
+    def src(self) -> str | os.PathLike[str]: ...
+    @property
+    def dst(self) -> str | os.PathLike[str]: ...
+
+
+J = TypeVar("J", bound=FileJob)
+R = TypeVar("R")
+
+
+def run_jobs(
+    fn: Callable[[J], R],
+    jobs: list[J],
+    kind: type,
+    what: str,
+    *,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> list[R]:
+    """Runs ``fn(job)`` for every job on ``executor`` (default: a spawned process pool), every
+    job even when others fail; returns the results in job order or raises an ``ExceptionGroup``
+    of the failures, each noted with its job (``what`` names the kind of job in its message).
+    Jobs are instances of ``kind``; two jobs writing one ``dst`` are refused before any runs
+    (``ValueError``)."""
     seen: dict[str, int] = {}
     for i, job in enumerate(jobs):
-        if not isinstance(job, MaskJob):
-            raise TypeError(f"jobs[{i}] must be a MaskJob, got {type(job).__name__}")
+        if not isinstance(job, kind):
+            raise TypeError(f"jobs[{i}] must be a {kind.__name__}, got {type(job).__name__}")
         key = os.path.abspath(os.fspath(job.dst))
         if key in seen:
             raise ValueError(f"jobs[{seen[key]}] and jobs[{i}] both write {job.dst}")
@@ -317,21 +356,20 @@ def mask_files(
             mp_context=multiprocessing.get_context("spawn"),
         )
     )
-    reports: list[MaskReport | None] = [None] * len(jobs)
+    results: list[R | None] = [None] * len(jobs)
     failures: list[tuple[int, Exception]] = []
     try:
-        futures: dict[Future[MaskReport], int] = {
-            pool.submit(run_job, job): i for i, job in enumerate(jobs)
-        }
+        futures: dict[Future[R], int] = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         with tqdm(
             total=len(jobs), unit="file", disable=None if progress else True, leave=False
         ) as bar:
             for fut in as_completed(futures):
                 i = futures[fut]
                 try:
-                    reports[i] = fut.result()
+                    results[i] = fut.result()
                 except Exception as e:
-                    e.add_note(f"in job {i}: {os.fspath(jobs[i].src)} -> {os.fspath(jobs[i].dst)}")
+                    job = jobs[i]
+                    e.add_note(f"in job {i}: {os.fspath(job.src)} -> {os.fspath(job.dst)}")
                     failures.append((i, e))
                 bar.update(1)
     finally:
@@ -340,6 +378,7 @@ def mask_files(
     if failures:
         failures.sort(key=lambda f: f[0])
         raise ExceptionGroup(
-            f"{len(failures)} of {len(jobs)} masking jobs failed", [e for _, e in failures]
+            f"{len(failures)} of {len(jobs)} {what} jobs failed",
+            [e for _, e in failures],
         )
-    return [r for r in reports if r is not None]
+    return [r for r in results if r is not None]
