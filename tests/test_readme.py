@@ -7,8 +7,9 @@ with PyAV, without ``creation_time``) and writes the README's own JSON blocks as
 are marked as (``<!-- file: masks.json -->``). Python blocks run with the venv's interpreter,
 bash blocks with the venv first on PATH. A block marked ``<!-- needs: crypto -->`` runs in a
 second venv installed with the extras blocks need (``pip install '<checkout>[crypto,faces]'``);
-all others run in the plain install. Blocks that cannot run here are marked ``<!-- not run: REASON -->`` and
-listed in ``NOT_RUN`` below: a new unmarked block runs, a new marked one fails until listed.
+all others run in the plain install. Blocks that cannot run here are marked
+``<!-- not run: REASON -->`` and listed in ``NOT_RUN`` below: a new unmarked block runs, a new
+marked one fails until listed.
 """
 
 from __future__ import annotations
