@@ -41,10 +41,11 @@ $(VENV)/.deps: $(VENV)/.core
 	$(BIN)/pip install --quiet -r $(VENV)/requirements-test.txt
 	touch $@
 
-# The package itself, built in place (editable); its dependencies are there already.
+# The package itself, built in place (editable); its dependencies are there already, and
+# PIP_QUIET keeps the pip run inside maturin from listing every extra it skips.
 $(VENV)/.built: $(VENV)/.core $(RUST_SOURCES) $(shell find python -name '*.py' -o -name '*.pyi')
 	@echo "building privmask (the Rust core in release mode: a few minutes the first time)"
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --quiet
+	PIP_QUIET=1 VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --quiet
 	touch $@
 
 .PHONY: build
