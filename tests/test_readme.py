@@ -48,7 +48,9 @@ NOT_RUN = {
 }
 """The README blocks that are not run, by the reason the README gives, and what covers them."""
 
-LANGUAGES = {"python", "bash", "json", "text"}
+FILES = {"json", "yaml", "xml"}
+"""Blocks in these languages are input files: each says which (``<!-- file: NAME -->``)."""
+LANGUAGES = {"python", "bash", "text"} | FILES
 """Every fence names one: a block of commands without a language would escape the test."""
 
 DAY_FRAMES = 12  # short: the batch examples run the face detector on each (about 0.4 s a frame)
@@ -119,8 +121,9 @@ def test_every_block_is_run_or_listed() -> None:
     marked = {b.not_run for b in BLOCKS if b.not_run is not None}
     assert marked == set(NOT_RUN), "README <!-- not run --> markers and NOT_RUN differ"
     for block in BLOCKS:
+        if block.lang in FILES:
+            assert block.file, f"{block.id}: an input file's block must say which file it is"
         if block.lang == "json":
-            assert block.file, f"{block.id}: a JSON block must say which file it is"
             json.loads(block.code)
         if block.lang == "text":  # prose or a tree, never commands that would go untested
             assert not COMMAND.search(block.code), block.id
