@@ -1,6 +1,7 @@
 # privmask: two commands on a fresh machine.
 #   make test   set up .venv, build, then cargo test + clippy + fmt, ruff, mypy + stubtest, pytest
-#   make demo   set up .venv, build, then mask the built-in sample and write demo/
+#   make demo   set up .venv (the package's own dependencies only), build, then mask the built-in
+#               sample and write demo/
 #   make test-aarch64   the core's tests (NEON against scalar) built for aarch64, run under qemu
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -19,19 +20,36 @@ help:
 	@echo "make bench  - benchmarks side by side with OpenCV and numpy"
 	@echo "make lint   - cargo fmt/clippy, ruff, mypy + stubtest"
 
-$(VENV)/.deps: pyproject.toml
+# Requirement lines from pyproject.toml: the core dependencies (`core`) or one extra (`test`).
+REQUIREMENTS = $(PY) -c "import sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print('\n'.join(p['dependencies'] if sys.argv[1] == 'core' else p['optional-dependencies'][sys.argv[1]]))"
+
+# privmask-video's own dependencies (PyAV, numpy, pydantic, Pillow, tqdm) and maturin: all that
+# make demo needs.
+$(VENV)/.core: pyproject.toml
+	@echo "setting up $(VENV): privmask-video's dependencies and maturin"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "maturin>=1.9.4,<2"
-	$(BIN)/pip install --quiet $$($(PY) -c "import tomllib;d=tomllib.load(open('pyproject.toml','rb'));print(' '.join(repr(x) for x in d['project']['dependencies']+d['project']['optional-dependencies']['test']))" | tr -d "'")
+	$(REQUIREMENTS) core > $(VENV)/requirements-core.txt
+	$(BIN)/pip install --quiet "maturin>=1.9.4,<2" -r $(VENV)/requirements-core.txt
 	touch $@
 
-$(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES) $(shell find python -name '*.py' -o -name '*.pyi')
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release
+# What make test adds: the test extra (pytest, linters, the optional packages the tests use).
+$(VENV)/.deps: $(VENV)/.core
+	@echo "adding the test tools to $(VENV)"
+	$(REQUIREMENTS) test > $(VENV)/requirements-test.txt
+	$(BIN)/pip install --quiet -r $(VENV)/requirements-test.txt
+	touch $@
+
+# The package itself, built in place (editable); its dependencies are there already, and
+# PIP_QUIET keeps the pip run inside maturin from listing every extra it skips.
+$(VENV)/.built: $(VENV)/.core $(RUST_SOURCES) $(shell find python -name '*.py' -o -name '*.pyi')
+	@echo "building privmask (the Rust core in release mode: a few minutes the first time)"
+	PIP_QUIET=1 VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --quiet
 	touch $@
 
 .PHONY: build
-build: $(VENV)/.built
+build: $(VENV)/.deps $(VENV)/.built
 
 .PHONY: lint-rust
 lint-rust:
@@ -103,7 +121,7 @@ bench: build
 	$(BIN)/pytest benches --benchmark-enable --benchmark-columns=median,iqr,rounds --benchmark-sort=name -p no:randomly -q
 
 .PHONY: demo
-demo: build
+demo: $(VENV)/.built
 	$(PY) -m privmask.tools.demo --out demo
 
 .PHONY: schema

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     be opened, after one line on stderr)."""
     missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
     if missing:
-        return _fail(f"needs {', '.join(missing)}: pip install 'privmask[editor]'")
+        return _fail(f"needs {', '.join(missing)}: pip install 'privmask-video[editor]'")
     from privmask.editor.files import MaskFile
     from privmask.editor.server import EditorServer
     from privmask.editor.session import Session

@@ -97,7 +97,7 @@ def nms(boxes: list[PixelBox], iou_limit: float) -> list[PixelBox]:
 
 
 def onnx_runtime_available() -> bool:
-    """True when onnxruntime and onnx can be imported (``pip install 'privmask[detect]'``)."""
+    """True when onnxruntime and onnx can be imported (``pip install 'privmask-video[detect]'``)."""
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
@@ -120,7 +120,7 @@ def onnx_session(path: Path, *, free_dims: bool, what: str) -> Any:
         import onnxruntime
     except ImportError as e:
         raise PrivmaskError(
-            f"{what} needs onnxruntime and onnx: pip install 'privmask[detect]'"
+            f"{what} needs onnxruntime and onnx: pip install 'privmask-video[detect]'"
         ) from e
     graph = onnx.load(str(path))
     if free_dims:

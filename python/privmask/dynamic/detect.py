@@ -9,7 +9,7 @@ integrator can plug in their own model. The ones here:
   at a few milliseconds per 1080p frame. While the background is being learned it cannot tell,
   so it returns one whole-frame region: those frames are masked whole.
 - :class:`CascadeFaceDetector`: scikit-image's bundled frontal-face LBP cascade. Light and
-  always available (``privmask[faces]`` or ``privmask[test]``), weaker on profiles and small
+  always available (``privmask-video[faces]`` or ``[test]``), weaker on profiles and small
   faces; used here because OpenCV 5 dropped ``cv2.CascadeClassifier``.
 - :class:`~privmask.dynamic.faces.CenterFaceDetector`: the CenterFace ONNX model, at full
   resolution by default (faces from about 12 pixels high), run with onnxruntime.
@@ -19,7 +19,7 @@ integrator can plug in their own model. The ones here:
   where standing people are not learned into the background.
 
 The CenterFace and YOLO model files travel inside privmask (``dynamic/models``: licences and
-provenance in its README); ``pip install 'privmask[detect]'`` adds the runtime. Nothing is
+provenance in its README); ``pip install 'privmask-video[detect]'`` adds the runtime. Nothing is
 downloaded. :func:`face_detector` and :func:`person_detector` pick the strong models and refuse
 (:class:`MaskConfigError` naming that command) when only the weak LBP cascade can run, unless it
 is chosen by name.
@@ -60,7 +60,7 @@ __all__ = [
     "strong_detectors_available",
 ]
 
-INSTALL_DETECT = "pip install 'privmask[detect]'"
+INSTALL_DETECT = "pip install 'privmask-video[detect]'"
 """The one command that brings the strong detectors' runtime (the models ship with privmask)."""
 
 

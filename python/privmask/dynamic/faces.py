@@ -51,7 +51,7 @@ class CenterFaceDetector:
     cost per frame and the smallest face found doubles). ``max_side``: optional cap, in pixels,
     on the longer side of that picture. The picture is padded (not stretched) to multiples of
     32. Missing onnxruntime is a :class:`PrivmaskError` naming ``pip install
-    'privmask[detect]'``; bad settings are :class:`MaskConfigError`.
+    'privmask-video[detect]'``; bad settings are :class:`MaskConfigError`.
     """
 
     def __init__(

@@ -65,7 +65,7 @@ class ShapedMotionDetector:
     Regions are polygons in normalised coordinates labelled ``"motion"``, one per component,
     covering every foreground cell of it. The model is made for the first frame's size; a frame
     of another size starts a new one. Bad settings raise :class:`MaskConfigError`; scipy missing
-    raises ``ImportError`` naming ``pip install 'privmask[detect]'``.
+    raises ``ImportError`` naming ``pip install 'privmask-video[detect]'``.
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class ShapedMotionDetector:
             import scipy.ndimage  # noqa: F401
         except ImportError as e:
             raise ImportError(
-                "shaped motion masks need scipy: pip install 'privmask[detect]'"
+                "shaped motion masks need scipy: pip install 'privmask-video[detect]'"
             ) from e
         if not merge_frames >= 1:
             raise MaskConfigError(f"merge_frames must be at least 1, got {merge_frames!r}")

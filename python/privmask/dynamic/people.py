@@ -69,7 +69,7 @@ class PersonDetector:
     pictures are cut into tiles overlapping by ``overlap`` of a tile. ``classes``: the model's
     class indices to report (COCO: 0 is person).
 
-    Missing onnxruntime is a :class:`PrivmaskError` naming ``pip install 'privmask[detect]'``;
+    Missing onnxruntime is a :class:`PrivmaskError` naming ``pip install 'privmask-video[detect]'``;
     bad settings are :class:`MaskConfigError`, raised here rather than on the first frame.
     """
 

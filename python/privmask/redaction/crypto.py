@@ -97,7 +97,8 @@ def _aesgcm() -> type[AESGCM]:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     except ImportError as e:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            "encrypted exports need the 'cryptography' package: pip install 'privmask[crypto]'"
+            "encrypted exports need the 'cryptography' package: "
+            "pip install 'privmask-video[crypto]'"
         ) from e
     return AESGCM
 

@@ -16,7 +16,7 @@ What is measured, in one run:
 - per style x format x resolution x coverage: privmask's median time, its throughput in
   **covered** luma megapixels per second (the work scales with the cover, not the frame), and
   the ratios to the numpy reference and to OpenCV (``yuv420p`` only; OpenCV only when installed,
-  it is the optional ``privmask[bench]`` extra);
+  it is the optional ``privmask-video[bench]`` extra);
 - the bandwidth floor: numpy ``fill`` and ``copyto`` of a buffer too large for the caches, and
   per case the time those rates need for the bytes the case touches, and privmask's multiple of
   it (targets: solid within 3x of the fill floor, mosaic and blur within 6x of the copy floor);

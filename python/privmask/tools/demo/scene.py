@@ -1,48 +1,46 @@
-"""Makes a sample recording, masks it with a changing configuration, and shows the result.
+"""The demo's scene and its masks: a synthetic 1080p street, drawn deterministically in memory.
 
-Run as ``python -m privmask.tools.demo --out demo`` (what ``make demo`` does). Needs PyAV and Pillow
-(``pip install privmask[demo]``); downloads nothing. The clip is drawn in memory, deterministic,
-1920x1080 at 25 fps: a street scene with a neighbour's house (a window and a pentagonal attic
-window), a notice board with text, a van driving past and a face-sized patch walking along a
-footpath. Four privacy masks cover them, in all three styles, permanent and liftable.
-
-Two things happen. First, every frame is converted to ``yuv420p`` with PyAV and masked in place
-through :meth:`privmask.Frame.from_av` (no copy), timing ``apply`` alone. Second, the unmasked
-frames are encoded to ``sample.mp4`` (with a ``creation_time``, as a camera would write it), and
-the real job runs on it: :func:`privmask.video.mask_file` with a *timeline* whose mask set changes
-halfway through the clip (the operator masked the whole house front and switched the footpath
-to a mosaic), so every frame gets the masks in force when it was recorded.
-
-Written to the output directory: ``masks.json`` (the first mask set), ``before_after.png``,
-``lifted.png`` (liftable masks lifted: only the permanent ones apply), ``styles.png`` (one crop
-under solid, mosaic, blur and fill), ``frames/frame_XXX.png`` (every 8th masked frame),
-``sample.mp4`` (the unmasked recording), ``timeline.json`` (the two versions), ``masked.mp4``
-(the export) and ``switch.png`` (frames either side of the change, original and masked).
+A neighbour's house (a window and a pentagonal attic window), a notice board with text, a van
+driving past and a face-sized patch walking along a footpath. Coordinates are normalised like
+privmask's masks: ``(0, 0)`` the top-left corner of the frame, ``(1, 1)`` the bottom-right, x to
+the right, y down. :func:`build_masks` covers the private parts in every style, permanent and
+liftable; :func:`build_timeline` switches to :func:`build_masks_after` halfway through the clip.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 import privmask as pm
 
-__all__ = ["build_masks", "build_masks_after", "build_timeline", "main", "render_frame"]
+__all__ = [
+    "FPS",
+    "HEIGHT",
+    "HOUSE",
+    "RECORDED",
+    "RGB",
+    "WIDTH",
+    "FloatImage",
+    "background",
+    "build_masks",
+    "build_masks_after",
+    "build_timeline",
+    "face_box",
+    "face_centre",
+    "face_sprite",
+    "px",
+    "render_frame",
+    "switch_frame",
+    "van_box",
+]
 
 WIDTH, HEIGHT = 1920, 1080
 FPS = 25
 SEED = 20261101
-FRAME_EVERY = 8
 RECORDED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # the sample's creation_time
 
 RGB = npt.NDArray[np.uint8]
@@ -128,13 +126,13 @@ def _grid(w: int, h: int) -> tuple[FloatImage, FloatImage]:
     return xs, ys
 
 
-def _px(x: float, y: float) -> tuple[int, int]:
+def px(x: float, y: float) -> tuple[int, int]:
     return round(x * WIDTH), round(y * HEIGHT)
 
 
 def _fill_rect(img: FloatImage, rect: tuple[float, float, float, float], rgb: FloatImage) -> None:
-    x0, y0 = _px(rect[0], rect[1])
-    x1, y1 = _px(rect[0] + rect[2], rect[1] + rect[3])
+    x0, y0 = px(rect[0], rect[1])
+    x1, y1 = px(rect[0] + rect[2], rect[1] + rect[3])
     img[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] if rgb.ndim == 3 else rgb
 
 
@@ -156,7 +154,7 @@ def _inside(
     return inside
 
 
-def _background() -> FloatImage:
+def background() -> FloatImage:
     """Sky, house, board and street: everything that does not move (float RGB, 0..255)."""
     rng = np.random.default_rng(SEED)
     xs, ys = _grid(WIDTH, HEIGHT)
@@ -182,8 +180,8 @@ def _background() -> FloatImage:
     kerb = street & (ys < 0.575 * HEIGHT)
     img[kerb] = (205, 205, 200)
     # The neighbour's house: brick front, roof, a window and an attic window.
-    hx0, hy0 = _px(HOUSE[0], HOUSE[1])
-    hx1, hy1 = _px(HOUSE[0] + HOUSE[2], HOUSE[1] + HOUSE[3])
+    hx0, hy0 = px(HOUSE[0], HOUSE[1])
+    hx1, hy1 = px(HOUSE[0] + HOUSE[2], HOUSE[1] + HOUSE[3])
     brick_row = (ys // 18).astype(int)
     mortar = (ys % 18 < 3) | ((xs + 20 * (brick_row % 2)) % 40 < 3)
     tone = rng.uniform(-14, 14, (HEIGHT // 18 + 1, WIDTH // 20 + 2))[
@@ -218,8 +216,8 @@ def _background() -> FloatImage:
 
 def _draw_window(img: FloatImage, xs: FloatImage, ys: FloatImage) -> None:
     wx, wy, ww, wh = WINDOW
-    x0, y0 = _px(wx, wy)
-    x1, y1 = _px(wx + ww, wy + wh)
+    x0, y0 = px(wx, wy)
+    x1, y1 = px(wx + ww, wy + wh)
     sub_x, sub_y = xs[y0:y1, x0:x1] - x0, ys[y0:y1, x0:x1] - y0
     w, h = x1 - x0, y1 - y0
     # A lit room: warm light, a lamp, striped curtains at the sides, then frame and mullions.
@@ -236,8 +234,8 @@ def _draw_window(img: FloatImage, xs: FloatImage, ys: FloatImage) -> None:
 
 def _draw_text_lines(img: FloatImage, rng: np.random.Generator) -> None:
     bx, by, bw, bh = BOARD
-    x_start, x_end = _px(bx + 0.02, 0)[0], _px(bx + bw - 0.02, 0)[0]
-    title_y = _px(0, by + 0.015)[1]
+    x_start, x_end = px(bx + 0.02, 0)[0], px(bx + bw - 0.02, 0)[0]
+    title_y = px(0, by + 0.015)[1]
     # Title: white "letters" on the blue bar.
     x = x_start
     while x < x_end - 60:
@@ -245,8 +243,8 @@ def _draw_text_lines(img: FloatImage, rng: np.random.Generator) -> None:
         img[title_y : title_y + 14, x : min(x + word, x_end)] = (250, 250, 250)
         img[title_y : title_y + 14, x + 3 : min(x + word, x_end) : 9] = (30, 90, 170)
         x += word + 14
-    y = _px(0, by + 0.075)[1]
-    y_end = _px(0, by + bh - 0.015)[1]
+    y = px(0, by + 0.075)[1]
+    y_end = px(0, by + bh - 0.015)[1]
     while y + 9 < y_end:
         x = x_start
         line_end = x_end - int(rng.integers(0, 120))
@@ -259,7 +257,7 @@ def _draw_text_lines(img: FloatImage, rng: np.random.Generator) -> None:
         y += 17
 
 
-def _face_sprite() -> tuple[FloatImage, FloatImage]:
+def face_sprite() -> tuple[FloatImage, FloatImage]:
     """A face-sized patch: concentric-ring skin texture with a smiley, on a checker shirt.
 
     Returns (rgb, alpha), both ``(2r, 2r[, 3])`` floats."""
@@ -318,8 +316,8 @@ def _draw_van(img: RGB, box: tuple[float, float, float, float]) -> None:
     """A box van in flat colours: body, cab windows, a stripe and two wheels."""
 
     def fill(x: float, y: float, w: float, h: float, rgb: tuple[int, int, int]) -> None:
-        x0, y0 = _px(max(x, 0.0), max(y, 0.0))
-        x1, y1 = _px(min(x + w, 1.0), min(y + h, 1.0))
+        x0, y0 = px(max(x, 0.0), max(y, 0.0))
+        x1, y1 = px(min(x + w, 1.0), min(y + h, 1.0))
         if x1 > x0 and y1 > y0:
             img[y0:y1, x0:x1] = rgb
 
@@ -356,271 +354,3 @@ def render_frame(
         under = img[fy0:fy1, fx0:fx1].astype(np.float64)
         img[fy0:fy1, fx0:fx1] = np.clip(np.rint(a * s + (1 - a) * under), 0, 255)
     return img
-
-
-# --- YUV frames and pictures -------------------------------------------------------------------
-
-
-def to_yuv(rgb: RGB) -> Any:
-    """An ``av.VideoFrame`` in ``yuv420p``, tagged BT.709 (privmask's default for 720 rows),
-    so solid colours come back as the RGB they were given."""
-    import av
-
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-        format="yuv420p", dst_colorspace="ITU709"
-    )
-
-
-def to_rgb(frame: Any) -> RGB:
-    """The RGB picture of a PyAV frame (converted with the frame's own colour space)."""
-    out: RGB = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-    return out
-
-
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: the bitmap font has one size
-        return ImageFont.load_default()
-
-
-def labelled(panels: Sequence[tuple[str, RGB]], *, gap: int = 8, font_size: int = 22) -> Any:
-    """The panels side by side on a dark background, each with its label above it."""
-    from PIL import Image, ImageDraw
-
-    font = _font(font_size)
-    band = font_size + 14
-    width = sum(p.shape[1] for _, p in panels) + gap * (len(panels) + 1)
-    height = max(p.shape[0] for _, p in panels) + band + gap
-    canvas = Image.new("RGB", (width, height), (24, 24, 28))
-    draw = ImageDraw.Draw(canvas)
-    x = gap
-    for label, pixels in panels:
-        draw.text((x + 2, 6), label, fill=(235, 235, 235), font=font)
-        canvas.paste(Image.fromarray(pixels), (x, band))
-        x += pixels.shape[1] + gap
-    return canvas
-
-
-def _crop(rgb: RGB, box: tuple[float, float, float, float]) -> RGB:
-    x0, y0 = _px(max(box[0], 0.0), max(box[1], 0.0))
-    x1, y1 = _px(min(box[0] + box[2], 1.0), min(box[1] + box[3], 1.0))
-    return rgb[y0:y1, x0:x1]
-
-
-# --- the demo ----------------------------------------------------------------------------------
-
-
-def run(out: Path, frames: int) -> list[Path]:
-    """Renders and masks ``frames`` frames, writes the pictures under ``out``, encodes the sample
-    recording, masks it with the demo timeline, prints a summary and returns the files written."""
-    from PIL import Image
-
-    from privmask.video.files import mask_file
-
-    masks = build_masks()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "frames").mkdir(exist_ok=True)
-    written: list[Path] = []
-
-    def save(img: Any, name: str) -> None:
-        path = out / name
-        img.save(path)
-        written.append(path)
-
-    masks_path = out / "masks.json"
-    masks_path.write_text(masks.to_json() + "\n")
-    written.append(masks_path)
-
-    background = np.clip(np.rint(_background()), 0, 255).astype(np.uint8)
-    face = _face_sprite()
-    sample = round(0.75 * (frames - 1))  # the face is well inside the footpath zone here
-    times_ms: list[float] = []
-    sample_path = out / "sample.mp4"
-    container, stream = _sample_writer(sample_path)
-    with container:
-        for i in range(frames):
-            rgb = render_frame(i, frames, background, face)
-            recorded = to_yuv(rgb)  # the camera's picture, encoded unmasked into sample.mp4
-            recorded.pts, recorded.time_base = i, Fraction(1, FPS)
-            container.mux(stream.encode(recorded))
-            av_frame = to_yuv(rgb)
-            original = to_rgb(av_frame) if i == sample else None
-            wrapped = pm.Frame.from_av(av_frame)  # a view of the PyAV frame's planes, no copy
-            t0 = time.perf_counter()
-            pm.apply(wrapped, masks)
-            times_ms.append((time.perf_counter() - t0) * 1e3)
-            masked = to_rgb(av_frame)  # the PyAV frame itself now carries the masks
-            if i % FRAME_EVERY == 0:
-                save(Image.fromarray(masked), f"frames/frame_{i:03d}.png")
-            if original is not None:
-                save(
-                    labelled([("original", original), ("masked (permanent + liftable)", masked)]),
-                    "before_after.png",
-                )
-                lifted = to_yuv(rgb)
-                pm.apply(lifted, masks, lifted=True)  # an av.VideoFrame works directly, too
-                save(
-                    labelled([("lifted (permanent masks only)", to_rgb(lifted))]),
-                    "lifted.png",
-                )
-                save(_styles_strip(rgb, face_box(i, frames)), "styles.png")
-        container.mux(stream.encode(None))
-    written.append(sample_path)
-
-    # The real job: the recording, masked with the masks in force when each frame was recorded.
-    timeline = build_timeline(frames)
-    timeline_path = out / "timeline.json"
-    timeline_path.write_text(timeline.to_json() + "\n")
-    written.append(timeline_path)
-    masked_path = out / "masked.mp4"
-    report = mask_file(
-        sample_path,
-        masked_path,
-        timeline,  # the start comes from sample.mp4's creation_time
-        quality=20,
-        encoder_options={"preset": "veryfast"},
-        progress=False,
-    )
-    written.append(masked_path)
-    save(_switch_strip(sample_path, masked_path, report), "switch.png")
-
-    print(f"privmask {pm.__version__} demo: {WIDTH}x{HEIGHT} yuv420p, {frames} frames processed")
-    print(f"mask set ({len(masks)} masks), content_hash {masks.content_hash}")
-    for m in masks:
-        kind = "liftable " if m.liftable else "permanent"
-        style = ", ".join(f"{k}={v}" for k, v in m.to_dict()["style"].items() if k != "type")
-        style = f"{type(m.style).__name__}({style})"
-        print(f"  {kind}  {m.style.grade.value:<11}  {style:<22}  {m.name}")
-    print(
-        f"apply: median {statistics.median(times_ms):.3f} ms/frame "
-        f"(min {min(times_ms):.3f}, max {max(times_ms):.3f}; apply call only)"
-    )
-    print(f"sample frame for the pictures: {sample}")
-    print(f"timeline: {len(timeline)} versions, recording started {RECORDED.isoformat()}")
-    for v in timeline:
-        print(f"  since {v.since.isoformat()}  {len(v.masks)} masks  {v.content_hash[:16]}")
-    print(report.summary())
-    print("written:")
-    for p in sorted(written):
-        print(f"  {p}")
-    return written
-
-
-def _sample_writer(path: Path) -> tuple[Any, Any]:
-    """The sample recording's container and H.264 stream, tagged like a camera's file: a
-    ``creation_time`` (which ``mask_file`` takes as the recording start) and a title (which the
-    masked export must not carry)."""
-    import av
-
-    container = av.open(str(path), "w")
-    container.metadata["creation_time"] = RECORDED.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    container.metadata["title"] = "street camera 7"
-    stream = container.add_stream("libx264", rate=FPS, options={"crf": "18", "preset": "veryfast"})
-    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    cc = stream.codec_context
-    cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1  # BT.709, TV
-    return container, stream
-
-
-def _decode_some(path: Path, wanted: set[int]) -> dict[int, RGB]:
-    import av
-
-    found: dict[int, RGB] = {}
-    with av.open(str(path)) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if i in wanted:
-                found[i] = to_rgb(frame)
-    return found
-
-
-def _switch_strip(sample_path: Path, masked_path: Path, report: Any) -> Any:
-    """Frames either side of the configuration change, original above, masked below, each
-    labelled with its time and the content hash of the masks it got."""
-    from PIL import Image
-
-    frames = report.frames
-    switch = report.versions[-1].first_frame
-    indices = sorted({i for i in (switch - 2, switch - 1, switch, switch + 1) if 0 <= i < frames})
-    originals = _decode_some(sample_path, set(indices))
-    masked = _decode_some(masked_path, set(indices))
-
-    def small(rgb: RGB) -> RGB:
-        img = Image.fromarray(rgb).resize((WIDTH // 4, HEIGHT // 4), Image.Resampling.LANCZOS)
-        return np.asarray(img, dtype=np.uint8)
-
-    def version_of(i: int) -> Any:
-        return next(u for u in report.versions if u.first_frame <= i <= u.last_frame)
-
-    top = labelled(
-        [(f"original, frame {i} (+{i / FPS:.2f} s)", small(originals[i])) for i in indices],
-        font_size=16,
-    )
-    bottom = labelled(
-        [
-            (
-                f"masked: version {version_of(i).index}, {version_of(i).content_hash[:10]}",
-                small(masked[i]),
-            )
-            for i in indices
-        ],
-        font_size=16,
-    )
-    strip = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height))
-    strip.paste(top, (0, 0))
-    strip.paste(bottom, (0, top.height))
-    return strip
-
-
-def _styles_strip(rgb: RGB, box: tuple[float, float, float, float]) -> Any:
-    """One crop (the face) unmasked and under each style, each a one-mask set over ``box``."""
-    area = pm.Polygon.rect(*box)
-    view = (box[0] - 0.03, box[1] - 0.03, box[2] + 0.06, box[3] + 0.06)
-    panels = [("original", _crop(to_rgb(to_yuv(rgb)), view))]
-    styles: list[tuple[str, pm.Style]] = [
-        ("Solid('#3c4650')", pm.Solid("#3c4650")),
-        ("Mosaic(block=0.03)", pm.Mosaic(block=0.03)),
-        ("Blur(sigma=0.02)", pm.Blur(sigma=0.02)),
-        ("Fill()", pm.Fill()),
-    ]
-    for label, style in styles:
-        frame = to_yuv(rgb)
-        pm.apply(frame, pm.MaskSet([pm.Mask(area, style)]))
-        panels.append((f"{label}: {style.grade.value}", _crop(to_rgb(frame), view)))
-    return labelled(panels, font_size=18)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m privmask.tools.demo",
-        description=(
-            "Make a sample 1080p recording, mask it with a timeline whose masks change halfway, "
-            "and write the masked video and before/after pictures."
-        ),
-    )
-    parser.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
-    parser.add_argument(
-        "--frames",
-        type=int,
-        default=4 * FPS,
-        help=f"number of frames to generate (default {4 * FPS}: four seconds)",
-    )
-    args = parser.parse_args(argv)
-    if args.frames < 1:
-        parser.error("--frames must be at least 1")
-    try:
-        import av  # noqa: F401
-        import PIL  # noqa: F401
-    except ImportError as e:
-        print(
-            f"the demo needs PyAV and Pillow: pip install 'privmask[demo]' ({e})", file=sys.stderr
-        )
-        return 2
-    run(args.out, args.frames)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
