@@ -275,7 +275,8 @@ def cv_points(points: Sequence[tuple[float, float]], width: int, height: int) ->
 
 def import_cv2() -> Any:
     """OpenCV, imported only when a peer needs it: it is an optional extra
-    (``privmask-video[bench]``) and a large import that the ``privmask`` command should not pay for otherwise."""
+    (``privmask-video[bench]``) and a large import that the ``privmask`` command should not pay
+    for otherwise."""
     import cv2
 
     return cv2
