@@ -75,6 +75,7 @@ class Venv:
         env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(self.root)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PRIVMASK_REVIEW_DIR"] = str(self.root / "review")  # not the user's cache
         env.update(extra or {})
         return env
 

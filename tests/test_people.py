@@ -224,7 +224,7 @@ def test_faces_from_24_pixels_in_1080p_are_masked_in_every_frame() -> None:
 def test_without_onnxruntime_faces_and_people_refuse_naming_the_install() -> None:
     assert strong_detectors_available()
     for make in (face_detector, person_detector):
-        with pytest.raises(pm.MaskConfigError, match=r"pip install 'privmask\[detect\]'"):
+        with pytest.raises(pm.MaskConfigError, match=r"pip install 'privmask-video\[detect\]'"):
             make("auto", strong_available=False)
     with pytest.raises(pm.MaskConfigError, match="cascade"):
         face_detector("centerface", strong_available=False)

@@ -45,6 +45,7 @@ NOT_RUN = {
         "would run this suite inside itself; the demo is tests/test_demo.py"
     ),
     "needs a Dask scheduler at tcp://scheduler:8786": "no Dask cluster here; compiled only",
+    "needs a live camera": "tests/test_live.py: real RTSP and HTTP servers on 127.0.0.1",
 }
 """The README blocks that are not run, by the reason the README gives, and what covers them."""
 
