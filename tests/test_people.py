@@ -230,7 +230,7 @@ def test_without_onnxruntime_faces_and_people_refuse_naming_the_install() -> Non
         face_detector("centerface", strong_available=False)
     # The weak model still runs when chosen by name.
     assert isinstance(face_detector("cascade", strong_available=False), CascadeFaceDetector)
-    assert "privmask[detect]" in INSTALL_DETECT
+    assert "privmask-video[detect]" in INSTALL_DETECT
 
 
 def test_strong_detectors_by_default_and_named_in_summaries() -> None:
