@@ -37,6 +37,7 @@ __all__ = [
     "USER_ERRORS",
     "FileOutcome",
     "Subparsers",
+    "add_file_arguments",
     "describe",
     "fail",
     "frame_ranges",
@@ -225,6 +226,22 @@ def outputs(args: argparse.Namespace, command: str) -> list[tuple[Path, Path]]:
             "distinct names",
         )
     return [(p, args.out_dir / p.name) for p in paths]
+
+
+def add_file_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    """The arguments every many-files command shares: ``IN OUT`` or ``IN... --out-dir DIR``, and
+    ``--jobs N`` (``verb`` says what a job does: "masked", "redacted")."""
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
+    p.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help=f"files {verb} at once, in separate processes (default 1)",
+    )
 
 
 def make_out_dir(out_dir: Path | None) -> None:

@@ -20,6 +20,7 @@ from privmask.cli.common import (
     USER_ERRORS,
     FileOutcome,
     Subparsers,
+    add_file_arguments,
     describe,
     fail,
     frame_ranges,
@@ -29,7 +30,6 @@ from privmask.cli.common import (
     make_out_dir,
     nonnegative_int,
     outputs,
-    positive_int,
     print_json,
     progress_wanted,
     run_files,
@@ -67,23 +67,13 @@ def add_parser(subparsers: Subparsers) -> None:
             EXIT_STATUSES,
         ),
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
+    add_file_arguments(p, "masked")
     p.add_argument(
         "--masks",
         required=True,
         type=Path,
         metavar="FILE",
         help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
-    )
-    p.add_argument(
-        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
-    )
-    p.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="files masked at once, in separate processes (default 1)",
     )
     p.add_argument(
         "--start",

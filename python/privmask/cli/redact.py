@@ -16,6 +16,7 @@ from privmask.cli.common import (
     USER_ERRORS,
     FileOutcome,
     Subparsers,
+    add_file_arguments,
     describe,
     fail,
     help_text,
@@ -79,17 +80,7 @@ def add_parser(subparsers: Subparsers) -> None:
             "the others are still done); 2 usage error.",
         ),
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT, or IN... with --out-dir")
-    p.add_argument(
-        "--out-dir", type=Path, metavar="DIR", help="write each input to DIR under its own name"
-    )
-    p.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="files redacted at once, in separate processes (default 1)",
-    )
+    add_file_arguments(p, "redacted")
     p.add_argument("--faces", action="store_true", help="detect faces (CenterFace)")
     p.add_argument("--people", action="store_true", help="detect whole persons (YOLO)")
     p.add_argument("--motion", action="store_true", help="detect anything that moves")
