@@ -12,6 +12,7 @@ __all__ = [
     "__version__",
     "colour_samples",
     "compile",
+    "format_table",
     "formats",
     "set_simd_level",
     "set_threads",
