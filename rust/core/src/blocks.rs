@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn sums_covered_samples_per_block() {
         // 5x3 gray, blocks of 2x2; row 0 covers x 1..5, row 2 covers x 0..1.
-        let spans = Spans::from_rows(5, 3, vec![vec![(1, 5)], vec![], vec![(0, 1)]]);
+        let spans = Spans::from_rows(5, 3, vec![vec![(1, 5)], vec![], vec![(0, 1)]]).unwrap();
         let grid = BlockGrid::new(5, 3, 2, 2);
         assert_eq!((grid.cols, grid.rows), (3, 2));
         let mut data: Vec<u8> = (1..=15).collect();
@@ -287,7 +287,7 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let spans = Spans::from_rows(w, h, rows);
+            let spans = Spans::from_rows(w, h, rows).unwrap();
             let grid = BlockGrid::new(w, h, bw, bh);
             let mut data: Vec<u8> = (0..w * h).map(|_| next(256) as u8).collect();
             if saturated {

@@ -10,7 +10,6 @@ use crate::format::{check_dimensions, ChannelLayout, PixelFormat};
 use crate::frame::{ChannelMut, FrameMut, Sample};
 use crate::geometry::Polygon;
 use crate::parallel::{for_bands, may_split, pool, MIN_SAMPLES_PER_BAND};
-use crate::raster::rasterize;
 use crate::spans::Spans;
 use crate::style::{blur_sigma_px, mosaic_block_px, Style};
 use rayon::prelude::*;
@@ -64,11 +63,12 @@ impl Hidden {
         }
     }
 
-    fn add(&mut self, cover: &Spans, liftable: bool) {
-        self.all = self.all.union(cover);
+    fn add(&mut self, cover: &Spans, liftable: bool) -> Result<()> {
+        self.all = self.all.union(cover)?;
         if !liftable {
-            self.permanent = self.permanent.union(cover);
+            self.permanent = self.permanent.union(cover)?;
         }
+        Ok(())
     }
 }
 
@@ -112,15 +112,18 @@ impl CompiledMasks {
         // Covers first: a fill must know what later masks will hide (see `Hidden`). Masks are
         // rasterised independently, on the pool when there are several (PTZ and tracked masks
         // are compiled per frame).
-        let cover = |m: &MaskSpec| {
-            let luma = rasterize(&m.polygon.to_fixed(width, height), width, height);
-            let chroma = has_chroma.then(|| luma.subsample(sx, sy));
-            (luma, chroma)
+        let cover = |m: &MaskSpec| -> Result<(Spans, Option<Spans>)> {
+            let luma = m.polygon.cover(width, height)?;
+            let chroma = match has_chroma {
+                true => Some(luma.subsample(sx, sy)?),
+                false => None,
+            };
+            Ok((luma, chroma))
         };
         let covers: Vec<(Spans, Option<Spans>)> = if masks.len() > 1 && may_split() {
-            pool().install(|| masks.par_iter().map(cover).collect())
+            pool().install(|| masks.par_iter().map(cover).collect::<Result<_>>())?
         } else {
-            masks.iter().map(cover).collect()
+            masks.iter().map(cover).collect::<Result<_>>()?
         };
         let mut compiled = Vec::with_capacity(masks.len());
         let mut hidden_luma = Hidden::new(width, height);
@@ -142,38 +145,44 @@ impl CompiledMasks {
                 }
                 _ => ([0; 3], false),
             };
-            let plan = |spans: &Spans, div: (u32, u32), hidden: &Hidden| match m.style {
-                Style::Solid(_) => PlanePlan::Solid,
-                Style::Mosaic(len) => {
-                    let b = mosaic_block_px(len, height, sx.max(sy));
-                    PlanePlan::Mosaic(BlockGrid::new(
-                        spans.width(),
-                        spans.height(),
-                        b / div.0,
-                        b / div.1,
-                    ))
-                }
-                Style::Blur(len) => {
-                    let sigma = blur_sigma_px(len, height);
-                    let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
-                    let cells = BlockGrid::new(spans.width(), spans.height(), g / div.0, g / div.1);
-                    PlanePlan::Blur(BlurPlan::new(spans.clone(), cells, sigma / f64::from(g)))
-                }
-                Style::Fill(_) => PlanePlan::Fill(FillPlan::new(
-                    spans.clone(),
-                    [spans.union(&hidden.all), spans.union(&hidden.permanent)],
-                )),
+            let plan = |spans: &Spans, div: (u32, u32), hidden: &Hidden| -> Result<PlanePlan> {
+                Ok(match m.style {
+                    Style::Solid(_) => PlanePlan::Solid,
+                    Style::Mosaic(len) => {
+                        let b = mosaic_block_px(len, height, sx.max(sy));
+                        PlanePlan::Mosaic(BlockGrid::new(
+                            spans.width(),
+                            spans.height(),
+                            b / div.0,
+                            b / div.1,
+                        ))
+                    }
+                    Style::Blur(len) => {
+                        let sigma = blur_sigma_px(len, height);
+                        let g = (sigma.ceil() as u32).max(2).div_ceil(sx.max(sy)) * sx.max(sy);
+                        let cells =
+                            BlockGrid::new(spans.width(), spans.height(), g / div.0, g / div.1);
+                        PlanePlan::Blur(BlurPlan::new(spans.clone(), cells, sigma / f64::from(g)))
+                    }
+                    Style::Fill(_) => PlanePlan::Fill(FillPlan::new(
+                        spans.try_clone()?,
+                        [spans.union(&hidden.all)?, spans.union(&hidden.permanent)?],
+                    )?),
+                })
             };
-            let luma_plan = plan(&luma, (1, 1), &hidden_luma);
-            let chroma = chroma.map(|c| {
-                let p = plan(&c, (sx, sy), &hidden_chroma);
-                (c, p)
-            });
+            let luma_plan = plan(&luma, (1, 1), &hidden_luma)?;
+            let chroma = match chroma {
+                Some(c) => {
+                    let p = plan(&c, (sx, sy), &hidden_chroma)?;
+                    Some((c, p))
+                }
+                None => None,
+            };
             // Only fills read outside their cover, so only they need to know what later masks hide.
             if fills_before[i] {
-                hidden_luma.add(&luma, m.liftable);
+                hidden_luma.add(&luma, m.liftable)?;
                 if let Some((c, _)) = &chroma {
-                    hidden_chroma.add(c, m.liftable);
+                    hidden_chroma.add(c, m.liftable)?;
                 }
             }
             compiled.push(CompiledMask {
@@ -231,15 +240,13 @@ impl CompiledMasks {
     }
 
     /// The union of the luma covers of the masks that apply (`lifted` skips liftable ones).
-    pub fn coverage(&self, lifted: bool) -> Spans {
-        self.masks.iter().filter(|m| !(lifted && m.liftable)).fold(
-            Spans::from_rows(
-                self.width,
-                self.height,
-                vec![Vec::new(); self.height as usize],
-            ),
-            |acc, m| acc.union(&m.luma.0),
-        )
+    pub fn coverage(&self, lifted: bool) -> Result<Spans> {
+        self.masks
+            .iter()
+            .filter(|m| !(lifted && m.liftable))
+            .try_fold(Spans::empty(self.width, self.height), |acc, m| {
+                acc.union(&m.luma.0)
+            })
     }
 
     /// Applies the masks in list order, in place. With `lifted`, liftable masks are skipped and

@@ -11,6 +11,8 @@ pub enum Error {
     FrameFormat(String),
     /// A style parameter out of range (mosaic block under 2 px, blur sigma under 1 px, ...).
     MaskConfig(String),
+    /// Memory for a buffer that grows with the input (vertices, covered runs) could not be had.
+    OutOfMemory(String),
 }
 
 /// `Result` with the core's [`Error`].
@@ -19,9 +21,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidGeometry(m) | Error::FrameFormat(m) | Error::MaskConfig(m) => {
-                f.write_str(m)
-            }
+            Error::InvalidGeometry(m)
+            | Error::FrameFormat(m)
+            | Error::MaskConfig(m)
+            | Error::OutOfMemory(m) => f.write_str(m),
         }
     }
 }

@@ -61,6 +61,11 @@ impl Polygon {
         &self.points
     }
 
+    /// The pixels of a `width` x `height` frame the polygon covers.
+    pub fn cover(&self, width: u32, height: u32) -> Result<crate::spans::Spans> {
+        crate::raster::rasterize(&self.to_fixed(width, height), width, height)
+    }
+
     /// The polygon in pixel space for a `width` x `height` frame, snapped to 1/256 px.
     pub fn to_fixed(&self, width: u32, height: u32) -> FixedPolygon {
         let (w, h) = (f64::from(width), f64::from(height));

@@ -1,17 +1,22 @@
-//! Conservative coverage: which pixels a polygon's interior touches with positive area.
+//! Conservative coverage: which pixels a polygon's interior touches with positive area, for the
+//! snapped polygon of [`crate::geometry::FixedPolygon`] (1/256 px), decided exactly in integer
+//! arithmetic. (How that relates to the coordinates the user gave: see [`crate::geometry`].)
 //!
-//! The reference sweep (`general_row`) works one pixel row (a horizontal band one pixel high) at
-//! a time. Inside a band it cuts at every vertex height and every height where two edges cross,
-//! so that between two cuts the edges are straight, never cross, and keep their left-to-right
-//! order. Between neighbouring edges the winding number is then constant; where it is nonzero the
-//! region is an open trapezoid whose horizontal extent is the span between the leftmost and
-//! rightmost of its four corners, and a pixel of the band is covered iff its open column meets
-//! that span. All of this is computed in exact integer arithmetic on the 1/256 px geometry of
-//! [`crate::geometry::FixedPolygon`].
+//! The reference sweep (`general_row`, kept for the tests) works one pixel row (a horizontal band
+//! one pixel high) at a time. Inside a band it cuts at every vertex height and every height where
+//! two edges cross, so that between two cuts the edges are straight, never cross, and keep their
+//! left-to-right order. Between neighbouring edges the winding number is then constant; where it
+//! is nonzero the region is an open trapezoid whose horizontal extent is the span between the
+//! leftmost and rightmost of its four corners, and a pixel of the band is covered iff its open
+//! column meets that span. It costs a pass over the edges per crossing: quadratic in the edges of
+//! a band, and worse for a polygon crossing itself everywhere.
 //!
-//! [`rasterize`] returns exactly the reference's spans, faster, by following the polygon's
-//! *chains* (maximal runs of consecutive edges that all go down, or all go up; horizontal edges
-//! between them are skipped) and by checking, rather than searching, that nothing crosses:
+//! [`rasterize`] returns exactly the reference's spans in time near-linear in the edges crossing
+//! each row, however many cross each other, with two sweeps:
+//!
+//! **The chain sweep** (most rows of most polygons) follows the polygon's *chains* (maximal runs
+//! of consecutive edges that all go down, or all go up; horizontal edges between them are
+//! skipped) and checks, rather than searches, that nothing crosses:
 //!
 //! - Each active chain carries an exact walker for its pixel column at row boundaries (quotient
 //!   and remainder of `x / SUBPIXEL`, advanced one row at a time by a fixed step), so a band's
@@ -28,23 +33,38 @@
 //!   edges (which it sorts in either order to the same spans), every gap keeps its winding, and a
 //!   gap's trapezoid spans overlap or touch from one sub-band to the next (at a shared cut both
 //!   reach from `l`'s floor to `r`'s ceil there, or both cover `[l.hi, r.lo]`), so together they
-//!   are the single span `[l.lo, r.hi)`, which is what is pushed. Coincident single edges enclose nothing and are
-//!   skipped like the reference does; in the second kind of pair, edges can only meet along the
-//!   column line `l.hi == r.lo`, where the reference's span is empty anyway.
-//! - Where the check fails, the band is cut at every vertex and the same check runs edge by edge;
-//!   where that fails too (two edges really cross inside the band), the reference sweep does the
-//!   row. Tests compare [`rasterize`] with the reference sweep on many random polygons.
+//!   are the single span `[l.lo, r.hi)`, which is what is pushed. Coincident single edges
+//!   enclose nothing and are skipped like the reference does; in the second kind of pair, edges
+//!   can only meet along the column line `l.hi == r.lo`, where the reference's span is empty.
+//!
+//! **The boundary sweep** (`boundary_row`) does the rows where that check fails (chains cross,
+//! or are too close to tell apart), bands cut into more than a few pieces, and rows crossed by
+//! more than `MAX_CHAINS` chains, in `O(k log k)` (or `O(k + width)`) for the `k` edges
+//! overlapping the band, without looking for a single crossing. It rests on this: where the
+//! boundary passes through a pixel's open square, the windings just either side of it differ by
+//! the sum of the windings of the edges along it there, so unless those cancel (edges out and
+//! back along one line) one side is nonzero and the pixel is covered; and a pixel the boundary
+//! does not pass through has one winding all over, the one at its centre. So a band's cover is
+//! the columns each edge piece (and each horizontal edge strictly inside) passes through, after
+//! cancelling edges on shared lines, plus the columns whose centre on the band's middle height
+//! has a nonzero winding, counted from the edges crossing that height. After a failure the chain
+//! sweep waits a few rows (doubling, up to 64) before it tries again.
+//!
+//! Tests compare [`rasterize`], and the boundary sweep alone, with the reference sweep on many
+//! random polygons.
 //!
 //! Bounds: coordinates lie within `±2^23` units, edge extents within `2^24`, so a crossing height
 //! is a fraction `n / d` with `|n| < 2^74` and `0 < d < 2^49`, and the widest product formed below
 //! (the sign of the difference of two edges at such a height) stays under `2^124`. At a whole
 //! height within an edge, `x / SUBPIXEL = n / d` with `|n| < 2^49` and `0 < d <= 2^32`, and the
-//! walker's remainder stays below `2^33`: the fast path's columns fit in `i64`.
+//! walker's remainder stays below `2^33`: the fast path's columns fit in `i64`, and so do the
+//! boundary sweep's (`x` at the middle height: `|n| < 2^49`, divided by `256 dy < 2^33`).
 
 use std::cmp::Ordering;
 
+use crate::error::Result;
 use crate::geometry::{FixedPolygon, SUBPIXEL};
-use crate::spans::{Spans, SpansBuilder};
+use crate::spans::{reserve, Spans, SpansBuilder};
 
 /// A polygon edge oriented top to bottom (`y0 < y1`), with the winding it contributes.
 #[derive(Clone, Copy, Debug)]
@@ -79,9 +99,11 @@ impl Height {
             d: 1,
         }
     }
+    #[cfg(test)]
     fn cmp(&self, o: &Height) -> Ordering {
         (self.n * o.d).cmp(&(o.n * self.d))
     }
+    #[cfg(test)]
     fn cmp_int(&self, v: i64) -> Ordering {
         self.n.cmp(&(i128::from(v) * self.d))
     }
@@ -97,6 +119,7 @@ fn cmp_at(a: &Edge, b: &Edge, h: Height) -> Ordering {
 }
 
 /// `floor(x_e(h) / SUBPIXEL)` and `ceil(x_e(h) / SUBPIXEL)`: the pixel columns around the edge.
+#[cfg(test)]
 fn columns_at(e: &Edge, h: Height) -> (i64, i64) {
     if h.d == 1 {
         // Whole heights (vertices, row edges: nearly every cut) fit in i64: |num| < 2^48.
@@ -125,6 +148,7 @@ fn columns_at(e: &Edge, h: Height) -> (i64, i64) {
 }
 
 /// The height where two edges' lines cross, if they are not parallel.
+#[cfg(test)]
 fn crossing(a: &Edge, b: &Edge) -> Option<Height> {
     let d = a.dx() * b.dy() - b.dx() * a.dy();
     if d == 0 {
@@ -180,6 +204,7 @@ fn row_range(edges: &[Edge], height: u32) -> (i64, i64) {
 }
 
 /// Scratch space of [`general_row`], kept across rows.
+#[cfg(test)]
 #[derive(Default)]
 struct GeneralScratch {
     cuts: Vec<Height>,
@@ -189,6 +214,7 @@ struct GeneralScratch {
 /// The reference sweep of one band `[top, bottom]` over the edges that overlap it (in any order):
 /// cut at vertex and crossing heights, sort the spanning edges of every sub-band, and push the
 /// span of each nonzero-winding gap onto `out`.
+#[cfg(test)]
 fn general_row(
     active: &[Edge],
     top: i64,
@@ -272,7 +298,7 @@ fn rasterize_reference(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
         general_row(&active, top, bottom, &mut scratch, &mut out);
         builder.push_row(row as u32, &mut out);
     }
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// A y-monotone run of polygon edges: consecutive edges that all go down, or all go up, in polygon
@@ -285,21 +311,52 @@ struct Chain {
     y_end: i64,
 }
 
-/// Splits the polygon into its chains, sorted by upper end, and their edges.
-fn chains_of(poly: &FixedPolygon) -> (Vec<Edge>, Vec<Chain>) {
+/// A horizontal edge at height `y` from `x0` to `x1 > x0`, with `dir` +1 when the polygon runs
+/// along it to the right. Chains skip these (they change no winding number along a vertical
+/// line), but the boundary sweep needs them: they are boundary all the same.
+#[derive(Clone, Copy, Debug)]
+struct Flat {
+    y: i64,
+    x0: i64,
+    x1: i64,
+    dir: i32,
+}
+
+/// Splits the polygon into its chains, sorted by upper end, and their edges; and lists its
+/// horizontal edges, sorted by height.
+fn chains_of(poly: &FixedPolygon) -> Result<(Vec<Edge>, Vec<Chain>, Vec<Flat>)> {
     let pts = &poly.points;
     let n = pts.len();
-    let mut edges: Vec<Edge> = Vec::with_capacity(n);
+    let mut edges: Vec<Edge> = Vec::new();
     let mut chains: Vec<Chain> = Vec::new();
+    let mut flats: Vec<Flat> = Vec::new();
+    reserve(&mut edges, n)?;
     let dir = |i: usize| (pts[(i + 1) % n].1 - pts[i].1).signum() as i32;
+    for i in (0..n).filter(|&i| dir(i) == 0) {
+        let (a, b) = (pts[i], pts[(i + 1) % n]);
+        if a.0 != b.0 {
+            if flats.is_empty() {
+                reserve(&mut flats, n)?;
+            }
+            flats.push(Flat {
+                y: a.1,
+                x0: a.0.min(b.0),
+                x1: a.0.max(b.0),
+                dir: if a.0 < b.0 { 1 } else { -1 },
+            });
+        }
+    }
+    flats.sort_unstable_by_key(|f| f.y);
     // Start where the direction turns, so that no chain wraps around the end of the list.
     let Some(i0) = (0..n).find(|&i| dir(i) != 0) else {
-        return (edges, chains);
+        return Ok((edges, chains, flats));
     };
     let turn = (1..n)
         .map(|k| (i0 + k) % n)
         .find(|&i| dir(i) == -dir(i0))
         .unwrap_or(i0);
+    // At most one chain per two edges, as directions alternate between chains.
+    reserve(&mut chains, n / 2 + 1)?;
     let mut close = |edges: &mut Vec<Edge>, first: usize, d: i32| {
         if edges.len() > first {
             if d < 0 {
@@ -336,7 +393,15 @@ fn chains_of(poly: &FixedPolygon) -> (Vec<Edge>, Vec<Chain>) {
     }
     close(&mut edges, first, d);
     chains.sort_unstable_by_key(|c| c.y_start);
-    (edges, chains)
+    // Lay the edges out chain by chain in that order: the sweep then reads them front to back.
+    let mut sorted: Vec<Edge> = Vec::new();
+    reserve(&mut sorted, edges.len())?;
+    for c in &mut chains {
+        let first = sorted.len();
+        sorted.extend_from_slice(&edges[c.first..c.end]);
+        (c.first, c.end) = (first, sorted.len());
+    }
+    Ok((sorted, chains, flats))
 }
 
 /// `columns_at` for a whole height `h` within the edge's extent, without a division at its ends.
@@ -446,15 +511,18 @@ fn band_cmp(a: &Band, b: &Band, edges: &[Edge], h0: i64, h1: i64) -> Ordering {
 /// Sorts nearly sorted slices by insertion (chains keep their order from row to row unless
 /// they cross), others with the standard sort.
 fn sort_nearly_sorted<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
-    if v.len() > 32 {
-        v.sort_unstable_by(cmp);
-        return;
-    }
+    // Insertion sort while the moves stay within a budget linear in the length.
+    let mut budget = 4 * v.len() + 64;
     for i in 1..v.len() {
         let mut j = i;
         while j > 0 && cmp(&v[j], &v[j - 1]) == Ordering::Less {
             v.swap(j, j - 1);
             j -= 1;
+            budget -= 1;
+            if budget == 0 {
+                v.sort_unstable_by(cmp);
+                return;
+            }
         }
     }
 }
@@ -641,6 +709,75 @@ impl Track {
     }
 }
 
+/// Pieces a band may be cut into for [`chain_sub_bands`] (each is a pass over the chains).
+const MAX_PIECES: usize = 8;
+
+/// Most rows the chain sweep skips after failing (it fails again in a run of crossing chains).
+const MAX_BACKOFF: i64 = 64;
+
+/// Most chains across a row for the chain sweep: it sorts them, and beyond this many (a rare,
+/// complex outline) the boundary sweep's linear passes are as fast and never degrade. (Low in
+/// the tests, so that the random polygons there switch between the two sweeps.)
+#[cfg(not(test))]
+const MAX_CHAINS: u32 = 128;
+#[cfg(test)]
+const MAX_CHAINS: u32 = 6;
+
+/// Which rows of `[first_row, last_row)` more than [`MAX_CHAINS`] chains cross (empty when no
+/// row can be).
+fn crowded_rows(chains: &[Chain], first_row: i64, last_row: i64) -> Result<Vec<bool>> {
+    let mut crowded = Vec::new();
+    if chains.len() <= MAX_CHAINS as usize {
+        return Ok(crowded);
+    }
+    let rows = (last_row - first_row).max(0) as usize;
+    let mut diff: Vec<i32> = Vec::new();
+    reserve(&mut diff, rows + 1)?;
+    diff.resize(rows + 1, 0);
+    let row_of = |y: i64| (y.div_euclid(SUBPIXEL) - first_row).clamp(0, rows as i64) as usize;
+    for c in chains {
+        diff[row_of(c.y_start)] += 1;
+        diff[row_of(c.y_end + SUBPIXEL - 1)] -= 1;
+    }
+    reserve(&mut crowded, rows)?;
+    let mut n = 0;
+    crowded.extend(diff[..rows].iter().map(|d| {
+        n += d;
+        n > MAX_CHAINS as i32
+    }));
+    Ok(crowded)
+}
+
+/// The edges overlapping the current band, for the boundary sweep of crowded rows: edges are
+/// taken in order of upper end and dropped below their lower end (brought up to date lazily,
+/// so rows in between cost nothing).
+#[derive(Default)]
+struct ActiveEdges {
+    /// Edge indices by upper end, and how many have been taken.
+    order: Vec<usize>,
+    next: usize,
+    active: Vec<usize>,
+}
+
+impl ActiveEdges {
+    fn update(&mut self, edges: &[Edge], top: i64, bottom: i64) -> Result<()> {
+        if self.order.is_empty() {
+            reserve(&mut self.order, edges.len())?;
+            self.order.extend(0..edges.len());
+            self.order.sort_unstable_by_key(|&i| edges[i].y0);
+        }
+        self.active.retain(|&i| edges[i].y1 > top);
+        while self.next < self.order.len() && edges[self.order[self.next]].y0 < bottom {
+            let i = self.order[self.next];
+            if edges[i].y1 > top {
+                self.active.push(i);
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Starts the cut heights of the band `[top, bottom]` with its two ends.
 fn start_cuts(cuts: &mut Vec<i64>, top: i64, bottom: i64) {
     cuts.clear();
@@ -659,14 +796,17 @@ fn cut_inside(cuts: &mut Vec<i64>, top: i64, bottom: i64, ys: [i64; 2]) {
 fn chain_sub_bands(
     tracks: &mut [Track],
     edges: &[Edge],
-    top: i64,
-    bottom: i64,
+    (top, bottom): (i64, i64),
+    attempt: bool,
     cuts: &mut Vec<i64>,
     bands: &mut Vec<Band>,
     out: &mut Vec<(i64, i64)>,
 ) -> bool {
     start_cuts(cuts, top, bottom);
     for t in tracks.iter_mut() {
+        if t.y_start <= top && t.wh != top {
+            t.seek(edges, top); // rows went to the boundary sweep since the last
+        }
         cut_inside(cuts, top, bottom, [t.y_start, t.y_end]);
         // `band.e` and `(band.f0, band.c0)`: the edge just below the next cut the chain spans,
         // and its columns there.
@@ -683,6 +823,10 @@ fn chain_sub_bands(
     }
     cuts.sort_unstable();
     cuts.dedup();
+    // Each piece costs a pass over the chains: with many, the boundary sweep is cheaper.
+    if !attempt || cuts.len() > MAX_PIECES + 1 {
+        return false;
+    }
     cuts.windows(2).all(|w| {
         let (h0, h1) = (w[0], w[1]);
         bands.clear();
@@ -720,97 +864,309 @@ fn chain_sub_bands(
     })
 }
 
-/// An edge spanning a sub-band in [`edge_sub_bands`], with its columns at the sub-band's cuts.
-#[derive(Clone, Copy, Debug)]
-struct Item {
-    i: usize,
-    f0: i64,
-    c0: i64,
-    f1: i64,
-    c1: i64,
+/// Which edges (by index) and flats lie on a line shared with another one of the same kind, as
+/// an id of that line (`NONE` for the rest). Only edges on one line can cancel each other.
+#[derive(Default)]
+struct Lines {
+    edge: Vec<u32>,
+    flat: Vec<u32>,
 }
 
-impl Item {
-    fn key(&self) -> i64 {
-        self.f0 + self.c0 + self.f1 + self.c1
+const NONE: u32 = u32::MAX;
+
+impl Lines {
+    fn of(edges: &[Edge], flats: &[Flat]) -> Result<Lines> {
+        fn gcd(mut a: i64, mut b: i64) -> i64 {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        }
+        // The line of an edge: its direction in lowest terms (dy > 0) and offset.
+        let mut keys: Vec<((i64, i64, i64), u32)> = Vec::new();
+        reserve(&mut keys, edges.len())?;
+        keys.extend(edges.iter().enumerate().map(|(i, e)| {
+            let (dx, dy) = (e.x1 - e.x0, e.y1 - e.y0);
+            let g = gcd(dx.abs(), dy);
+            let (dx, dy) = (dx / g, dy / g);
+            ((dx, dy, dy * e.x0 - dx * e.y0), i as u32)
+        }));
+        keys.sort_unstable();
+        let mut edge = Vec::new();
+        reserve(&mut edge, edges.len())?;
+        edge.resize(edges.len(), NONE);
+        for group in keys.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+            for &(_, i) in group {
+                edge[i as usize] = group[0].1;
+            }
+        }
+        // Flats are sorted by height: a line is a run of equal heights.
+        let mut flat = Vec::new();
+        reserve(&mut flat, flats.len())?;
+        flat.resize(flats.len(), NONE);
+        let mut i = 0;
+        for group in flats.chunk_by(|a, b| a.y == b.y) {
+            if group.len() > 1 {
+                flat[i..i + group.len()].fill(i as u32);
+            }
+            i += group.len();
+        }
+        Ok(Lines { edge, flat })
     }
 }
 
-/// The fast path edge by edge, on the edges overlapping a band (any order): cut at every vertex
-/// height; in each sub-band, the spanning edges sorted by key (exact position on ties) must be in
-/// order at both cuts. Then no two cross inside, the reference sweep makes the same cuts, and this
-/// pushes its spans and returns `true`; otherwise `false`.
-fn edge_sub_bands(
-    band: &[Edge],
-    top: i64,
-    bottom: i64,
-    cuts: &mut Vec<i64>,
-    items: &mut Vec<Item>,
+/// Scratch space of [`boundary_row`], kept across rows.
+#[derive(Default)]
+struct BoundaryScratch {
+    /// Column ranges `[a, b)` whose open pixels the boundary passes through.
+    touched: Vec<(i64, i64)>,
+    /// For each edge crossing the band's middle height: the first column whose centre lies to
+    /// its right, and its winding.
+    crossings: Vec<(i64, i32)>,
+    /// Pieces of edges on shared lines: `(line, start, end, winding)`, heights (edges) or
+    /// abscissas (flats) in 1/256 px.
+    shared: Vec<(u32, i64, i64, i32)>,
+    events: Vec<(i64, i32)>,
+    /// Per column of the row (and one past): changes of the touched count and of the winding.
+    dense: Vec<(i32, i32)>,
+}
+
+/// Pushes the pieces of one line (sorted by line, at most `shared` long) where the windings of its
+/// pieces do not cancel: `emit(start, end)` for each maximal stretch with a nonzero sum.
+fn uncancelled(
+    pieces: &[(u32, i64, i64, i32)],
+    events: &mut Vec<(i64, i32)>,
+    mut emit: impl FnMut(i64, i64),
+) {
+    for group in pieces.chunk_by(|a, b| a.0 == b.0) {
+        events.clear();
+        for &(_, a, b, d) in group {
+            events.push((a, d));
+            events.push((b, -d));
+        }
+        events.sort_unstable();
+        let (mut sum, mut start) = (0, 0);
+        for ev in events.chunk_by(|a, b| a.0 == b.0) {
+            let at = ev[0].0;
+            let next = sum + ev.iter().map(|e| e.1).sum::<i32>();
+            if sum == 0 && next != 0 {
+                start = at;
+            } else if sum != 0 && next == 0 {
+                emit(start, at);
+            }
+            sum = next;
+        }
+    }
+}
+
+/// The boundary sweep of one band `[top, bottom]`, for the rows the chain sweep cannot do: given
+/// the edges overlapping the band (by index) and the flats strictly inside it, pushes the
+/// band's covered columns onto `out`, in `O(k log k)` for `k` of them whatever the crossings.
+///
+/// Where the boundary passes through a pixel's open square, the windings on its two sides differ
+/// by the sum of the windings of the edges along it there, so unless those cancel (edges out and
+/// back along one line) one side is nonzero and the pixel is covered. Any other pixel meets no
+/// boundary: the winding is the same all over it, the one at its centre on the band's middle
+/// height, counted from the edges crossing that height to the left (half-open in height).
+#[allow(clippy::too_many_arguments)]
+fn boundary_row(
+    edges: &[Edge],
+    band: &[usize],
+    flats: &[Flat],
+    lines: &Lines,
+    flat_first: usize,
+    (top, bottom): (i64, i64),
+    width: usize,
+    scratch: &mut BoundaryScratch,
     out: &mut Vec<(i64, i64)>,
-) -> bool {
-    start_cuts(cuts, top, bottom);
-    for e in band {
-        cut_inside(cuts, top, bottom, [e.y0, e.y1]);
+) {
+    let BoundaryScratch {
+        touched,
+        crossings,
+        shared,
+        events,
+        dense,
+    } = scratch;
+    touched.clear();
+    crossings.clear();
+    shared.clear();
+    let mid = top + SUBPIXEL / 2;
+    for &i in band {
+        let e = &edges[i];
+        let (ya, yb) = (e.y0.max(top), e.y1.min(bottom));
+        if lines.edge[i] == NONE {
+            let ((fa, ca), (fb, cb)) = (columns_int(e, ya), columns_int(e, yb));
+            touched.push((fa.min(fb), ca.max(cb)));
+        } else {
+            shared.push((lines.edge[i], ya, yb, e.dir));
+        }
+        if e.y0 <= mid && mid < e.y1 {
+            // x(mid) = n / dy; the first column c with x < 256 c + 128.
+            let dy = e.y1 - e.y0;
+            let n = e.x0 * dy + (mid - e.y0) * (e.x1 - e.x0);
+            let (q, _) = floor_div(n - SUBPIXEL / 2 * dy, SUBPIXEL * dy);
+            crossings.push((q + 1, e.dir));
+        }
     }
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts.windows(2).all(|w| {
-        let (h0, h1) = (w[0], w[1]);
-        items.clear();
-        for (i, e) in band.iter().enumerate() {
-            if e.y0 <= h0 && e.y1 >= h1 {
-                let ((f0, c0), (f1, c1)) = (columns_int(e, h0), columns_int(e, h1));
-                items.push(Item { i, f0, c0, f1, c1 });
-            }
-        }
-        sort_nearly_sorted(items, |a, b| {
-            a.key().cmp(&b.key()).then_with(|| {
-                let (ea, eb) = (&band[a.i], &band[b.i]);
-                cmp_at(ea, eb, Height::int(h0)).then_with(|| cmp_at(ea, eb, Height::int(h1)))
-            })
+    // Edges on one line: only where their windings do not cancel. All the edges of a line
+    // give the same abscissa at a height; the group's first edge computes it.
+    shared.sort_unstable();
+    let mut k = 0;
+    while k < shared.len() {
+        let line = shared[k].0;
+        let end = k + shared[k..].iter().take_while(|p| p.0 == line).count();
+        let e = &edges[line as usize];
+        uncancelled(&shared[k..end], events, |ya, yb| {
+            let ((fa, ca), (fb, cb)) = (columns_int(e, ya), columns_int(e, yb));
+            touched.push((fa.min(fb), ca.max(cb)));
         });
-        let mut winding = 0;
-        for pair in items.windows(2) {
-            let (l, r) = (&pair[0], &pair[1]);
-            let (el, er) = (&band[l.i], &band[r.i]);
-            let Some(eq0) = ordered_at(el, er, h0, (l.f0, l.c0), (r.f0, r.c0)) else {
-                return false;
-            };
-            let Some(eq1) = ordered_at(el, er, h1, (l.f1, l.c1), (r.f1, r.c1)) else {
-                return false;
-            };
-            winding += el.dir;
-            if winding != 0 && !(eq0 && eq1) {
-                out.push((l.f0.min(l.f1), r.c0.max(r.c1)));
+        k = end;
+    }
+    shared.clear();
+    for (j, f) in flats.iter().enumerate() {
+        let line = lines.flat[flat_first + j];
+        if line == NONE {
+            touched.push((columns_of(f.x0).0, columns_of(f.x1).1));
+        } else {
+            shared.push((line, f.x0, f.x1, f.dir));
+        }
+    }
+    shared.sort_unstable();
+    uncancelled(shared, events, |xa, xb| {
+        touched.push((columns_of(xa).0, columns_of(xb).1));
+    });
+
+    // Walk the columns: touched runs are covered; between them, columns whose winding is not 0.
+    // Dense when there are many pieces for the width (difference arrays over the row), else
+    // sorted.
+    if touched.len() + crossings.len() > width / 8 {
+        let w = width as i64;
+        dense.resize(width + 1, (0, 0));
+        for &(a, b) in touched.iter() {
+            let (a, b) = (a.clamp(0, w) as usize, b.clamp(0, w) as usize);
+            if a < b {
+                dense[a].0 += 1;
+                dense[b].0 -= 1;
             }
         }
-        true
-    })
+        for &(k, d) in crossings.iter() {
+            dense[k.clamp(0, w) as usize].1 += d;
+        }
+        let (mut t, mut winding, mut start) = (0, 0, None);
+        for (c, d) in dense[..width].iter_mut().enumerate() {
+            t += d.0;
+            winding += d.1;
+            *d = (0, 0);
+            match (t > 0 || winding != 0, start) {
+                (true, None) => start = Some(c as i64),
+                (false, Some(a)) => {
+                    out.push((a, c as i64));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        dense[width] = (0, 0);
+        if let Some(a) = start {
+            out.push((a, w));
+        }
+        return;
+    }
+    touched.retain(|r| r.0 < r.1);
+    touched.sort_unstable();
+    crossings.sort_unstable();
+    let (mut winding, mut k) = (0, 0);
+    let mut c = i64::MIN;
+    let mut runs = touched.iter().copied().peekable();
+    loop {
+        let (a, b) = match runs.next() {
+            Some((a, mut b)) => {
+                while let Some(&(a2, b2)) = runs.peek() {
+                    if a2 > b {
+                        break;
+                    }
+                    b = b.max(b2);
+                    runs.next();
+                }
+                (a, b)
+            }
+            None => (i64::MAX, i64::MAX),
+        };
+        // The untouched columns [c, a).
+        while c < a {
+            while k < crossings.len() && crossings[k].0 <= c {
+                winding += crossings[k].1;
+                k += 1;
+            }
+            let next = if k < crossings.len() {
+                crossings[k].0.min(a)
+            } else {
+                a
+            };
+            if winding != 0 {
+                out.push((c, next));
+            }
+            c = next;
+        }
+        if a == i64::MAX {
+            break;
+        }
+        out.push((a, b));
+        c = c.max(b);
+    }
 }
 
 /// Rasterises one polygon conservatively onto a `width` x `height` pixel grid.
-pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
+pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Result<Spans> {
     debug_assert!(
         poly.points
             .iter()
             .all(|p| p.0.unsigned_abs() < 1 << 23 && p.1.unsigned_abs() < 1 << 23),
         "coordinates out of the rasteriser's bounds"
     );
-    let (edges, chains) = chains_of(poly);
+    let (edges, chains, flats) = chains_of(poly)?;
     let mut builder = SpansBuilder::new(width, height);
     let (first_row, last_row) = row_range(&edges, height);
     builder.reserve((last_row - first_row).max(0) as usize);
     let mut tracks: Vec<Track> = Vec::new();
     let mut bands: Vec<Band> = Vec::new();
-    let mut band: Vec<Edge> = Vec::new();
+    let mut band: Vec<usize> = Vec::new();
     let mut cuts: Vec<i64> = Vec::new();
-    let mut items: Vec<Item> = Vec::new();
-    let mut scratch = GeneralScratch::default();
+    let mut lines: Option<Lines> = None;
+    let mut scratch = BoundaryScratch::default();
     let mut out: Vec<(i64, i64)> = Vec::new();
     let mut next = 0;
     let (mut first_end, mut last_start) = (i64::MAX, i64::MIN);
+    let (mut retry_at, mut backoff) = (first_row, 1);
+    // Rows crossed by more than MAX_CHAINS chains go to the boundary sweep over an active edge
+    // list; the tracks catch up when the chain sweep takes over again.
+    let crowded = crowded_rows(&chains, first_row, last_row)?;
+    let mut aet = ActiveEdges::default();
     for row in first_row..last_row {
         let (top, bottom) = (row * SUBPIXEL, (row + 1) * SUBPIXEL);
+        if crowded.get((row - first_row) as usize) == Some(&true) {
+            aet.update(&edges, top, bottom)?;
+            out.clear();
+            let lines = match &mut lines {
+                Some(l) => l,
+                None => lines.insert(Lines::of(&edges, &flats)?),
+            };
+            let f0 = flats.partition_point(|f| f.y <= top);
+            let f1 = flats.partition_point(|f| f.y < bottom);
+            boundary_row(
+                &edges,
+                &aet.active,
+                &flats[f0..f1],
+                lines,
+                f0,
+                (top, bottom),
+                width as usize,
+                &mut scratch,
+                &mut out,
+            );
+            builder.push_row(row as u32, &mut out);
+            continue;
+        }
         // The chain ends and starts nearest to the sweep, updated when tracks come and go.
         if first_end <= top || (next < chains.len() && chains[next].y_start < bottom) {
             tracks.retain(|t| t.y_end > top);
@@ -835,47 +1191,72 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
         // Most rows: every chain crosses the whole band (vertices inside only where a chain
         // goes on), and the chains are side by side.
         let simple = last_start <= top && first_end >= bottom;
+        let attempt = row >= retry_at;
         let done = if simple {
             for t in &mut tracks {
+                if t.wh != top {
+                    t.seek(&edges, top);
+                }
                 t.sweep(&edges, top, bottom);
             }
-            // Sorted in place: the order carries over to the next row.
-            sort_nearly_sorted(&mut tracks, |a, b| {
-                band_cmp(&a.band, &b.band, &edges, top, bottom)
-            });
-            if emit_bands(&tracks, |t| &t.band, &edges, top, bottom, &mut out) {
-                builder.skip_to(row as u32);
-                // Left ends come in order: `lo` never decreases along accepted chains.
-                builder.push_sorted(&out);
-                continue;
+            if !attempt {
+                false
+            } else {
+                // Sorted in place: the order carries over to the next row.
+                sort_nearly_sorted(&mut tracks, |a, b| {
+                    band_cmp(&a.band, &b.band, &edges, top, bottom)
+                });
+                if emit_bands(&tracks, |t| &t.band, &edges, top, bottom, &mut out) {
+                    builder.skip_to(row as u32);
+                    // Left ends come in order: `lo` never decreases along accepted chains.
+                    builder.push_sorted(&out);
+                    backoff = 1;
+                    continue;
+                }
+                false
             }
-            false
         } else {
             chain_sub_bands(
                 &mut tracks,
                 &edges,
-                top,
-                bottom,
+                (top, bottom),
+                attempt,
                 &mut cuts,
                 &mut bands,
                 &mut out,
             )
         };
+        if done {
+            backoff = 1;
+        } else if attempt {
+            // Rows where chains cross come in runs: try again later, later and later.
+            retry_at = row + backoff;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
         if !done {
-            // Chains too close to tell apart: edge by edge, else the reference sweep.
+            // Chains that cross, or are too close to tell apart: the boundary sweep.
             out.clear();
             band.clear();
             for t in &tracks {
-                band.extend(
-                    edges[t.band_first..t.end]
-                        .iter()
-                        .take_while(|e| e.y0 < bottom),
-                );
+                band.extend((t.band_first..t.end).take_while(|&i| edges[i].y0 < bottom));
             }
-            if !edge_sub_bands(&band, top, bottom, &mut cuts, &mut items, &mut out) {
-                out.clear();
-                general_row(&band, top, bottom, &mut scratch, &mut out);
-            }
+            let lines = match &mut lines {
+                Some(l) => l,
+                None => lines.insert(Lines::of(&edges, &flats)?),
+            };
+            let f0 = flats.partition_point(|f| f.y <= top);
+            let f1 = flats.partition_point(|f| f.y < bottom);
+            boundary_row(
+                &edges,
+                &band,
+                &flats[f0..f1],
+                lines,
+                f0,
+                (top, bottom),
+                width as usize,
+                &mut scratch,
+                &mut out,
+            );
         }
         builder.push_row(row as u32, &mut out);
     }
@@ -888,7 +1269,8 @@ mod tests {
     use crate::geometry::Polygon;
 
     fn cover(points: &[(f64, f64)], w: u32, h: u32) -> Vec<String> {
-        let spans = rasterize(&Polygon::new(points.to_vec()).unwrap().to_fixed(w, h), w, h);
+        let spans =
+            rasterize(&Polygon::new(points.to_vec()).unwrap().to_fixed(w, h), w, h).unwrap();
         (0..h)
             .map(|y| {
                 (0..w)
@@ -988,13 +1370,16 @@ mod tests {
     fn chroma_subsampling_covers_any_cosited_pixel() {
         let poly = Polygon::new(vec![(0.0, 0.0), (0.4, 0.0), (0.4, 0.2), (0.0, 0.2)]).unwrap();
         // 5x5 luma: columns 0..2, row 0 covered. Chroma 3x3: columns 0..1, row 0.
-        let luma = rasterize(&poly.to_fixed(5, 5), 5, 5);
-        let chroma = luma.subsample(2, 2);
+        let luma = rasterize(&poly.to_fixed(5, 5), 5, 5).unwrap();
+        let chroma = luma.subsample(2, 2).unwrap();
         assert_eq!((chroma.width(), chroma.height()), (3, 3));
         assert_eq!(chroma.row(0), &[(0, 1)]);
         assert!(chroma.row(1).is_empty());
         let shifted = Polygon::new(vec![(0.2, 0.2), (0.6, 0.2), (0.6, 0.4), (0.2, 0.4)]).unwrap();
-        let c = rasterize(&shifted.to_fixed(5, 5), 5, 5).subsample(2, 2);
+        let c = rasterize(&shifted.to_fixed(5, 5), 5, 5)
+            .unwrap()
+            .subsample(2, 2)
+            .unwrap();
         // luma columns 1..3, row 1 -> chroma columns 0..2, row 0.
         assert_eq!(c.row(0), &[(0, 2)]);
     }
@@ -1153,17 +1538,53 @@ mod tests {
         }
     }
 
-    fn assert_same(poly: &FixedPolygon, w: u32, h: u32) {
-        let (got, want) = (rasterize(poly, w, h), rasterize_reference(poly, w, h));
-        for y in 0..h {
-            assert_eq!(
-                got.row(y),
-                want.row(y),
-                "row {y} of {w}x{h}, polygon {:?}",
-                poly.points
+    /// The boundary sweep alone, on every row.
+    fn rasterize_boundary(poly: &FixedPolygon, width: u32, height: u32) -> Spans {
+        let (edges, _, flats) = chains_of(poly).unwrap();
+        let lines = Lines::of(&edges, &flats).unwrap();
+        let mut builder = SpansBuilder::new(width, height);
+        let (first_row, last_row) = row_range(&edges, height);
+        let (mut scratch, mut out) = (BoundaryScratch::default(), Vec::new());
+        for row in first_row..last_row {
+            let (top, bottom) = (row * SUBPIXEL, (row + 1) * SUBPIXEL);
+            let band: Vec<usize> = (0..edges.len())
+                .filter(|&i| edges[i].y0 < bottom && edges[i].y1 > top)
+                .collect();
+            let f0 = flats.partition_point(|f| f.y <= top);
+            let f1 = flats.partition_point(|f| f.y < bottom);
+            out.clear();
+            boundary_row(
+                &edges,
+                &band,
+                &flats[f0..f1],
+                &lines,
+                f0,
+                (top, bottom),
+                width as usize,
+                &mut scratch,
+                &mut out,
             );
+            builder.push_row(row as u32, &mut out);
         }
-        assert_eq!(got, want);
+        builder.finish().unwrap()
+    }
+
+    fn assert_same(poly: &FixedPolygon, w: u32, h: u32) {
+        let want = rasterize_reference(poly, w, h);
+        for (what, got) in [
+            ("rasterize", rasterize(poly, w, h).unwrap()),
+            ("boundary sweep", rasterize_boundary(poly, w, h)),
+        ] {
+            for y in 0..h {
+                assert_eq!(
+                    got.row(y),
+                    want.row(y),
+                    "{what}: row {y} of {w}x{h}, polygon {:?}",
+                    poly.points
+                );
+            }
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
@@ -1222,6 +1643,61 @@ mod tests {
                 .collect();
             let poly = Polygon::new(points).unwrap().to_fixed(w, h);
             assert_same(&poly, w, h);
+        }
+    }
+
+    #[test]
+    fn crowded_rows_equal_the_reference_sweep() {
+        // More than MAX_CHAINS chains across some rows: those rows take the boundary sweep over
+        // the active edge list, the others the chain sweep, which must pick up its tracks again.
+        let mut rng = Rng(0xC20D);
+        for k in 0..120 {
+            let (w, h) = ([40, 23, 64, 9][k % 4], [30, 41, 17, 60][k % 4]);
+            let (pw, ph) = (i64::from(w) * SUBPIXEL, i64::from(h) * SUBPIXEL);
+            let points: Vec<(i64, i64)> = match k % 4 {
+                // Random vertices: self-intersecting everywhere.
+                0 => (0..rng.range(30, 80))
+                    .map(|_| {
+                        (
+                            rng.range(-pw / 8, pw + pw / 8),
+                            rng.range(-ph / 8, ph + ph / 8),
+                        )
+                    })
+                    .collect(),
+                // A comb: teeth down from a spine, crowded in the rows of the teeth only.
+                1 | 2 => {
+                    let teeth = rng.range(8, 40);
+                    let (y0, y1) = (rng.range(0, ph / 3), rng.range(ph / 2, ph));
+                    let mut pts = vec![(0, 0), (pw, 0), (pw, y0)];
+                    for t in (0..teeth).rev() {
+                        let x = pw * t / teeth;
+                        let tip = y1 - rng.range(0, ph / 4) / 64 * 64;
+                        pts.push((x + pw / teeth / 2, y0));
+                        pts.push((x + rng.range(0, pw / teeth / 2), tip));
+                        pts.push((x, y0));
+                    }
+                    if k % 4 == 2 {
+                        pts.reverse(); // and as holes of opposite winding under a square
+                        pts.extend([(0, 0), (0, ph), (pw, ph), (pw, 0), (0, 0)]);
+                    }
+                    pts
+                }
+                // A star with many points, crossing itself near the centre.
+                _ => {
+                    let n = rng.range(31, 101) | 1;
+                    let step = n / 2;
+                    (0..n)
+                        .map(|i| {
+                            let a = 2.0 * std::f64::consts::PI * (i * step % n) as f64 / n as f64;
+                            (
+                                (pw as f64 * (0.5 + 0.45 * a.cos())) as i64,
+                                (ph as f64 * (0.5 + 0.45 * a.sin())) as i64,
+                            )
+                        })
+                        .collect()
+                }
+            };
+            assert_same(&FixedPolygon { points }, w, h);
         }
     }
 }

@@ -1,5 +1,12 @@
 //! Covers as row spans: the covered samples of one plane, as sorted runs per row, and the
 //! operations the compiler needs on them (chroma covers, unions).
+//!
+//! The runs grow with the polygons' complexity (up to half a row per row), so they are allocated
+//! fallibly: running out of memory is an [`Error::OutOfMemory`], not an abort. Planes are at
+//! most [`MAX_DIMENSION`] samples on a side.
+
+use crate::error::{Error, Result};
+use crate::format::MAX_DIMENSION;
 
 /// Covered pixels of one plane, as sorted, disjoint, non-adjacent half-open runs per row.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -14,7 +21,7 @@ pub struct Spans {
 impl Spans {
     /// Builds spans from per-row run lists (any order, overlaps allowed); runs are clamped to the
     /// frame, sorted and merged.
-    pub fn from_rows(width: u32, height: u32, rows: Vec<Vec<(i64, i64)>>) -> Self {
+    pub fn from_rows(width: u32, height: u32, rows: Vec<Vec<(i64, i64)>>) -> Result<Self> {
         debug_assert_eq!(rows.len(), height as usize);
         let mut builder = SpansBuilder::new(width, height);
         for (y, mut row) in rows.into_iter().enumerate() {
@@ -25,7 +32,13 @@ impl Spans {
 
     /// No covered samples.
     pub fn empty(width: u32, height: u32) -> Self {
-        SpansBuilder::new(width, height).finish()
+        SpansBuilder::check(width, height);
+        Spans {
+            width,
+            height,
+            row_start: vec![0; height as usize + 1],
+            runs: Vec::new(),
+        }
     }
 
     /// Width in samples of the plane the spans describe.
@@ -102,9 +115,9 @@ impl Spans {
 
     /// The chroma cover implied by this luma cover: a chroma sample is covered iff any luma pixel it
     /// co-sites (`sx` x `sy` of them) is covered. Chroma sizes round up.
-    pub fn subsample(&self, sx: u32, sy: u32) -> Spans {
+    pub fn subsample(&self, sx: u32, sy: u32) -> Result<Spans> {
         if sx == 1 && sy == 1 {
-            return self.clone();
+            return self.try_clone();
         }
         let (cw, ch) = (self.width.div_ceil(sx), self.height.div_ceil(sy));
         let mut builder = SpansBuilder::new(cw, ch);
@@ -123,8 +136,21 @@ impl Spans {
         builder.finish()
     }
 
+    /// A copy, allocated fallibly.
+    pub fn try_clone(&self) -> Result<Spans> {
+        let mut runs = Vec::new();
+        reserve(&mut runs, self.runs.len())?;
+        runs.extend_from_slice(&self.runs);
+        Ok(Spans {
+            width: self.width,
+            height: self.height,
+            row_start: self.row_start.clone(),
+            runs,
+        })
+    }
+
     /// The union of two covers of the same plane.
-    pub fn union(&self, other: &Spans) -> Spans {
+    pub fn union(&self, other: &Spans) -> Result<Spans> {
         assert_eq!((self.width, self.height), (other.width, other.height));
         let mut builder = SpansBuilder::new(self.width, self.height);
         let mut pieces = Vec::new();
@@ -142,6 +168,16 @@ impl Spans {
     }
 }
 
+/// `Vec::try_reserve`, as the core's error.
+pub(crate) fn reserve<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
+    v.try_reserve(additional).map_err(|_| {
+        Error::OutOfMemory(format!(
+            "cannot allocate {additional} more items of {} bytes",
+            std::mem::size_of::<T>()
+        ))
+    })
+}
+
 /// Builds [`Spans`] a row at a time, in increasing row order, without a list per row.
 #[derive(Debug)]
 pub struct SpansBuilder {
@@ -149,11 +185,15 @@ pub struct SpansBuilder {
     height: u32,
     row_start: Vec<u32>,
     runs: Vec<(u32, u32)>,
+    /// Set when the runs could not grow; [`SpansBuilder::finish`] then reports it.
+    failed: bool,
 }
 
 impl SpansBuilder {
-    /// An empty cover of a `width` x `height` plane.
+    /// An empty cover of a `width` x `height` plane (at most [`MAX_DIMENSION`] on a side: the
+    /// row index is allocated here).
     pub fn new(width: u32, height: u32) -> Self {
+        Self::check(width, height);
         let mut row_start = Vec::with_capacity(height as usize + 1);
         row_start.push(0);
         SpansBuilder {
@@ -161,7 +201,16 @@ impl SpansBuilder {
             height,
             row_start,
             runs: Vec::new(),
+            failed: false,
         }
+    }
+
+    /// Enforces the plane size limit (callers check sizes first: this guards the allocation).
+    fn check(width: u32, height: u32) {
+        assert!(
+            width <= MAX_DIMENSION && height <= MAX_DIMENSION,
+            "a {width}x{height} plane exceeds the supported maximum of {MAX_DIMENSION} per side"
+        );
     }
 
     /// Adds the runs of row `y` (any order, overlaps allowed; clamped to the plane). Rows must
@@ -175,6 +224,15 @@ impl SpansBuilder {
     /// Pushes the runs of the row after the last ended one (see [`SpansBuilder::skip_to`]), its
     /// pieces already sorted by start.
     pub(crate) fn push_sorted(&mut self, pieces: &[(i64, i64)]) {
+        if self.runs.capacity() - self.runs.len() < pieces.len()
+            && self.runs.try_reserve(pieces.len()).is_err()
+        {
+            self.failed = true;
+        }
+        if self.failed {
+            self.row_start.push(self.runs.len() as u32);
+            return;
+        }
         let first = self.runs.len();
         let w = i64::from(self.width);
         for &(a, b) in pieces.iter() {
@@ -203,19 +261,25 @@ impl SpansBuilder {
 
     /// Makes room for `runs` more runs.
     pub(crate) fn reserve(&mut self, runs: usize) {
-        self.runs.reserve(runs);
+        self.failed |= self.runs.try_reserve(runs).is_err();
     }
 
-    /// The finished cover.
-    pub fn finish(mut self) -> Spans {
+    /// The finished cover, or [`Error::OutOfMemory`] when the runs could not be stored.
+    pub fn finish(mut self) -> Result<Spans> {
+        if self.failed {
+            return Err(Error::OutOfMemory(format!(
+                "cannot store the cover of a {}x{} plane",
+                self.width, self.height
+            )));
+        }
         let len = self.runs.len() as u32;
         self.row_start.resize(self.height as usize + 1, len);
-        Spans {
+        Ok(Spans {
             width: self.width,
             height: self.height,
             row_start: self.row_start,
             runs: self.runs,
-        }
+        })
     }
 }
 
@@ -225,7 +289,7 @@ mod tests {
 
     #[test]
     fn row_range_finds_the_first_and_last_rows_with_runs() {
-        let rows = |r: Vec<Vec<(i64, i64)>>| Spans::from_rows(4, r.len() as u32, r);
+        let rows = |r: Vec<Vec<(i64, i64)>>| Spans::from_rows(4, r.len() as u32, r).unwrap();
         assert_eq!(rows(vec![vec![], vec![], vec![]]).row_range(), None);
         assert_eq!(rows(vec![vec![(0, 1)]]).row_range(), Some((0, 1)));
         let gaps = rows(vec![vec![], vec![(1, 2)], vec![], vec![(0, 4)], vec![]]);

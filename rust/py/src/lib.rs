@@ -9,7 +9,7 @@ use std::sync::Arc;
 use numpy::{
     Element, PyArray2, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
 use privmask_core::{
@@ -26,6 +26,7 @@ fn to_py(e: Error) -> PyErr {
         Error::InvalidGeometry(m) => InvalidGeometryError::new_err(m),
         Error::FrameFormat(m) => FrameFormatError::new_err(m),
         Error::MaskConfig(m) => MaskConfigError::new_err(m),
+        Error::OutOfMemory(m) => PyMemoryError::new_err(m),
     }
 }
 
@@ -168,8 +169,8 @@ impl PyCompiledMasks {
 
     /// The luma cover of the masks that apply, as a bool array (height, width).
     #[pyo3(signature = (lifted = false))]
-    fn coverage<'py>(&self, py: Python<'py>, lifted: bool) -> Bound<'py, PyArray2<bool>> {
-        let spans = self.inner.coverage(lifted);
+    fn coverage<'py>(&self, py: Python<'py>, lifted: bool) -> PyResult<Bound<'py, PyArray2<bool>>> {
+        let spans = self.inner.coverage(lifted).map_err(to_py)?;
         let out =
             PyArray2::<bool>::zeros(py, [spans.height() as usize, spans.width() as usize], false);
         {
@@ -183,7 +184,7 @@ impl PyCompiledMasks {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 
+use crate::error::Result;
 use crate::frame::{ChannelMut, Sample};
 use crate::parallel::{for_bands, for_rows2, MIN_SAMPLES_PER_BAND};
 use crate::spans::Spans;
@@ -29,7 +30,7 @@ pub struct FillPlan {
 impl FillPlan {
     /// Plans a fill of the samples covered by `spans`, reading none of `unreadable` (which must
     /// include `spans`) for an ordinary apply and a lifted one.
-    pub fn new(spans: Spans, unreadable: [Spans; 2]) -> Self {
+    pub fn new(spans: Spans, unreadable: [Spans; 2]) -> Result<Self> {
         let region = match spans.bounds() {
             None => (0, 0, 0, 0),
             Some((x0, y0, x1, y1)) => (
@@ -39,13 +40,13 @@ impl FillPlan {
                 (y1 + 1).min(spans.height()),
             ),
         };
-        let border = border_of(&spans);
-        FillPlan {
+        let border = border_of(&spans)?;
+        Ok(FillPlan {
             spans,
             region,
             border,
             unreadable,
-        }
+        })
     }
 
     /// The covered samples that touch an uncovered one (left, right, up or down).
@@ -54,7 +55,7 @@ impl FillPlan {
     }
 }
 
-fn border_of(spans: &Spans) -> Spans {
+fn border_of(spans: &Spans) -> Result<Spans> {
     let (w, h) = (spans.width(), spans.height());
     let rows = (0..h)
         .map(|y| {
