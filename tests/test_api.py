@@ -503,7 +503,7 @@ def test_apply_from_several_python_threads_at_once(style: pm.Style) -> None:
 
 def test_set_threads_rejects_nonsense() -> None:
     for bad in (0, -1, 1.5, True):
-        with pytest.raises(pm.SettingsError, match="positive integer"):
+        with pytest.raises(pm.SettingsError, match="thread count must be an integer from 1"):
             pm.set_threads(bad)  # type: ignore[arg-type]
 
 

@@ -46,9 +46,15 @@ def set_threads(n: int) -> None:
     The default is the number of CPUs (or ``PRIVMASK_THREADS``), but 1 inside worker processes
     (``multiprocessing`` children), where the pool of processes already uses every core.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise SettingsError(f"the thread count must be a positive integer, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
+        raise SettingsError(
+            f"the thread count must be an integer from 1 to {MAX_THREADS}, got {n!r}"
+        )
     _set_threads(n)
+
+
+MAX_THREADS = 1024
+"""The largest thread pool ``set_threads`` accepts (the core's bound too)."""
 
 
 if _mp.parent_process() is not None:
