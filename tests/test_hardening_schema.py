@@ -160,6 +160,37 @@ def test_published_pixel_limits_are_the_cores(
     assert json.loads((ROOT / "schema" / "maskset.schema.json").read_text()) == json_schema()
 
 
+def _ring(n: int) -> list[list[float]]:
+    """``n`` vertices on a circle (a valid polygon of exactly ``n`` distinct vertices)."""
+    return [
+        [0.5 + 0.4 * math.cos(2 * math.pi * i / n), 0.5 + 0.4 * math.sin(2 * math.pi * i / n)]
+        for i in range(n)
+    ]
+
+
+def test_the_published_vertex_limit_is_the_cores() -> None:
+    published = json.loads((ROOT / "schema" / "maskset.schema.json").read_text())
+    polygon = published["$defs"]["MaskModel"]["properties"]["polygon"]
+    (array,) = [s for s in polygon["anyOf"] if s.get("type") == "array"]
+    limit = array["maxItems"]
+    assert limit == 10_000
+    # The core itself (privmask._native) takes exactly that many and refuses one more.
+    _native.validate_polygon([tuple(p) for p in _ring(limit)])
+    with pytest.raises(pm.InvalidGeometryError, match=f"at most {limit} vertices"):
+        _native.validate_polygon([tuple(p) for p in _ring(limit + 1)])
+    # A document at the limit loads; one vertex more is refused at validation, with the path.
+    doc = {"privmask": 1, "masks": [{"name": "a", "polygon": SQUARE}, {"polygon": _ring(limit)}]}
+    assert len(pm.MaskSet.from_json(json.dumps(doc))[1].shape.points) == limit
+    doc["masks"][1]["polygon"] = _ring(limit + 1)
+    with pytest.raises(pm.MaskConfigError, match=r"^masks\[1\]\.polygon: .*10000") as e:
+        pm.MaskSet.from_json(json.dumps(doc))
+    assert e.value.path == "masks[1].polygon"
+    # The timeline schema carries the same limit.
+    timeline = json.loads((ROOT / "schema" / "timeline.schema.json").read_text())
+    polygon = timeline["$defs"]["MaskModel"]["properties"]["polygon"]
+    assert [s.get("maxItems") for s in polygon["anyOf"] if s.get("type") == "array"] == [limit]
+
+
 # --- item 18: ambiguous values, canonical hashes -----------------------------------------------
 
 

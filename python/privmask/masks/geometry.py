@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from privmask import _native
 from privmask.errors import InvalidGeometryError
 
-__all__ = ["Point", "Polygon", "coordinate"]
+__all__ = ["MAX_VERTICES", "Point", "Polygon", "coordinate"]
 
 Point = tuple[float, float]
+
+MAX_VERTICES = 10_000
+"""Most vertices a polygon may have: the core's limit (``privmask_core::geometry::MAX_VERTICES``),
+which bounds the time to rasterise it."""
 
 
 def _is_number(value: object) -> bool:
@@ -44,12 +48,14 @@ class Polygon:
 
     ``(0, 0)`` is the top-left corner of the frame and ``(1, 1)`` its bottom-right corner, so the
     same polygon fits every resolution of a camera. Vertices outside ``[0, 1]`` are allowed (the
-    part outside the frame covers nothing); the fill rule is nonzero. A pixel is covered when its
-    square meets the polygon's interior with positive area: partial pixels are masked whole.
+    part outside the frame covers nothing, however far out a vertex lies); the fill rule is
+    nonzero. Every pixel whose square meets the polygon's interior with positive area, for the
+    vertices exactly as given (the doubles times the frame size, unrounded), is masked whole; the
+    core's internal rounding only adds pixels, within 1/256 px of the boundary.
 
-    Raises :class:`InvalidGeometryError` for coordinates that are not finite real numbers
-    (strings, bools, NaN, infinities, integers beyond a double), fewer than three distinct
-    vertices, or vertices that all lie on one line.
+    Raises :class:`InvalidGeometryError` for more than :data:`MAX_VERTICES` vertices,
+    coordinates that are not finite real numbers (strings, bools, NaN, infinities, integers
+    beyond a double), fewer than three distinct vertices, or vertices that all lie on one line.
     """
 
     points: tuple[Point, ...]
@@ -60,6 +66,10 @@ class Polygon:
             items = list(points)
         except TypeError as e:
             raise InvalidGeometryError(f"points must be a sequence of (x, y) pairs: {e}") from e
+        if len(items) > MAX_VERTICES:
+            raise InvalidGeometryError(
+                f"a polygon has at most {MAX_VERTICES} vertices, got {len(items)}"
+            )
         for i, p in enumerate(items):
             if isinstance(p, (str, bytes)):
                 raise InvalidGeometryError(f"vertex {i} must be a pair of numbers, got {p!r}")

@@ -1,5 +1,5 @@
 """Mask configurations from and to other systems: ONVIF Media2 masks, Frigate polygon strings and
-grid-cell editors.
+grid-cell editors (:mod:`privmask.masks.grid`, whose ``masks_from_grid`` is re-exported here).
 
 Every converter keeps geometry exact across any number of save/load cycles: ONVIF coordinates
 are written with as many digits as it takes for the read-back value to be the same double
@@ -21,12 +21,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any
-
-import numpy as np
 
 from privmask.errors import InvalidGeometryError, MaskConfigError
 from privmask.masks.geometry import Polygon
+from privmask.masks.grid import masks_from_grid
 from privmask.masks.maskset import Mask, MaskSet
 from privmask.masks.ptz import ScenePolygon
 from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
@@ -471,118 +469,3 @@ def masks_to_frigate(masks: MaskSet) -> list[str]:
             raise MaskConfigError(msg, f"masks[{i}]")
         out.append(",".join(f"{_plain_decimal(x)},{_plain_decimal(y)}" for x, y in m.shape.points))
     return out
-
-
-# --- grids ----------------------------------------------------------------------------------
-
-
-def _cells_array(cells: Any, cols: int, rows: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    arr = np.asarray(cells) if not isinstance(cells, (set, frozenset)) else None
-    if arr is not None and arr.ndim == 2 and arr.shape == (rows, cols) and arr.dtype == bool:
-        return arr.astype(bool)
-    grid = np.zeros((rows, cols), dtype=bool)
-    for i, cell in enumerate(cells):
-        try:
-            c, r = cell
-        except (TypeError, ValueError) as e:
-            raise MaskConfigError(f"must be a (col, row) pair, got {cell!r}", f"cells[{i}]") from e
-        if isinstance(c, bool) or isinstance(r, bool) or not isinstance(c, (int, np.integer)):
-            raise MaskConfigError(f"must be integers, got {cell!r}", f"cells[{i}]")
-        if not isinstance(r, (int, np.integer)) or not (0 <= c < cols and 0 <= r < rows):
-            raise MaskConfigError(f"{cell!r} is outside the {cols} x {rows} grid", f"cells[{i}]")
-        grid[r, c] = True
-    return grid
-
-
-def _components(grid: np.ndarray[Any, np.dtype[np.bool_]]) -> list[list[tuple[int, int]]]:
-    """4-connected areas of set cells, each a list of (row, col), in reading order."""
-    rows, cols = grid.shape
-    seen = np.zeros_like(grid)
-    out = []
-    for r0 in range(rows):
-        for c0 in range(cols):
-            if not grid[r0, c0] or seen[r0, c0]:
-                continue
-            seen[r0, c0] = True
-            stack, comp = [(r0, c0)], []
-            while stack:
-                r, c = stack.pop()
-                comp.append((r, c))
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                    if 0 <= rr < rows and 0 <= cc < cols and grid[rr, cc] and not seen[rr, cc]:
-                        seen[rr, cc] = True
-                        stack.append((rr, cc))
-            out.append(comp)
-    return out
-
-
-def _outline(comp: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """One closed vertex path (grid corners) whose nonzero winding is exactly the area.
-
-    Each cell contributes its four edges in one orientation; edges shared by two cells cancel.
-    The rest is chained into loops (outer boundary and holes, with opposite orientations), and
-    the loops are joined by there-and-back bridges, which add no winding anywhere, so one
-    polygon carries holes correctly under the nonzero rule.
-    """
-    cells = set(comp)
-    edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for r, c in comp:
-        # corners as (x, y) = (col, row); same orientation for every cell
-        corners = [(c, r), (c + 1, r), (c + 1, r + 1), (c, r + 1)]
-        neighbours = [(r - 1, c), (r, c + 1), (r + 1, c), (r, c - 1)]
-        for k in range(4):
-            if neighbours[k] not in cells:
-                edges.setdefault(corners[k], []).append(corners[(k + 1) % 4])
-    loops: list[list[tuple[int, int]]] = []
-    while edges:
-        start = min(edges)
-        loop = [start]
-        cur = start
-        while True:
-            nxt = edges[cur].pop()
-            if not edges[cur]:
-                del edges[cur]
-            if nxt == start:
-                break
-            loop.append(nxt)
-            cur = nxt
-        loops.append(_drop_collinear(loop))
-    path = list(loops[0])
-    anchor = loops[0][0]
-    for hole in loops[1:]:
-        path += [anchor, *hole, hole[0]]
-    return path
-
-
-def _drop_collinear(loop: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = []
-    n = len(loop)
-    for i in range(n):
-        a, b, c = loop[i - 1], loop[i], loop[(i + 1) % n]
-        if (b[0] - a[0]) * (c[1] - b[1]) != (b[1] - a[1]) * (c[0] - b[0]):
-            out.append(b)
-    return out
-
-
-def masks_from_grid(cells: Any, grid: tuple[int, int], *, style: Style | None = None) -> MaskSet:
-    """Masks from a cell grid like a VMS's grid editor: ``grid=(cols, rows)`` over the whole
-    frame, ``cells`` either ``(col, row)`` pairs or a bool array of shape ``(rows, cols)``.
-
-    Adjacent cells (sharing an edge) merge into one polygon per connected area, holes kept; each
-    area becomes one mask (``style``, default :class:`Solid`), in reading order of its first
-    cell. Cells are exact to the grid: a cell's edges are ``col / cols`` and ``row / rows``.
-    """
-    try:
-        cols, rows = grid
-    except (TypeError, ValueError) as e:
-        raise MaskConfigError(f"must be (cols, rows), got {grid!r}", "grid") from e
-    for v in (cols, rows):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise MaskConfigError(f"must be two positive integers, got {grid!r}", "grid")
-    g = _cells_array(cells, cols, rows)
-    chosen = style if style is not None else Solid()
-    out = []
-    for comp in _components(g):
-        path = _outline(comp)
-        out.append(Mask(Polygon([(x / cols, y / rows) for x, y in path]), chosen))
-    return MaskSet(out)

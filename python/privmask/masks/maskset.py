@@ -264,10 +264,10 @@ class MaskSet:
     @classmethod
     def from_grid(cls, cells: Any, grid: tuple[int, int], *, style: Style | None = None) -> MaskSet:
         """Masks from a grid-cell selection, adjacent cells merged into one polygon per
-        connected area; see :func:`privmask.masks.interop.masks_from_grid`."""
-        from privmask.masks import interop
+        connected area; see :func:`privmask.masks.grid.masks_from_grid`."""
+        from privmask.masks import grid as grids
 
-        return interop.masks_from_grid(cells, grid, style=style)
+        return grids.masks_from_grid(cells, grid, style=style)
 
 
 def _canonical(ms: MaskSet) -> str:

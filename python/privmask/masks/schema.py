@@ -66,6 +66,7 @@ from pydantic import (
 )
 
 from privmask.errors import MaskConfigError
+from privmask.masks.geometry import MAX_VERTICES
 from privmask.masks.maskset import JSON_VERSION
 from privmask.masks.styles import MAX_LENGTH_PX, MIN_BLOCK_PX, MIN_SIGMA_PX
 
@@ -147,7 +148,9 @@ _Tilt = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 
 class MaskModel(_Strict):
     name: StrictStr = ""
-    polygon: Annotated[list[tuple[_Coord, _Coord]], Field(min_length=3)] | None = Field(
+    polygon: (
+        Annotated[list[tuple[_Coord, _Coord]], Field(min_length=3, max_length=MAX_VERTICES)] | None
+    ) = Field(
         default=None, description="Image-locked vertices (x, y), normalised, top-left origin."
     )
     scene: Annotated[list[tuple[_Coord, _Tilt]], Field(min_length=3)] | None = Field(

@@ -14,6 +14,7 @@ pub mod color;
 pub mod compile;
 pub mod composite;
 pub mod error;
+pub mod exact;
 pub mod format;
 pub mod frame;
 pub mod geometry;

@@ -128,6 +128,7 @@ impl MotionDetector {
                 "a motion detector needs a non-empty frame, got {width}x{height}"
             )));
         }
+        crate::format::check_dimensions(width, height)?;
         let s = params.scale;
         let grid_w = width.div_ceil(s) as usize;
         let grid_h = height.div_ceil(s) as usize;

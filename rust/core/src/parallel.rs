@@ -50,7 +50,7 @@ fn default_threads() -> usize {
     std::env::var("PRIVMASK_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
+        .filter(|&n| n > 0 && n <= MAX_THREADS)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
@@ -74,12 +74,17 @@ pub fn pool() -> Arc<ThreadPool> {
 /// while the old ones wind down (which made alternating sizes look slow).
 static BUILT: Mutex<Vec<Arc<ThreadPool>>> = Mutex::new(Vec::new());
 
-/// Sets how many threads the compositors use (1 keeps all work on the calling thread).
+/// Most threads the pool may have: more cannot help (the kernels split a frame into bands), and
+/// an absurd count would try to start them all.
+pub const MAX_THREADS: usize = 1024;
+
+/// Sets how many threads the compositors use (1 keeps all work on the calling thread; at most
+/// [`MAX_THREADS`]).
 pub fn set_threads(threads: usize) -> Result<()> {
-    if threads == 0 {
-        return Err(Error::MaskConfig(
-            "the thread count must be at least 1".to_string(),
-        ));
+    if threads == 0 || threads > MAX_THREADS {
+        return Err(Error::MaskConfig(format!(
+            "the thread count must be from 1 to {MAX_THREADS}, got {threads}"
+        )));
     }
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let p = match built.iter().find(|p| p.current_num_threads() == threads) {

@@ -63,7 +63,7 @@
 use std::cmp::Ordering;
 
 use crate::error::Result;
-use crate::geometry::{FixedPolygon, SUBPIXEL};
+use crate::geometry::{line_key, FixedPolygon, SUBPIXEL};
 use crate::spans::{reserve, Spans, SpansBuilder};
 
 /// A polygon edge oriented top to bottom (`y0 < y1`), with the winding it contributes.
@@ -876,21 +876,14 @@ const NONE: u32 = u32::MAX;
 
 impl Lines {
     fn of(edges: &[Edge], flats: &[Flat]) -> Result<Lines> {
-        fn gcd(mut a: i64, mut b: i64) -> i64 {
-            while b != 0 {
-                (a, b) = (b, a % b);
-            }
-            a
-        }
-        // The line of an edge: its direction in lowest terms (dy > 0) and offset.
         let mut keys: Vec<((i64, i64, i64), u32)> = Vec::new();
         reserve(&mut keys, edges.len())?;
-        keys.extend(edges.iter().enumerate().map(|(i, e)| {
-            let (dx, dy) = (e.x1 - e.x0, e.y1 - e.y0);
-            let g = gcd(dx.abs(), dy);
-            let (dx, dy) = (dx / g, dy / g);
-            ((dx, dy, dy * e.x0 - dx * e.y0), i as u32)
-        }));
+        keys.extend(
+            edges
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (line_key((e.x0, e.y0), (e.x1, e.y1)), i as u32)),
+        );
         keys.sort_unstable();
         let mut edge = Vec::new();
         reserve(&mut edge, edges.len())?;
@@ -960,7 +953,8 @@ fn uncancelled(
 }
 
 /// The boundary sweep of one band `[top, bottom]`, for the rows the chain sweep cannot do: given
-/// the edges overlapping the band (by index) and the flats strictly inside it, pushes the
+/// the edges overlapping the band (by index) and all the flats (sorted by height; the ones
+/// strictly inside the band are picked here), pushes the
 /// band's covered columns onto `out`, in `O(k log k)` for `k` of them whatever the crossings.
 ///
 /// Where the boundary passes through a pixel's open square, the windings on its two sides differ
@@ -974,7 +968,6 @@ fn boundary_row(
     band: &[usize],
     flats: &[Flat],
     lines: &Lines,
-    flat_first: usize,
     (top, bottom): (i64, i64),
     width: usize,
     scratch: &mut BoundaryScratch,
@@ -1023,7 +1016,9 @@ fn boundary_row(
         k = end;
     }
     shared.clear();
-    for (j, f) in flats.iter().enumerate() {
+    let flat_first = flats.partition_point(|f| f.y <= top);
+    let inside = &flats[flat_first..flats.partition_point(|f| f.y < bottom)];
+    for (j, f) in inside.iter().enumerate() {
         let line = lines.flat[flat_first + j];
         if line == NONE {
             touched.push((columns_of(f.x0).0, columns_of(f.x1).1));
@@ -1151,20 +1146,20 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Result<Spans> 
                 Some(l) => l,
                 None => lines.insert(Lines::of(&edges, &flats)?),
             };
-            let f0 = flats.partition_point(|f| f.y <= top);
-            let f1 = flats.partition_point(|f| f.y < bottom);
             boundary_row(
                 &edges,
                 &aet.active,
-                &flats[f0..f1],
+                &flats,
                 lines,
-                f0,
                 (top, bottom),
                 width as usize,
                 &mut scratch,
                 &mut out,
             );
             builder.push_row(row as u32, &mut out);
+            if builder.failed() {
+                break;
+            }
             continue;
         }
         // The chain ends and starts nearest to the sweep, updated when tracks come and go.
@@ -1244,14 +1239,11 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Result<Spans> 
                 Some(l) => l,
                 None => lines.insert(Lines::of(&edges, &flats)?),
             };
-            let f0 = flats.partition_point(|f| f.y <= top);
-            let f1 = flats.partition_point(|f| f.y < bottom);
             boundary_row(
                 &edges,
                 &band,
-                &flats[f0..f1],
+                &flats,
                 lines,
-                f0,
                 (top, bottom),
                 width as usize,
                 &mut scratch,
@@ -1259,6 +1251,9 @@ pub fn rasterize(poly: &FixedPolygon, width: u32, height: u32) -> Result<Spans> 
             );
         }
         builder.push_row(row as u32, &mut out);
+        if builder.failed() {
+            break; // out of memory: finish() says so
+        }
     }
     builder.finish()
 }
@@ -1269,8 +1264,15 @@ mod tests {
     use crate::geometry::Polygon;
 
     fn cover(points: &[(f64, f64)], w: u32, h: u32) -> Vec<String> {
-        let spans =
-            rasterize(&Polygon::new(points.to_vec()).unwrap().to_fixed(w, h), w, h).unwrap();
+        let spans = rasterize(
+            &Polygon::new(points.to_vec())
+                .unwrap()
+                .to_fixed(w, h)
+                .unwrap(),
+            w,
+            h,
+        )
+        .unwrap();
         (0..h)
             .map(|y| {
                 (0..w)
@@ -1370,13 +1372,13 @@ mod tests {
     fn chroma_subsampling_covers_any_cosited_pixel() {
         let poly = Polygon::new(vec![(0.0, 0.0), (0.4, 0.0), (0.4, 0.2), (0.0, 0.2)]).unwrap();
         // 5x5 luma: columns 0..2, row 0 covered. Chroma 3x3: columns 0..1, row 0.
-        let luma = rasterize(&poly.to_fixed(5, 5), 5, 5).unwrap();
+        let luma = rasterize(&poly.to_fixed(5, 5).unwrap(), 5, 5).unwrap();
         let chroma = luma.subsample(2, 2).unwrap();
         assert_eq!((chroma.width(), chroma.height()), (3, 3));
         assert_eq!(chroma.row(0), &[(0, 1)]);
         assert!(chroma.row(1).is_empty());
         let shifted = Polygon::new(vec![(0.2, 0.2), (0.6, 0.2), (0.6, 0.4), (0.2, 0.4)]).unwrap();
-        let c = rasterize(&shifted.to_fixed(5, 5), 5, 5)
+        let c = rasterize(&shifted.to_fixed(5, 5).unwrap(), 5, 5)
             .unwrap()
             .subsample(2, 2)
             .unwrap();
@@ -1550,15 +1552,12 @@ mod tests {
             let band: Vec<usize> = (0..edges.len())
                 .filter(|&i| edges[i].y0 < bottom && edges[i].y1 > top)
                 .collect();
-            let f0 = flats.partition_point(|f| f.y <= top);
-            let f1 = flats.partition_point(|f| f.y < bottom);
             out.clear();
             boundary_row(
                 &edges,
                 &band,
-                &flats[f0..f1],
+                &flats,
                 &lines,
-                f0,
                 (top, bottom),
                 width as usize,
                 &mut scratch,
@@ -1641,7 +1640,7 @@ mod tests {
                     (cx + r * a.cos(), cy + r * a.sin())
                 })
                 .collect();
-            let poly = Polygon::new(points).unwrap().to_fixed(w, h);
+            let poly = Polygon::new(points).unwrap().to_fixed(w, h).unwrap();
             assert_same(&poly, w, h);
         }
     }

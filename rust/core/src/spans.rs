@@ -149,6 +149,73 @@ impl Spans {
         })
     }
 
+    /// The cover with `pieces` (`(row, start, end)`, in row order) added; rows without pieces
+    /// are copied as they are.
+    pub fn with_pieces(&self, pieces: &[(u32, i64, i64)]) -> Result<Spans> {
+        let mut row_start = Vec::new();
+        reserve(&mut row_start, self.row_start.len())?;
+        let mut runs = Vec::new();
+        reserve(&mut runs, self.runs.len() + pieces.len())?;
+        row_start.push(0);
+        let mut merged: Vec<(i64, i64)> = Vec::new();
+        let w = i64::from(self.width);
+        let mut k = 0;
+        let mut y = 0;
+        while y < self.height {
+            if k == pieces.len() || pieces[k].0 > y {
+                // Copy the rows up to the next one with pieces in one go.
+                let stop = pieces.get(k).map_or(self.height, |p| p.0);
+                let (a, b) = (
+                    self.row_start[y as usize] as usize,
+                    self.row_start[stop as usize] as usize,
+                );
+                let shift = runs.len() as i64 - a as i64;
+                runs.extend_from_slice(&self.runs[a..b]);
+                row_start.extend(
+                    self.row_start[y as usize + 1..=stop as usize]
+                        .iter()
+                        .map(|&s| (i64::from(s) + shift) as u32),
+                );
+                y = stop;
+                continue;
+            }
+            merged.clear();
+            merged.extend(
+                self.row(y)
+                    .iter()
+                    .map(|&(a, b)| (i64::from(a), i64::from(b))),
+            );
+            while k < pieces.len() && pieces[k].0 == y {
+                merged.push((pieces[k].1, pieces[k].2));
+                k += 1;
+            }
+            merged.sort_unstable();
+            let first = runs.len();
+            for &(a, b) in &merged {
+                let (a, b) = (a.clamp(0, w) as u32, b.clamp(0, w) as u32);
+                if a >= b {
+                    continue;
+                }
+                let len = runs.len();
+                match runs.last_mut() {
+                    Some(last) if len > first && a <= last.1 => last.1 = last.1.max(b),
+                    _ => {
+                        reserve(&mut runs, 1)?;
+                        runs.push((a, b));
+                    }
+                }
+            }
+            row_start.push(runs.len() as u32);
+            y += 1;
+        }
+        Ok(Spans {
+            width: self.width,
+            height: self.height,
+            row_start,
+            runs,
+        })
+    }
+
     /// The union of two covers of the same plane.
     pub fn union(&self, other: &Spans) -> Result<Spans> {
         assert_eq!((self.width, self.height), (other.width, other.height));
@@ -259,6 +326,11 @@ impl SpansBuilder {
         self.row_start.resize(y as usize + 1, len);
     }
 
+    /// Whether the runs could not grow (the rest of the work is wasted).
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// Makes room for `runs` more runs.
     pub(crate) fn reserve(&mut self, runs: usize) {
         self.failed |= self.runs.try_reserve(runs).is_err();
@@ -305,5 +377,30 @@ mod tests {
         assert_eq!(rows(vec![vec![]; 3]).trim_rows((1, 3)), (1, 1));
         let ends = rows(vec![vec![(0, 1)], vec![], vec![(3, 4)]]);
         assert_eq!(ends.row_range(), Some((0, 3)));
+    }
+
+    #[test]
+    fn pieces_are_added_row_by_row() {
+        let rows = |r: Vec<Vec<(i64, i64)>>| Spans::from_rows(9, r.len() as u32, r).unwrap();
+        let base = rows(vec![
+            vec![(1, 3)],
+            vec![],
+            vec![(0, 2), (5, 7)],
+            vec![(4, 5)],
+            vec![],
+        ]);
+        let got = base
+            .with_pieces(&[(1, 2, 4), (2, 2, 3), (2, 7, 12), (4, -3, 1)])
+            .unwrap();
+        let want = rows(vec![
+            vec![(1, 3)],
+            vec![(2, 4)],
+            vec![(0, 3), (5, 9)],
+            vec![(4, 5)],
+            vec![(0, 1)],
+        ]);
+        assert_eq!(got, want);
+        assert_eq!(base.with_pieces(&[]).unwrap(), base);
+        assert_eq!(base.with_pieces(&[(0, 0, 0)]).unwrap(), base);
     }
 }

@@ -4,14 +4,23 @@ use privmask_core::{
     Colour, CompiledMasks, FrameMut, Length, MaskSpec, PixelFormat, PlaneMut, Polygon, Style,
 };
 
+/// The rectangle with corners at pixel positions `(x0, y0)`, `(x1, y1)` of a `w` x `h` frame.
+/// Coverage is decided for the coordinates as given, and `1 / 6` is a hair under a sixth: each
+/// side is rounded inward to a float, so that it covers no sliver of the pixels outside.
 fn rect_px(x0: f64, y0: f64, x1: f64, y1: f64, w: f64, h: f64) -> Polygon {
-    Polygon::new(vec![
-        (x0 / w, y0 / h),
-        (x1 / w, y0 / h),
-        (x1 / w, y1 / h),
-        (x0 / w, y1 / h),
-    ])
-    .unwrap()
+    // The float nearest `v / size` on the side of `up`: exactly `v` or beyond once scaled.
+    let inward = |v: f64, size: f64, up: bool| {
+        let mut f = v / size;
+        // f * size - v, exactly signed (one rounding of the exact value).
+        while (f.mul_add(size, -v) < 0.0 && up) || (f.mul_add(size, -v) > 0.0 && !up) {
+            let bits = f.to_bits();
+            f = f64::from_bits(if (f > 0.0) == up { bits + 1 } else { bits - 1 });
+        }
+        f
+    };
+    let (l, r) = (inward(x0, w, true), inward(x1, w, false));
+    let (t, b) = (inward(y0, h, true), inward(y1, h, false));
+    Polygon::new(vec![(l, t), (r, t), (r, b), (l, b)]).unwrap()
 }
 
 fn mask(polygon: Polygon, style: Style) -> MaskSpec {

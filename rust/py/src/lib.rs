@@ -9,8 +9,9 @@ use std::sync::Arc;
 use numpy::{
     Element, PyArray2, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 
 use privmask_core::{
     frame::Sample, Colour, ColourSpace, CompiledMasks, Error, FrameMut, Length, MaskSpec, Matrix,
@@ -20,6 +21,7 @@ use privmask_core::{
 pyo3::import_exception!(privmask.errors, InvalidGeometryError);
 pyo3::import_exception!(privmask.errors, FrameFormatError);
 pyo3::import_exception!(privmask.errors, MaskConfigError);
+pyo3::import_exception!(privmask.errors, SettingsError);
 
 fn to_py(e: Error) -> PyErr {
     match e {
@@ -28,6 +30,109 @@ fn to_py(e: Error) -> PyErr {
         Error::MaskConfig(m) => MaskConfigError::new_err(m),
         Error::OutOfMemory(m) => PyMemoryError::new_err(m),
     }
+}
+
+/// `repr(obj)`, cut short: an argument named in an error message can be a 400-digit integer.
+fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+    let r = obj
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unprintable>".to_string());
+    if r.chars().count() > 40 {
+        let head: String = r.chars().take(20).collect();
+        format!("{head}... ({} characters)", r.chars().count())
+    } else {
+        r
+    }
+}
+
+/// A Python integer (not a bool) of any size, as `i64`; `None` when it does not fit (then it is
+/// out of every range privmask accepts).
+fn wide_int(obj: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if obj.is_instance_of::<PyBool>() {
+        return Err(PyValueError::new_err(format!(
+            "expected an integer, got {}",
+            short_repr(obj)
+        )));
+    }
+    match obj.extract::<i64>() {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Ok(None),
+        Err(_) => Err(PyValueError::new_err(format!(
+            "expected an integer, got {}",
+            short_repr(obj)
+        ))),
+    }
+}
+
+/// A frame width or height: an integer from 1 to `MAX_DIMENSION`, else `FrameFormatError`
+/// naming the value.
+fn dimension(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
+    let max = privmask_core::format::MAX_DIMENSION;
+    let bad = |detail: &str| {
+        FrameFormatError::new_err(format!(
+            "frame {what} {}{detail}; it must be an integer from 1 to {max}",
+            short_repr(obj)
+        ))
+    };
+    match wide_int(obj) {
+        Ok(Some(v)) if (1..=i64::from(max)).contains(&v) => Ok(v as u32),
+        Ok(_) => Err(bad(" is out of range")),
+        Err(_) => Err(bad(" is not an integer")),
+    }
+}
+
+/// Polygon vertices from any sequence of pairs of numbers: at most `MAX_VERTICES` of them
+/// (checked before anything is allocated; the buffer itself is allocated fallibly), each
+/// coordinate converted to a float (an integer too large for one is refused, naming it).
+fn vertices(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(f64, f64)>> {
+    use privmask_core::geometry::MAX_VERTICES;
+    let not_pairs = || InvalidGeometryError::new_err("vertices must be a sequence of (x, y) pairs");
+    let n = obj.len().map_err(|_| not_pairs())?;
+    if n > MAX_VERTICES {
+        return Err(InvalidGeometryError::new_err(format!(
+            "a polygon has at most {MAX_VERTICES} vertices, got {n}"
+        )));
+    }
+    // At most MAX_VERTICES: the usual extraction allocates little; it fails on anything odd,
+    // which the loop below then names.
+    if let Ok(out) = obj.extract::<Vec<(f64, f64)>>() {
+        return Ok(out);
+    }
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| PyMemoryError::new_err(format!("cannot allocate {n} vertices")))?;
+    for (i, item) in obj.try_iter().map_err(|_| not_pairs())?.enumerate() {
+        if i >= n {
+            return Err(not_pairs()); // the sequence grew while being read
+        }
+        let item = item?;
+        let pair = || {
+            InvalidGeometryError::new_err(format!(
+                "vertex {i} must be a pair of numbers (x, y), got {}",
+                short_repr(&item)
+            ))
+        };
+        if item.len().map_err(|_| pair())? != 2 {
+            return Err(pair());
+        }
+        let mut xy = [0.0; 2];
+        for (k, name) in ["x", "y"].into_iter().enumerate() {
+            let v = item.get_item(k).map_err(|_| pair())?;
+            xy[k] = match v.extract::<f64>() {
+                Ok(f) => f,
+                Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                    return Err(InvalidGeometryError::new_err(format!(
+                        "vertex {i}: {name} = {} is too large for a coordinate",
+                        short_repr(&v)
+                    )))
+                }
+                Err(_) => return Err(pair()),
+            };
+        }
+        out.push((xy[0], xy[1]));
+    }
+    Ok(out)
 }
 
 fn parse_matrix(name: Option<&str>) -> PyResult<Option<Matrix>> {
@@ -258,48 +363,56 @@ fn apply_typed<T: Element + Sample>(
     Ok(())
 }
 
-/// One mask as passed from Python: vertices, style kind and parameters, liftable.
-type MaskTuple = (Vec<(f64, f64)>, String, Vec<f64>, bool);
-
-/// Compiles masks for frames of one geometry.
+/// Compiles masks for frames of one geometry. `masks` is a sequence of `(vertices, style kind,
+/// style parameters, liftable)`.
 #[pyfunction]
 #[pyo3(signature = (masks, width, height, format, matrix = None, full_range = None))]
 fn compile(
     py: Python<'_>,
-    masks: Vec<MaskTuple>,
-    width: u32,
-    height: u32,
+    masks: &Bound<'_, PyAny>,
+    width: &Bound<'_, PyAny>,
+    height: &Bound<'_, PyAny>,
     format: &str,
     matrix: Option<&str>,
     full_range: Option<bool>,
 ) -> PyResult<PyCompiledMasks> {
+    let (width, height) = (dimension(width, "width")?, dimension(height, "height")?);
     let format = PixelFormat::parse(format).map_err(to_py)?;
     let matrix = parse_matrix(matrix)?;
     let space = (matrix.is_some() || full_range.is_some()).then(|| ColourSpace {
         matrix: matrix.unwrap_or(Matrix::for_height(height)),
         full_range: full_range.unwrap_or(format.implies_full_range()),
     });
-    let specs = masks
-        .into_iter()
-        .enumerate()
-        .map(|(i, (points, kind, params, liftable))| {
-            let polygon = Polygon::new(points).map_err(|e| match e {
-                Error::InvalidGeometry(m) => {
-                    InvalidGeometryError::new_err(format!("masks[{i}].polygon: {m}"))
-                }
-                other => to_py(other),
+    let mut specs = Vec::new();
+    for (i, m) in masks.try_iter()?.enumerate() {
+        let m = m?;
+        let at = |e: PyErr| {
+            let msg = e.value(py).to_string();
+            if e.is_instance_of::<PyMemoryError>(py) {
+                e
+            } else if e.is_instance_of::<InvalidGeometryError>(py) {
+                InvalidGeometryError::new_err(format!("masks[{i}].polygon: {msg}"))
+            } else {
+                MaskConfigError::new_err(format!("masks[{i}]: {msg}"))
+            }
+        };
+        let (points, kind, params, liftable): (Bound<'_, PyAny>, String, Vec<f64>, bool) =
+            m.extract().map_err(|_| {
+                MaskConfigError::new_err(format!(
+                    "masks[{i}] must be (vertices, style kind, style parameters, liftable)"
+                ))
             })?;
-            let style = parse_style(&kind, &params).map_err(|e| {
-                let msg = e.value(py).to_string();
-                MaskConfigError::new_err(format!("masks[{i}].style: {msg}"))
-            })?;
-            Ok(MaskSpec {
-                polygon,
-                style,
-                liftable,
-            })
-        })
-        .collect::<PyResult<Vec<_>>>()?;
+        let polygon = Polygon::new(vertices(&points).map_err(at)?).map_err(|e| at(to_py(e)))?;
+        let style = parse_style(&kind, &params).map_err(|e| {
+            let msg = e.value(py).to_string();
+            MaskConfigError::new_err(format!("masks[{i}].style: {msg}"))
+        })?;
+        specs.push(MaskSpec {
+            polygon,
+            style,
+            liftable,
+        });
+    }
     let compiled = py
         .detach(move || CompiledMasks::compile(&specs, width, height, format, space))
         .map_err(to_py)?;
@@ -335,10 +448,10 @@ fn colour_samples(
     Ok((a, b, c))
 }
 
-/// Checks polygon vertices (finite, at least 3 distinct, not all collinear).
+/// Checks polygon vertices (at most 10,000, finite, at least 3 distinct, not all collinear).
 #[pyfunction]
-fn validate_polygon(points: Vec<(f64, f64)>) -> PyResult<()> {
-    Polygon::new(points).map(|_| ()).map_err(to_py)
+fn validate_polygon(points: &Bound<'_, PyAny>) -> PyResult<()> {
+    Polygon::new(vertices(points)?).map(|_| ()).map_err(to_py)
 }
 
 /// Checks a style's kind and parameters.
@@ -349,8 +462,17 @@ fn validate_style(kind: &str, params: Vec<f64>) -> PyResult<()> {
 
 /// Sets how many threads the compositors use (1 keeps all work on the calling thread).
 #[pyfunction]
-fn set_threads(threads: usize) -> PyResult<()> {
-    privmask_core::parallel::set_threads(threads).map_err(to_py)
+fn set_threads(threads: &Bound<'_, PyAny>) -> PyResult<()> {
+    use privmask_core::parallel::MAX_THREADS;
+    match wide_int(threads) {
+        Ok(Some(n)) if n >= 1 && n as u64 <= MAX_THREADS as u64 => {
+            privmask_core::parallel::set_threads(n as usize).map_err(to_py)
+        }
+        _ => Err(SettingsError::new_err(format!(
+            "the thread count must be an integer from 1 to {MAX_THREADS}, got {}",
+            short_repr(threads)
+        ))),
+    }
 }
 
 /// How many threads the compositors use.
@@ -472,8 +594,8 @@ impl PyMotionDetector {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        width: u32,
-        height: u32,
+        width: &Bound<'_, PyAny>,
+        height: &Bound<'_, PyAny>,
         scale: u32,
         merge_frames: f32,
         threshold: f32,
@@ -482,6 +604,7 @@ impl PyMotionDetector {
         min_cells: u32,
         warmup_frames: u32,
     ) -> PyResult<Self> {
+        let (width, height) = (dimension(width, "width")?, dimension(height, "height")?);
         let params = MotionParams {
             scale,
             merge_frames,

@@ -89,6 +89,7 @@ impl Level {
         self as u8 + 1
     }
 
+    #[inline]
     fn from_code(code: u8) -> Level {
         match code {
             2 => Level::Sse41,
@@ -103,11 +104,17 @@ impl Level {
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
 /// The level in use: `PRIVMASK_SIMD` if set and supported, else the best the CPU has.
+#[inline]
 pub fn level() -> Level {
-    let code = LEVEL.load(Ordering::Relaxed);
-    if code != 0 {
-        return Level::from_code(code);
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => choose_level(),
+        code => Level::from_code(code),
     }
+}
+
+/// The level on first use, remembered.
+#[cold]
+fn choose_level() -> Level {
     let chosen = std::env::var("PRIVMASK_SIMD")
         .ok()
         .and_then(|v| Level::parse(&v).ok())
@@ -309,6 +316,248 @@ pub(crate) unsafe fn lerp_gather_unchecked(
     }
 }
 
+// Fill's pull-push pyramid (`composite::fill`), in 16-bit fixed point: a value is a sample value
+// times 2^F (F = 4 for 8-bit samples, 2 for 10-bit, so 4095 is never exceeded), and
+// [`UNKNOWN`] marks a value with nothing visible under it (weight 0). Arithmetic wraps at 16
+// bits at every level, so every level gives the scalar result for any input; within fill's
+// range nothing wraps. The public functions use the level in force, the `_at` ones a given level
+// (tests, benchmarks).
+
+/// The value of a pyramid sample with nothing visible under it.
+pub const UNKNOWN: u16 = u16::MAX;
+
+/// The columns `start..end` of a pyramid row that hold all its unknown values: empty (`start ==
+/// end`) when there are none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unknowns {
+    /// The first unknown column.
+    pub start: usize,
+    /// One past the last unknown column.
+    pub end: usize,
+}
+
+impl Unknowns {
+    /// No unknown column.
+    pub const NONE: Unknowns = Unknowns { start: 0, end: 0 };
+
+    /// Whether the row has no unknown value.
+    pub fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+
+    /// Adds the unknown columns `at + k` for the set bits `k` of `bits`; columns must be added
+    /// from left to right.
+    #[inline]
+    fn add_bits(&mut self, at: usize, bits: u32) {
+        if bits != 0 {
+            if self.is_empty() {
+                self.start = at + bits.trailing_zeros() as usize;
+            }
+            self.end = at + 32 - bits.leading_zeros() as usize;
+        }
+    }
+
+    /// As [`Unknowns::add_bits`] for a mask of 16-bit lanes narrowed to one byte each (all ones
+    /// where unknown).
+    #[cfg(target_arch = "aarch64")]
+    #[inline]
+    fn add_byte_lanes(&mut self, at: usize, lanes: u64) {
+        if lanes != 0 {
+            if self.is_empty() {
+                self.start = at + lanes.trailing_zeros() as usize / 8;
+            }
+            self.end = at + (64 - lanes.leading_zeros() as usize) / 8;
+        }
+    }
+
+    /// As [`Unknowns::add_bits`] for a byte mask of 16-bit lanes (`movemask` of a 16-bit
+    /// compare: two bits a lane).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn add_word_bits(&mut self, at: usize, bits: u32) {
+        if bits != 0 {
+            if self.is_empty() {
+                self.start = at + bits.trailing_zeros() as usize / 2;
+            }
+            self.end = at + (32 - bits.leading_zeros() as usize) / 2;
+        }
+    }
+}
+
+/// Calls the kernel `$name` of the module for `$level` (which must be supported).
+macro_rules! dispatch {
+    ($level:expr, $name:ident($($arg:expr),*)) => {
+        match $level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the level is supported (the caller's contract) and the caller checked
+            // the kernel's other conditions.
+            Level::Avx2 => unsafe { avx2::$name($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Level::Sse41 => unsafe { sse41::$name($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above.
+            Level::Neon => unsafe { neon::$name($($arg),*) },
+            _ => scalar::$name($($arg),*),
+        }
+    };
+}
+
+/// Level 1 of fill's pyramid (F = 4) where every sample under a value is visible: `out[i]` is 16
+/// times the mean of `a[2i]`, `a[2i + 1]`, `b[2i]`, `b[2i + 1]` (their sum times 4), or of
+/// `a[2i]`, `a[2i + 1]` without `b` (their sum times 8), exactly. Panics unless `a` and `b` hold
+/// `2 * out.len()` bytes.
+#[inline]
+pub fn quad_fixed_u8(a: &[u8], b: Option<&[u8]>, out: &mut [u16]) {
+    // SAFETY: `level()` only ever returns supported levels.
+    unsafe { quad_fixed_u8_unchecked(level(), a, b, out) }
+}
+
+/// [`quad_fixed_u8`] at a given level; panics when the CPU cannot run it.
+pub fn quad_fixed_u8_at(level: Level, a: &[u8], b: Option<&[u8]>, out: &mut [u16]) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    // SAFETY: checked just above.
+    unsafe { quad_fixed_u8_unchecked(level, a, b, out) }
+}
+
+/// # Safety
+/// `level` must be supported by this CPU.
+#[inline]
+unsafe fn quad_fixed_u8_unchecked(level: Level, a: &[u8], b: Option<&[u8]>, out: &mut [u16]) {
+    let n = out.len();
+    let (a, b) = (&a[..2 * n], b.map(|b| &b[..2 * n]));
+    dispatch!(level, quad_fixed_u8(a, b, out))
+}
+
+/// The rounded mean of `count` known pyramid values that sum to `sum` (at most 4): `sum`,
+/// `(sum + 1) >> 1`, `(sum + 1) / 3` (as `((sum + 1) * 0x5556) >> 16`, exact below 32 768) or
+/// `(sum + 2) >> 2`, wrapping at 16 bits; [`UNKNOWN`] for none.
+#[inline]
+pub fn mean_fixed(sum: u16, count: u16) -> u16 {
+    scalar::mean_fixed(sum, count)
+}
+
+/// One row of a coarser pyramid level from the one or two finer rows under it: `out[i]` is the
+/// [`mean_fixed`] of the known values among `r0[2i]`, `r0[2i + 1]`, `r1[2i]`, `r1[2i + 1]`
+/// (those inside the rows), or [`UNKNOWN`] when none is known; returns the columns that are
+/// unknown. Panics unless `out.len() == r0.len().div_ceil(2)` and `r1`, if given, is as long
+/// as `r0`.
+#[inline]
+pub fn pull_fixed(r0: &[u16], r1: Option<&[u16]>, out: &mut [u16]) -> Unknowns {
+    // SAFETY: `level()` only ever returns supported levels.
+    unsafe { pull_fixed_unchecked(level(), r0, r1, out) }
+}
+
+/// [`pull_fixed`] at a given level; panics when the CPU cannot run it.
+pub fn pull_fixed_at(level: Level, r0: &[u16], r1: Option<&[u16]>, out: &mut [u16]) -> Unknowns {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    // SAFETY: checked just above.
+    unsafe { pull_fixed_unchecked(level, r0, r1, out) }
+}
+
+/// # Safety
+/// `level` must be supported by this CPU.
+#[inline]
+unsafe fn pull_fixed_unchecked(
+    level: Level,
+    r0: &[u16],
+    r1: Option<&[u16]>,
+    out: &mut [u16],
+) -> Unknowns {
+    assert_eq!(
+        out.len(),
+        r0.len().div_ceil(2),
+        "a coarse row is half a fine one"
+    );
+    assert!(
+        r1.is_none_or(|r| r.len() == r0.len()),
+        "the two fine rows differ in length"
+    );
+    dispatch!(level, pull_fixed(r0, r1, out))
+}
+
+/// Sixteen times the bilinear interpolation at fine sample `x` of a fine row lying between the
+/// coarse rows `c0` and `c1`, each padded by one value at the front (`c[k]` is coarse column
+/// `k - 1`): fine sample `x` sits 3/4 of the way from coarse column `(x - 1) >> 1` to the next,
+/// for even `x`, and 1/4 for odd `x`, and rows likewise (3/4 on the row nearer, the first when
+/// `heavy_first`). With `b[k] = 3 * c0[k] + c1[k]` (or `c0[k] + 3 * c1[k]`), this is `b[m] + 3 *
+/// b[m + 1]` for `x = 2m` and `3 * b[m + 1] + b[m + 2]` for `x = 2m + 1` (wrapping at 16 bits).
+#[inline(always)]
+pub fn upsampled_fixed(c0: &[u16], c1: &[u16], heavy_first: bool, x: usize) -> u16 {
+    scalar::upsampled_fixed(c0, c1, heavy_first, x)
+}
+
+/// Panics unless `c0` and `c1` hold the `len / 2 + 2` values that fine samples `0..len` read.
+#[inline]
+fn check_coarse(c0: &[u16], c1: &[u16], len: usize) {
+    let need = len / 2 + 2;
+    assert!(
+        len == 0 || c0.len().min(c1.len()) >= need,
+        "{len} fine samples read {need} coarse values, not {}",
+        c0.len().min(c1.len())
+    );
+}
+
+/// Fill's push: every [`UNKNOWN`] sample `x` of `fine` becomes `(`[`upsampled_fixed`]`(c0, c1,
+/// heavy_first, x) + 8) >> 4` (rounded half up, wrapping); known samples are left alone. Panics
+/// unless `c0` and `c1` are at least `fine.len() / 2 + 2` long.
+#[inline]
+pub fn push_fixed(c0: &[u16], c1: &[u16], heavy_first: bool, fine: &mut [u16]) {
+    // SAFETY: `level()` only ever returns supported levels.
+    unsafe { push_fixed_unchecked(level(), c0, c1, heavy_first, fine) }
+}
+
+/// [`push_fixed`] at a given level; panics when the CPU cannot run it.
+pub fn push_fixed_at(level: Level, c0: &[u16], c1: &[u16], heavy_first: bool, fine: &mut [u16]) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    // SAFETY: checked just above.
+    unsafe { push_fixed_unchecked(level, c0, c1, heavy_first, fine) }
+}
+
+/// # Safety
+/// `level` must be supported by this CPU.
+#[inline]
+unsafe fn push_fixed_unchecked(
+    level: Level,
+    c0: &[u16],
+    c1: &[u16],
+    heavy_first: bool,
+    fine: &mut [u16],
+) {
+    check_coarse(c0, c1, fine.len());
+    dispatch!(level, push_fixed(c0, c1, heavy_first, fine))
+}
+
+/// Fill's output for 8-bit samples (F = 4): `out[x] = (`[`upsampled_fixed`]`(c0, c1,
+/// heavy_first, x) + 128) >> 8`, the sample value rounded half up (wrapping; at most 255 by
+/// construction). Panics unless `c0` and `c1` are at least `out.len() / 2 + 2` long.
+#[inline]
+pub fn write_fixed_u8(c0: &[u16], c1: &[u16], heavy_first: bool, out: &mut [u8]) {
+    // SAFETY: `level()` only ever returns supported levels.
+    unsafe { write_fixed_u8_unchecked(level(), c0, c1, heavy_first, out) }
+}
+
+/// [`write_fixed_u8`] at a given level; panics when the CPU cannot run it.
+pub fn write_fixed_u8_at(level: Level, c0: &[u16], c1: &[u16], heavy_first: bool, out: &mut [u8]) {
+    assert!(level.is_supported(), "this CPU cannot run {level:?}");
+    // SAFETY: checked just above.
+    unsafe { write_fixed_u8_unchecked(level, c0, c1, heavy_first, out) }
+}
+
+/// # Safety
+/// `level` must be supported by this CPU.
+#[inline]
+unsafe fn write_fixed_u8_unchecked(
+    level: Level,
+    c0: &[u16],
+    c1: &[u16],
+    heavy_first: bool,
+    out: &mut [u8],
+) {
+    check_coarse(c0, c1, out.len());
+    dispatch!(level, write_fixed_u8(c0, c1, heavy_first, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +730,178 @@ mod tests {
                 assert_eq!(bits(&got), bits(&want), "{level:?} len {len}");
             }
         }
+    }
+
+    /// A row of pyramid values (up to 4095, some unknown), or of any 16-bit values.
+    fn pyramid_row(seed: u64, len: usize, unknown_every: u64, any: bool) -> Vec<u16> {
+        noise(seed, len)
+            .into_iter()
+            .map(|v| {
+                if unknown_every > 0 && (v >> 40) % unknown_every == 0 {
+                    UNKNOWN
+                } else if any {
+                    v as u16
+                } else {
+                    (v % 4096) as u16
+                }
+            })
+            .collect()
+    }
+
+    /// The first and one past the last unknown column of a row, worked out directly.
+    fn unknowns_of(row: &[u16]) -> Unknowns {
+        match row.iter().position(|&v| v == UNKNOWN) {
+            None => Unknowns::NONE,
+            Some(start) => Unknowns {
+                start,
+                end: row.iter().rposition(|&v| v == UNKNOWN).unwrap() + 1,
+            },
+        }
+    }
+
+    const FILL_LENGTHS: [usize; 19] = [
+        0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 1001,
+    ];
+
+    #[test]
+    fn every_level_takes_quad_means_like_scalar() {
+        for len in FILL_LENGTHS {
+            let r = noise(len as u64 + 13, 4 * len + 2);
+            let a: Vec<u8> = r[..2 * len + 1].iter().map(|&v| v as u8).collect();
+            let b: Vec<u8> = r[2 * len + 1..].iter().map(|&v| (v >> 9) as u8).collect();
+            for second in [Some(&b[..]), None] {
+                let mut want = vec![0u16; len];
+                scalar::quad_fixed_u8(&a, second, &mut want);
+                for i in 0..len {
+                    let mut children = vec![a[2 * i], a[2 * i + 1]];
+                    if let Some(b) = second {
+                        children.extend([b[2 * i], b[2 * i + 1]]);
+                    }
+                    let sum: u32 = children.iter().map(|&v| u32::from(v)).sum();
+                    assert_eq!(u32::from(want[i]) * children.len() as u32, 16 * sum);
+                }
+                for level in Level::supported() {
+                    let mut got = vec![7u16; len];
+                    quad_fixed_u8_at(level, &a, second, &mut got);
+                    assert_eq!(got, want, "{level:?} len {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn means_round_half_up() {
+        for sum in 0..20_000u16 {
+            for count in 1..=4u16 {
+                let want = (2 * u32::from(sum) + u32::from(count)) / (2 * u32::from(count));
+                assert_eq!(u32::from(mean_fixed(sum, count)), want, "{sum} / {count}");
+            }
+        }
+        assert_eq!(mean_fixed(5, 0), UNKNOWN);
+    }
+
+    #[test]
+    fn every_level_pulls_rows_like_scalar() {
+        for len in FILL_LENGTHS {
+            for (unknown_every, any) in [(0, false), (2, false), (5, false), (3, true)] {
+                let r0 = pyramid_row(len as u64 + 21, len, unknown_every, any);
+                let r1 = pyramid_row(len as u64 + 22, len, unknown_every, any);
+                for second in [None, Some(&r1[..])] {
+                    let mut want = vec![0u16; len.div_ceil(2)];
+                    let want_unknown = scalar::pull_fixed(&r0, second, &mut want);
+                    assert_eq!(want_unknown, unknowns_of(&want));
+                    for (i, w) in want.iter().enumerate() {
+                        let known: Vec<u16> = [Some(&r0[..]), second]
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|row| row[2 * i..(2 * i + 2).min(len)].iter().copied())
+                            .filter(|&v| v != UNKNOWN)
+                            .collect();
+                        let sum = known.iter().fold(0u16, |a, &v| a.wrapping_add(v));
+                        assert_eq!(*w, mean_fixed(sum, known.len() as u16), "len {len} at {i}");
+                    }
+                    for level in Level::supported() {
+                        let mut got = vec![7u16; len.div_ceil(2)];
+                        let unknown = pull_fixed_at(level, &r0, second, &mut got);
+                        assert_eq!(got, want, "{level:?} len {len}");
+                        assert_eq!(unknown, want_unknown, "{level:?} len {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_upsamples_like_scalar() {
+        for len in FILL_LENGTHS {
+            for any in [false, true] {
+                let c0 = pyramid_row(len as u64 + 41, len / 2 + 2, 0, any);
+                let c1 = pyramid_row(len as u64 + 43, len / 2 + 2, 0, any);
+                for heavy_first in [false, true] {
+                    let b = |k: usize| {
+                        let (h, l) = if heavy_first {
+                            (c0[k], c1[k])
+                        } else {
+                            (c1[k], c0[k])
+                        };
+                        h.wrapping_mul(3).wrapping_add(l)
+                    };
+                    for x in 0..len {
+                        let m = x / 2;
+                        let (near, far) = if x % 2 == 0 {
+                            (b(m + 1), b(m))
+                        } else {
+                            (b(m + 1), b(m + 2))
+                        };
+                        let v = upsampled_fixed(&c0, &c1, heavy_first, x);
+                        assert_eq!(v, near.wrapping_mul(3).wrapping_add(far));
+                        if !any {
+                            // Sixteen times the bilinear interpolation, exactly.
+                            let (w0, w1) = if heavy_first { (3, 1) } else { (1, 3) };
+                            let at = |k: usize| w0 * u32::from(c0[k]) + w1 * u32::from(c1[k]);
+                            let exact = if x % 2 == 0 {
+                                at(m) + 3 * at(m + 1)
+                            } else {
+                                3 * at(m + 1) + at(m + 2)
+                            };
+                            assert_eq!(u32::from(v), exact);
+                        }
+                    }
+                    // Push: unknown samples take the upsampled value, known ones stay.
+                    let fine = pyramid_row(len as u64 + 42, len, 3, any);
+                    let mut want = fine.clone();
+                    scalar::push_fixed(&c0, &c1, heavy_first, &mut want);
+                    for x in 0..len {
+                        let expect = if fine[x] == UNKNOWN {
+                            upsampled_fixed(&c0, &c1, heavy_first, x).wrapping_add(8) >> 4
+                        } else {
+                            fine[x]
+                        };
+                        assert_eq!(want[x], expect);
+                    }
+                    let mut want_u8 = vec![0u8; len];
+                    scalar::write_fixed_u8(&c0, &c1, heavy_first, &mut want_u8);
+                    for (x, &w) in want_u8.iter().enumerate() {
+                        let v = upsampled_fixed(&c0, &c1, heavy_first, x).wrapping_add(128) >> 8;
+                        assert_eq!(u16::from(w), v);
+                    }
+                    for level in Level::supported() {
+                        let mut got = fine.clone();
+                        push_fixed_at(level, &c0, &c1, heavy_first, &mut got);
+                        assert_eq!(got, want, "{level:?} len {len}");
+                        let mut got = vec![7u8; len];
+                        write_fixed_u8_at(level, &c0, &c1, heavy_first, &mut got);
+                        assert_eq!(got, want_u8, "{level:?} len {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "coarse values")]
+    fn coarse_rows_too_short_are_refused() {
+        write_fixed_u8(&[0; 4], &[0; 9], false, &mut [0u8; 6]);
     }
 
     #[test]
