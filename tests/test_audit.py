@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from privmask.errors import AuditIntegrityError
-from privmask.redaction.audit import GENESIS, AuditHead, AuditLog
+from privmask.redaction.audit import GENESIS, AuditHead, AuditLog, KeyRequiredError, WrongKeyError
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 KEY = b"k" * 32
@@ -168,6 +168,35 @@ def test_a_keyed_log_cannot_be_rewritten_without_the_key(tmp_path: Path) -> None
         AuditLog(forged.path, key=KEY).verify()
     with pytest.raises(ValueError, match="at least 16"):
         AuditLog(path, key=b"short")
+
+
+def test_check_appendable_finds_what_an_append_would_refuse_without_writing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keyed.jsonl"
+    assert AuditLog(path, key=KEY).check_appendable() is None  # missing: the append creates it
+    fill(AuditLog(path, key=KEY))
+    assert AuditLog(path, key=KEY).check_appendable() == AuditLog(path, key=KEY).head()
+    written = path.read_bytes()
+    with pytest.raises(WrongKeyError, match=r"^record 0 .*nor does record 1: this is the wrong"):
+        AuditLog(path, key=b"m" * 32).check_appendable()
+    raw = lines(path)
+    path.write_bytes(b"".join([*raw[:-1], raw[-1].replace(b'"user5"', b'"mallory"')]))
+    with pytest.raises(AuditIntegrityError, match=r"^record 5 .*edited.*record 0 verifies") as info:
+        AuditLog(path, key=KEY).check_appendable()
+    assert not isinstance(info.value, WrongKeyError)
+    path.write_bytes(written)
+    with pytest.raises(KeyRequiredError):
+        AuditLog(path).check_appendable()
+    plain = tmp_path / "plain.jsonl"
+    fill(AuditLog(plain))
+    with pytest.raises(WrongKeyError, match="plain SHA-256 log, but a key was given"):
+        AuditLog(plain, key=KEY).check_appendable()
+    with open(path, "ab") as f:
+        f.write(b'{"torn')
+    with pytest.raises(AuditIntegrityError, match="torn"):
+        AuditLog(path, key=KEY).check_appendable()
+    assert path.read_bytes() == written + b'{"torn'
 
 
 def test_a_missing_log_is_not_an_empty_one(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import json
 import multiprocessing
+import os
 import re
 import sys
 import textwrap
@@ -23,11 +24,15 @@ from datetime import datetime
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, NoReturn, Protocol
+from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol
 
 from privmask.errors import PrivmaskError
 
+if TYPE_CHECKING:
+    from privmask.redaction.audit import AuditHead, AuditLog
+
 __all__ = [
+    "AUDIT_KEY_ENV",
     "EXIT_FAILED",
     "EXIT_FAILED_CLOSED",
     "EXIT_OK",
@@ -37,7 +42,11 @@ __all__ = [
     "USER_ERRORS",
     "FileOutcome",
     "Subparsers",
+    "add_audit_key_option",
     "add_file_arguments",
+    "add_masks_option",
+    "add_start_option",
+    "audit_key",
     "describe",
     "fail",
     "frame_ranges",
@@ -48,13 +57,17 @@ __all__ = [
     "key_value",
     "make_out_dir",
     "nonnegative_int",
+    "outcome_json",
     "outputs",
     "positive_int",
     "print_json",
+    "print_outcome",
     "progress_wanted",
+    "report_files",
     "run_files",
     "timestamp",
     "usage_error",
+    "verified_audit_log",
     "warn",
 ]
 
@@ -244,6 +257,29 @@ def add_file_arguments(p: argparse.ArgumentParser, verb: str) -> None:
     )
 
 
+def add_masks_option(p: argparse.ArgumentParser) -> None:
+    """``--masks FILE``, required: the mask file, in any format :mod:`privmask.masks.sniff`
+    tells apart."""
+    p.add_argument(
+        "--masks",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
+    )
+
+
+def add_start_option(p: argparse.ArgumentParser) -> None:
+    """``--start ISO8601``: the recording start, placing frames on a timeline of several
+    versions."""
+    p.add_argument(
+        "--start",
+        type=timestamp,
+        metavar="ISO8601",
+        help="recording start, with a UTC offset (default: the file's creation_time)",
+    )
+
+
 def make_out_dir(out_dir: Path | None) -> None:
     """Creates ``--out-dir`` (and its parents) if it does not exist yet; called once the inputs
     and settings have been checked, so a command that fails early leaves no empty folder.
@@ -253,6 +289,105 @@ def make_out_dir(out_dir: Path | None) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(20, "not a directory", str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+# --- audit logs --------------------------------------------------------------------------------
+
+AUDIT_KEY_ENV = "PRIVMASK_AUDIT_KEY"
+"""The environment variable that may hold an audit log's HMAC key (instead of
+``--audit-key-file``)."""
+
+
+def add_audit_key_option(p: argparse.ArgumentParser) -> None:
+    """``--audit-key-file FILE``: where a command that reads or writes an audit log gets its
+    HMAC key. There is no option taking the key itself: command lines are visible to every
+    user (``ps``)."""
+    p.add_argument(
+        "--audit-key-file",
+        type=Path,
+        metavar="FILE",
+        help="the audit log's HMAC key, one line of text of at least 16 bytes (e.g. from "
+        f"'openssl rand -hex 32'); or set {AUDIT_KEY_ENV}. A keyed log is checked with it "
+        "before any work",
+    )
+
+
+def audit_key(key_file: Path | None) -> bytes | None:
+    """The audit HMAC key from ``key_file`` or :data:`AUDIT_KEY_ENV` (``None``: neither).
+
+    The key is text, so a file and the variable give the same key for the same characters: the
+    file's one line (its final newline is not part of it), or the variable's value, as UTF-8
+    bytes. Refused with ``ValueError`` rather than guessed at: both sources at once, an empty
+    key, several lines, surrounding white space, bytes that are not UTF-8, fewer than 16 bytes.
+    """
+    env = os.environ.get(AUDIT_KEY_ENV)
+    if key_file is not None and env is not None:
+        raise ValueError(
+            f"both --audit-key-file and {AUDIT_KEY_ENV} give an audit key; unset one, so it "
+            "is clear which key checks the log"
+        )
+    if key_file is not None:
+        source = f"the audit key file {key_file}"
+        try:
+            text = key_file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"{source} is not UTF-8 text; write the key as one line of text (e.g. "
+                "openssl rand -hex 32 > FILE)"
+            ) from None
+        text = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    elif env is not None:
+        source, text = f"the environment variable {AUDIT_KEY_ENV}", env
+    else:
+        return None
+    if not text:
+        raise ValueError(f"{source} is empty")
+    if any(c in text for c in "\r\n\0") or text != text.strip():
+        raise ValueError(
+            f"{source} must hold the key as one line of text, without surrounding white space"
+        )
+    try:
+        key = text.encode("utf-8")
+    except UnicodeEncodeError:  # an environment variable of bytes that are not UTF-8
+        raise ValueError(f"{source} is not UTF-8 text") from None
+    if len(key) < 16:
+        raise ValueError(f"{source} holds a key of {len(key)} bytes; an audit key has 16 or more")
+    return key
+
+
+def verified_audit_log(
+    log: Path, key_file: Path | None, *, missing_ok: bool
+) -> tuple[AuditLog, AuditHead | None]:
+    """The audit log at ``log``, opened with the key from ``key_file`` or :data:`AUDIT_KEY_ENV`,
+    and its head (``None``: missing or empty), after checking its whole chain
+    (:meth:`~privmask.redaction.audit.AuditLog.head`), so that a wrong key or an edited log
+    stops a command before it does any work.
+
+    ``missing_ok``: a log that does not exist yet is fine (the command creates it); otherwise
+    ``FileNotFoundError``. Raises ``ValueError`` for a bad key (see :func:`audit_key`) and
+    :class:`~privmask.errors.AuditIntegrityError` (the message names the log and the record,
+    and says whether the key or the log is wrong), with a note naming where the key came from.
+    """
+    from privmask.errors import AuditIntegrityError
+    from privmask.redaction.audit import AuditLog, KeyRequiredError, WrongKeyError
+
+    key = audit_key(key_file)
+    audit = AuditLog(log, key=key)
+    try:
+        head = audit.head()
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+        head = None
+    except KeyRequiredError as e:
+        e.add_note(f"give its key with --audit-key-file FILE or {AUDIT_KEY_ENV}")
+        raise
+    except AuditIntegrityError as e:
+        if isinstance(e, WrongKeyError):
+            source = key_file if key_file is not None else AUDIT_KEY_ENV
+            e.add_note(f"the key was read from {source}")
+        raise
+    return audit, head
 
 
 # --- running files -----------------------------------------------------------------------------
@@ -313,6 +448,66 @@ def run_files(
             finish(futures[fut], fut.result)
             bar.update(1)
     return [outcomes[i] for i in range(len(pairs))]
+
+
+def print_outcome(args: argparse.Namespace) -> Callable[[FileOutcome], None]:
+    """The ``done`` callback of :func:`run_files` for a command with ``--quiet`` and ``--json``:
+    a failed file's error line on stderr, else its report's ``summary()`` line on stdout
+    (neither line with ``--json``; no summary with ``--quiet``)."""
+
+    def done(outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            fail(outcome.error)
+        elif not (args.quiet or args.json):
+            print(outcome.result.summary(), flush=True)
+
+    return done
+
+
+def outcome_json(
+    outcome: FileOutcome, fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One file of a ``--json`` summary: ``{"ok": true, ...}`` with the report's fields as
+    :func:`jsonable` gives them (passed through ``fields`` when given), or ``{"src", "dst",
+    "ok": false, "error"}`` for a file that failed."""
+    if outcome.result is None:
+        return {
+            "src": str(outcome.src),
+            "dst": str(outcome.dst),
+            "ok": False,
+            "error": outcome.error,
+        }
+    doc: dict[str, Any] = jsonable(outcome.result)
+    return {"ok": True, **(doc if fields is None else fields(doc))}
+
+
+def report_files(
+    args: argparse.Namespace,
+    command: str,
+    outcomes: Sequence[FileOutcome],
+    *,
+    verb: str,
+    status: int = EXIT_OK,
+    to_json: Callable[[FileOutcome], dict[str, Any]] = outcome_json,
+    detail: str = "",
+    note: str = "",
+) -> int:
+    """Ends a many-files command: with ``--json`` prints ``{"command", "status", "files"}``
+    (each file through ``to_json``); otherwise, for several files and no ``--quiet``, one line
+    ``K of N files VERB DETAIL, F failed NOTE``. Returns the exit status:
+    :data:`EXIT_FAILED` when a file failed, else ``status``."""
+    failed = sum(o.error is not None for o in outcomes)
+    status = EXIT_FAILED if failed else status
+    if args.json:
+        print_json({"command": command, "status": status, "files": [to_json(o) for o in outcomes]})
+    elif not args.quiet and len(outcomes) > 1:
+        print(
+            f"{len(outcomes) - failed} of {len(outcomes)} files {verb}{detail}"
+            + (f", {failed} failed" if failed else "")
+            + note,
+            flush=True,
+        )
+    return status
 
 
 # --- JSON summaries ----------------------------------------------------------------------------

@@ -17,13 +17,17 @@ from privmask.cli.common import (
     PROG,
     USER_ERRORS,
     Subparsers,
+    add_audit_key_option,
+    add_masks_option,
+    add_start_option,
     describe,
     fail,
     help_text,
     jsonable,
     print_json,
     progress_wanted,
-    timestamp,
+    usage_error,
+    verified_audit_log,
 )
 
 __all__ = ["add_parser", "main", "password_from", "run"]
@@ -85,24 +89,17 @@ def add_parser(subparsers: Subparsers) -> None:
         epilog=help_text(
             "example:\n"
             "  privmask export cam.mp4 out.mp4.enc --masks timeline.json --password-file pw.txt",
+            "--audit LOG records the export in a hash-chained audit log. A keyed log "
+            "(HMAC-SHA256) needs its key from --audit-key-file or PRIVMASK_AUDIT_KEY, never "
+            "on the command line; the whole log is verified with it before anything is "
+            "decoded, so a wrong key or an edited log fails at once and writes nothing.",
             "exit status: 0 done; 1 failed (one line on stderr says why); 2 usage error.",
         ),
     )
     p.add_argument("src", type=Path, metavar="IN")
     p.add_argument("dst", type=Path, metavar="OUT")
-    p.add_argument(
-        "--masks",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
-    )
-    p.add_argument(
-        "--start",
-        type=timestamp,
-        metavar="ISO8601",
-        help="recording start, with a UTC offset (default: the file's creation_time)",
-    )
+    add_masks_option(p)
+    add_start_option(p)
     p.add_argument("--camera", metavar="NAME", help="the camera, for the audit record")
     p.add_argument("--keep-audio", action="store_true", help="copy the audio streams")
     p.add_argument("--codec", metavar="C", help="FFmpeg encoder")
@@ -112,7 +109,13 @@ def add_parser(subparsers: Subparsers) -> None:
         "--encrypt", action="store_true", help="encrypt with a password (asked on the terminal)"
     )
     _password_options(p)
-    p.add_argument("--audit", type=Path, metavar="LOG", help="record the export in this audit log")
+    p.add_argument(
+        "--audit",
+        type=Path,
+        metavar="LOG",
+        help="record the export in this audit log (its chain is checked before any work)",
+    )
+    add_audit_key_option(p)
     p.add_argument("--user", metavar="NAME", help="who is exporting, for the audit record")
     p.add_argument(
         "--json",
@@ -149,13 +152,21 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "decrypt":
         return _decrypt(args)
     from privmask.masks.sniff import load_mask_file
-    from privmask.redaction.audit import AuditLog
     from privmask.redaction.export import export
 
+    if args.audit_key_file is not None and args.audit is None:
+        usage_error(args, "export: --audit-key-file goes with --audit LOG")
     try:
         masks = load_mask_file(args.masks).masks
     except USER_ERRORS as e:
         return fail(describe(e))
+    audit = None
+    if args.audit is not None:
+        # The whole chain, with the key, before the video is opened or a password asked for.
+        try:
+            audit, _ = verified_audit_log(args.audit, args.audit_key_file, missing_ok=True)
+        except USER_ERRORS as e:
+            return fail(describe(e))
     if (message := missing_av("export")) is not None:
         return fail(message)
     if args.start is None and (message := needs_start([args.src], masks, args.masks)):
@@ -173,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             manifest=not args.no_manifest,
             keep_audio=args.keep_audio,
             user=args.user,
-            audit=AuditLog(args.audit) if args.audit is not None else None,
+            audit=audit,
             codec=args.codec,
             quality=args.crf,
             progress=progress_wanted(args.quiet),

@@ -61,6 +61,7 @@ COMMANDS: dict[str, Command] = {
         "privmask.cli.export", "write a redacted, optionally encrypted copy of a recording"
     ),
     "decrypt": Command("privmask.cli.export", "decrypt an encrypted export"),
+    "audit": Command("privmask.cli.audit", "verify an audit log's hash chain, keyed or plain"),
     "bench": Command("privmask.cli.bench", "benchmark privmask on this machine"),
     "edit": Command("privmask.cli.edit", "draw masks on a camera picture in the browser"),
 }

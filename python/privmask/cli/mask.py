@@ -12,7 +12,6 @@ from typing import Any
 
 from privmask.cli.checks import START_EXAMPLE, missing_av, needs_start, pose_gaps
 from privmask.cli.common import (
-    EXIT_FAILED,
     EXIT_FAILED_CLOSED,
     EXIT_OK,
     EXIT_STATUSES,
@@ -21,19 +20,21 @@ from privmask.cli.common import (
     FileOutcome,
     Subparsers,
     add_file_arguments,
+    add_masks_option,
+    add_start_option,
     describe,
     fail,
     frame_ranges,
     help_text,
-    jsonable,
     key_value,
     make_out_dir,
     nonnegative_int,
+    outcome_json,
     outputs,
-    print_json,
+    print_outcome,
     progress_wanted,
+    report_files,
     run_files,
-    timestamp,
     usage_error,
     warn,
 )
@@ -68,19 +69,8 @@ def add_parser(subparsers: Subparsers) -> None:
         ),
     )
     add_file_arguments(p, "masked")
-    p.add_argument(
-        "--masks",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
-    )
-    p.add_argument(
-        "--start",
-        type=timestamp,
-        metavar="ISO8601",
-        help="recording start, with a UTC offset (default: the file's creation_time)",
-    )
+    add_masks_option(p)
+    add_start_option(p)
     p.add_argument(
         "--poses",
         type=Path,
@@ -128,21 +118,12 @@ def _mask_one(template: Any, progress: bool, src: Path, dst: Path) -> Any:
 def report_json(outcome: FileOutcome) -> dict[str, Any]:
     """One file of the ``--json`` summary: the :class:`~privmask.video.MaskReport` fields, with
     the frames that failed closed as ``[first, last]`` runs, or the error line."""
-    if outcome.result is None:
-        return {
-            "src": str(outcome.src),
-            "dst": str(outcome.dst),
-            "ok": False,
-            "error": outcome.error,
-        }
-    doc: dict[str, Any] = jsonable(outcome.result)
-    closed = doc.pop("failed_closed", [])
-    return {
-        "ok": True,
-        **doc,
-        "failed_closed": len(closed),
-        "failed_closed_ranges": frame_ranges(closed),
-    }
+
+    def fields(doc: dict[str, Any]) -> dict[str, Any]:
+        closed = doc.pop("failed_closed", [])
+        return {**doc, "failed_closed": len(closed), "failed_closed_ranges": frame_ranges(closed)}
+
+    return outcome_json(outcome, fields)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,34 +172,25 @@ def run(args: argparse.Namespace) -> int:
     progress = progress_wanted(args.quiet)
     one_at_a_time = args.jobs == 1 or len(pairs) == 1
 
-    def done(outcome: FileOutcome) -> None:
-        if outcome.error is not None:
-            fail(outcome.error)
-        elif not (args.quiet or args.json):
-            print(outcome.result.summary(), flush=True)
-
     outcomes = run_files(
         partial(_mask_one, template, progress and one_at_a_time),
         pairs,
         jobs=args.jobs,
-        done=done,
+        done=print_outcome(args),
         progress=progress,
     )
-    failed = sum(o.error is not None for o in outcomes)
     closed = sum(len(o.result.failed_closed) for o in outcomes if o.result is not None)
-    status = EXIT_FAILED if failed else EXIT_FAILED_CLOSED if closed else EXIT_OK
-    if args.json:
-        print_json(
-            {"command": "mask", "status": status, "files": [report_json(o) for o in outcomes]}
-        )
-    elif not args.quiet and len(pairs) > 1:
-        frames = sum(o.result.frames for o in outcomes if o.result is not None)
-        print(
-            f"{len(pairs) - failed} of {len(pairs)} files masked ({frames} frames)"
-            + (f", {failed} failed" if failed else "")
-            + (f"; {closed} frames masked whole (no current PTZ pose)" if closed else ""),
-            flush=True,
-        )
+    frames = sum(o.result.frames for o in outcomes if o.result is not None)
+    status = report_files(
+        args,
+        "mask",
+        outcomes,
+        verb="masked",
+        status=EXIT_FAILED_CLOSED if closed else EXIT_OK,
+        to_json=report_json,
+        detail=f" ({frames} frames)",
+        note=f"; {closed} frames masked whole (no current PTZ pose)" if closed else "",
+    )
     if closed and not (args.quiet or args.json):
         print(
             f"privmask: {closed} frames masked whole: the pose track does not cover them "

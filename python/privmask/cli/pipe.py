@@ -19,6 +19,7 @@ from privmask.cli.common import (
     PROG,
     USER_ERRORS,
     Subparsers,
+    add_masks_option,
     describe,
     fail,
     frame_ranges,
@@ -63,13 +64,7 @@ def add_parser(subparsers: Subparsers) -> None:
         metavar="FMT",
         help=f"pixel format (default yuv420p; one of {', '.join(FORMATS)})",
     )
-    p.add_argument(
-        "--masks",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
-    )
+    add_masks_option(p)
     p.add_argument(
         "--fps",
         type=frame_rate,

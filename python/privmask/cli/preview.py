@@ -19,6 +19,7 @@ from privmask.cli.common import (
     HELP_FORMATTER,
     USER_ERRORS,
     Subparsers,
+    add_masks_option,
     describe,
     fail,
     help_text,
@@ -75,13 +76,7 @@ def add_parser(subparsers: Subparsers) -> None:
         ),
     )
     p.add_argument("src", type=Path, metavar="IN", help="an image or a video")
-    p.add_argument(
-        "--masks",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="mask file: privmask JSON, Frigate YAML or ONVIF XML",
-    )
+    add_masks_option(p)
     p.add_argument(
         "-o", "--output", required=True, type=Path, metavar="OUT", help="the still: .png or .jpg"
     )

@@ -10,27 +10,24 @@ from typing import Any
 
 from privmask.cli.checks import missing_av
 from privmask.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
     HELP_FORMATTER,
     USER_ERRORS,
-    FileOutcome,
     Subparsers,
     add_file_arguments,
     describe,
     fail,
     help_text,
-    jsonable,
     make_out_dir,
     nonnegative_int,
     outputs,
     positive_int,
-    print_json,
+    print_outcome,
     progress_wanted,
+    report_files,
     run_files,
     usage_error,
 )
-from privmask.redaction.redact import STYLES
+from privmask.redaction.redact import PERSON_MARGIN, STYLES
 
 __all__ = ["add_parser", "run"]
 
@@ -90,6 +87,14 @@ def add_parser(subparsers: Subparsers) -> None:
         help="mask moving areas by their outline instead of boxes (tighter, may miss edges)",
     )
     p.add_argument(
+        "--motion-hold",
+        choices=("all", "tracked"),
+        default="all",
+        help="with --motion-shapes and --people/--faces: hold the motion background where "
+        "people stand (all, the default) or only where those detectors track someone (tracked: "
+        "the places people left fade, but so does a person they miss who stands still)",
+    )
+    p.add_argument(
         "--face-model",
         choices=("auto", "centerface", "cascade"),
         default="auto",
@@ -138,6 +143,14 @@ def add_parser(subparsers: Subparsers) -> None:
         help="box growth per side per frame since detection, as a fraction (default 0.15)",
     )
     p.add_argument(
+        "--person-margin",
+        type=_fraction,
+        default=PERSON_MARGIN,
+        metavar="F",
+        help="--margin for person tracks, whose boxes are already grown to hold the head "
+        f"(default {PERSON_MARGIN})",
+    )
+    p.add_argument(
         "--detect-every",
         type=positive_int,
         default=1,
@@ -178,18 +191,6 @@ def _redact_one(options: dict[str, Any], src: Path, dst: Path) -> Any:
     return redact_file(src, dst, **options)
 
 
-def _outcome_json(outcome: FileOutcome) -> dict[str, Any]:
-    if outcome.result is None:
-        return {
-            "src": str(outcome.src),
-            "dst": str(outcome.dst),
-            "ok": False,
-            "error": outcome.error,
-        }
-    doc: dict[str, Any] = jsonable(outcome.result)
-    return {"ok": True, **doc}
-
-
 def run(args: argparse.Namespace) -> int:
     """Runs ``privmask redact``; returns the exit status."""
     from privmask.masks.sniff import load_mask_file
@@ -226,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         "people": args.people,
         "motion": args.motion,
         "motion_shapes": args.motion_shapes,
+        "motion_hold": args.motion_hold,
         "face_model": args.face_model,
         "face_scale": args.face_scale,
         "person_scale": args.person_scale,
@@ -236,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         "masks": masks,
         "hold": args.hold,
         "margin": args.margin,
+        "person_margin": args.person_margin,
         "detect_every": args.detect_every,
         "budget_s": None if args.budget_ms is None else args.budget_ms / 1000,
         "codec": args.codec,
@@ -244,25 +247,11 @@ def run(args: argparse.Namespace) -> int:
         "progress": progress and (args.jobs == 1 or len(pairs) == 1),
     }
 
-    def done(outcome: FileOutcome) -> None:
-        if outcome.error is not None:
-            fail(outcome.error)
-        elif not (args.quiet or args.json):
-            print(outcome.result.summary(), flush=True)
-
     outcomes = run_files(
-        partial(_redact_one, options), pairs, jobs=args.jobs, done=done, progress=progress
+        partial(_redact_one, options),
+        pairs,
+        jobs=args.jobs,
+        done=print_outcome(args),
+        progress=progress,
     )
-    failed = sum(o.error is not None for o in outcomes)
-    status = EXIT_FAILED if failed else EXIT_OK
-    if args.json:
-        print_json(
-            {"command": "redact", "status": status, "files": [_outcome_json(o) for o in outcomes]}
-        )
-    elif not args.quiet and len(pairs) > 1:
-        print(
-            f"{len(pairs) - failed} of {len(pairs)} files redacted"
-            + (f", {failed} failed" if failed else ""),
-            flush=True,
-        )
-    return status
+    return report_files(args, "redact", outcomes, verb="redacted")

@@ -40,7 +40,7 @@ from typing import Any
 
 from privmask.errors import AuditIntegrityError
 
-__all__ = ["EVENTS", "GENESIS", "AuditHead", "AuditLog", "KeyRequiredError"]
+__all__ = ["EVENTS", "GENESIS", "AuditHead", "AuditLog", "KeyRequiredError", "WrongKeyError"]
 
 GENESIS = "0" * 64
 """The ``prev`` of the first record."""
@@ -73,6 +73,13 @@ class KeyRequiredError(AuditIntegrityError, ValueError):
     """A log whose first record says it is keyed (HMAC-SHA256), opened without a key. Either it
     is keyed (open it with ``AuditLog(path, key=...)``) or its first record was edited; the
     chain cannot be checked without the key in either case."""
+
+
+class WrongKeyError(AuditIntegrityError, ValueError):
+    """The key given does not fit the log: the log's records do not verify under it (another
+    key wrote them), or the log's first record says it is plain SHA-256 (it was never keyed, or
+    that record was edited). An edited record of a log opened with its own key is a plain
+    :class:`~privmask.errors.AuditIntegrityError` saying the record was edited."""
 
 
 def _shown(value: object) -> str:
@@ -157,6 +164,11 @@ class AuditLog:
         """Where the log is."""
         return self._path
 
+    @property
+    def keyed(self) -> bool:
+        """Whether the chain is HMAC-SHA256 under a key (``False``: plain SHA-256)."""
+        return self._key is not None
+
     def __repr__(self) -> str:
         return f"AuditLog({str(self._path)!r}{', keyed' if self._key else ''})"
 
@@ -168,11 +180,18 @@ class AuditLog:
         return hmac.new(self._key, body, hashlib.sha256).hexdigest()
 
     def _check_record(
-        self, index: int, line: bytes, prev: str, *, first_alg: object = None
+        self,
+        index: int,
+        line: bytes,
+        prev: str,
+        *,
+        first_alg: object = None,
+        key_proven: bool = False,
     ) -> dict[str, Any]:
         """Parses line ``index`` and checks its place in the chain; returns the record.
         ``first_alg``: the ``alg`` of record 0, when this is a later record (a plain log whose
-        later record claims a key was edited, not keyed)."""
+        later record claims a key was edited, not keyed). ``key_proven``: an earlier record
+        already verified under this log's key, so a hash that does not match is an edit."""
         where = f"record {index} (line {index + 1} of {self._path})"
         try:
             record = _parse_line(line)
@@ -198,6 +217,11 @@ class AuditLog:
             raise AuditIntegrityError(
                 f"{where} was edited: it claims an HMAC chain in a log whose first record is "
                 "plain SHA-256"
+            )
+        if alg == _ALG_PLAIN and self._key is not None and (index == 0 or first_alg == _ALG_PLAIN):
+            raise WrongKeyError(
+                f"{where} says {self._path} is a plain SHA-256 log, but a key was given: if it "
+                "was never keyed, open it without a key; if it was keyed, the record was edited"
             )
         if alg != expected:
             what = "HMAC-chained in a keyed log" if self._key else "a plain SHA-256 record"
@@ -225,13 +249,67 @@ class AuditLog:
         if not isinstance(record["hash"], str) or not hmac.compare_digest(
             record["hash"].encode(), digest.encode()
         ):
-            raise AuditIntegrityError(
-                f"{where} was edited: its hash does not match its contents"
-                + ("" if self._key is None else " (or this is the wrong key)")
-            )
+            raise self._hash_mismatch(where, index, key_proven)
         if canonical != line:
             raise AuditIntegrityError(f"{where} is not in canonical form: it was edited by hand")
         return record
+
+    def _fits(self, line: bytes) -> bool:
+        """Whether ``line`` is a record whose hash is this log's digest of its contents,
+        whatever its place in the chain."""
+        try:
+            record = _parse_line(line)
+            if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
+                return False
+            body = {k: v for k, v in record.items() if k != "hash"}
+            digest = self._digest(_canonical(body))
+        except (ValueError, TypeError, RecursionError):
+            return False
+        return hmac.compare_digest(record["hash"].encode(), digest.encode())
+
+    def _other_fits(self, index: int) -> tuple[int, bool] | None:
+        """Another record than ``index`` (record 0, or record 1 when ``index`` is 0) and whether
+        it verifies under this key on its own; ``None`` when the log holds no such complete
+        record. Reads only the first two lines, without the lock: complete records before the
+        last are never rewritten by privmask."""
+        other = 1 if index == 0 else 0
+        try:
+            with open(self._path, "rb") as f:
+                for i, raw in enumerate(f):
+                    if i == other:
+                        if not raw.endswith(b"\n"):
+                            return None
+                        return other, self._fits(raw[:-1])
+        except OSError:
+            return None
+        return None
+
+    def _hash_mismatch(self, where: str, index: int, key_proven: bool) -> AuditIntegrityError:
+        """The error for a record whose hash does not match its contents, saying which is wrong.
+
+        Without a key the record was edited. With one, an edit breaks only the records it
+        touches, while another key breaks every record: a second record that verifies under the
+        key proves the key right (so this record was edited); one that does not says the key is
+        wrong (or both were edited, which is then named too)."""
+        edited = f"{where} was edited: its hash does not match its contents"
+        if self._key is None:
+            return AuditIntegrityError(edited)
+        if key_proven:
+            return AuditIntegrityError(edited + " (earlier records verify under this key)")
+        other = self._other_fits(index)
+        if other is None:
+            return WrongKeyError(
+                f"{where} does not verify under this key: either it is the wrong key for "
+                f"{self._path}, or the record was edited (the log has no other complete record "
+                "to tell which)"
+            )
+        if other[1]:
+            return AuditIntegrityError(edited + f" (record {other[0]} verifies under this key)")
+        return WrongKeyError(
+            f"{where} does not verify under this key, nor does record {other[0]}: this is the "
+            f"wrong key for {self._path} (an edit breaks only the records it touches; if the "
+            "key is right, both were edited)"
+        )
 
     # --- appending ------------------------------------------------------------------------------
 
@@ -426,7 +504,7 @@ class AuditLog:
                     "mid-record (a crash during a write?); AuditLog.repair() cuts it off and "
                     "logs that it did"
                 )
-            record = self._check_record(i, line, prev, first_alg=first_alg)
+            record = self._check_record(i, line, prev, first_alg=first_alg, key_proven=i > 0)
             if i == 0:
                 first_alg = record["alg"]
             prev = record["hash"]
@@ -461,6 +539,32 @@ class AuditLog:
         for last in self.records():  # noqa: B007 - only the last one is wanted
             pass
         return None if last is None else AuditHead(last["seq"] + 1, last["hash"])
+
+    def check_appendable(self) -> AuditHead | None:
+        """Raises now what :meth:`append` would raise, writing nothing: record 0 is checked (a
+        key that does not fit, a keyed log opened without its key or a plain one with a key)
+        and so is the last record (torn, edited). Call it before work whose end is an append,
+        so that a wrong key or a damaged tail stops the work before it starts. It reads two
+        records whatever the log's length; :meth:`verify` reads them all and finds edits
+        anywhere.
+
+        Returns the head as the last record states it, or ``None`` when the log is missing or
+        empty (the next append creates it). Raises :class:`WrongKeyError`,
+        :class:`KeyRequiredError` or :class:`~privmask.errors.AuditIntegrityError`."""
+        try:
+            f = open(self._path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return None
+        with f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH)  # appends finish before it is read
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return None
+            first = f.readline(size)
+            if first.endswith(b"\n"):
+                self._check_record(0, first[:-1], GENESIS)
+            seq, last = self._tail(f.fileno(), size)
+        return AuditHead(seq, last)
 
     def repair(self) -> int:
         """Cuts a torn last record off (what a crash mid-append leaves) and, in the same locked

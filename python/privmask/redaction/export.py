@@ -152,7 +152,12 @@ def export(
     recorded ``src``) is required, the lift must be in force for it when the export starts (an
     export begun under a lift may finish after it ends, as a download would), liftable masks are
     left out, and the export is recorded in the lift's audit log (refusals too) before the file
-    is published. ``audit`` (with ``user``) records exports made without a lift as well.
+    is published. ``audit`` (with ``user``) records exports made without a lift as well. The
+    log that will record the export is checked before any work
+    (:meth:`~privmask.redaction.audit.AuditLog.check_appendable`): a key that does not fit
+    (:class:`~privmask.redaction.audit.WrongKeyError`), a keyed log opened without its key, or
+    a torn or edited last record raises :class:`~privmask.errors.AuditIntegrityError` with
+    nothing written.
 
     ``password`` encrypts the output (:func:`privmask.decrypt` reverses it); the container is
     then chosen by ``container`` or the extension before ``.enc`` (``clip.mp4.enc``), default
@@ -221,6 +226,12 @@ def export(
             )
             raise
         lifted = True
+
+    if log is not None:
+        # The export's record is appended at the end: a wrong key, a keyed log opened without
+        # its key, or a torn or edited last record would refuse it after the whole transcode.
+        # Found here instead, before any decoding (two records read, whatever the log's length).
+        log.check_appendable()
 
     encrypted = password is not None
     suffix = _plain_suffix(dst_p, encrypted, container)
