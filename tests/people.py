@@ -120,3 +120,27 @@ def unmasked(frame: pm.Frame, box: PixelBox | None) -> int:
         return 0
     x0, y0, x1, y1 = box
     return int((frame.planes[0][y0:y1, x0:x1] != 1).sum())
+
+
+def write_ffv1(
+    path: object, frames: list[pm.Frame], display: tuple[float, bool, bool] | None = None
+) -> None:
+    """``frames`` (yuv420p, all one size) into a lossless FFV1 file at 25 fps, with PyAV;
+    ``display`` is ``(rotation, hflip, vflip)`` for the stream's display matrix."""
+    import av
+
+    width, height = frames[0].width, frames[0].height
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        if display is not None:
+            s.set_display_rotation(*display)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame(width, height, "yuv420p")
+            for dst, src in zip(pm.Frame.from_av(vf).planes, f.planes, strict=True):
+                dst[:] = src
+            vf.pts = i
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)

@@ -13,7 +13,7 @@ from privmask.cli.main import main
 from privmask.dynamic.track import Tracker
 from privmask.engine.regions import Region, region_coverage
 from privmask.redaction.redact import Redactor, redact_file, select_regions
-from tests.people import MASK, make_clip, unmasked
+from tests.people import MASK, make_clip, unmasked, write_ffv1
 
 av = pytest.importorskip("av")
 PIL = pytest.importorskip("PIL.Image")
@@ -76,22 +76,6 @@ def test_inverse_masking_shows_only_the_kept_person() -> None:
         assert (f.planes[0][keep] == before[keep]).all()
 
 
-def _write_clip(path: Path, frames: list[pm.Frame]) -> None:
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame(320, 240, "yuv420p")
-            target = pm.Frame.from_av(vf)
-            for dst, src in zip(target.planes, f.planes, strict=True):
-                dst[:] = src
-            vf.pts = i
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-
-
 def _decode(path: Path) -> list[pm.Frame]:
     with av.open(str(path)) as inp:
         return [pm.Frame.from_av(f).copy() for f in inp.decode(video=0)]
@@ -101,7 +85,7 @@ def _decode(path: Path) -> list[pm.Frame]:
 def clip_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
     clip = make_clip(40)
     path = tmp_path_factory.mktemp("redact") / "walk.mkv"
-    _write_clip(path, clip.frames)
+    write_ffv1(path, clip.frames)
     return path, clip.face
 
 
@@ -165,10 +149,11 @@ def test_redact_cli(
     assert main([*argv, "--only-tracks", "1,99"]) == 1
     assert "no track 99 in this recording; its tracks are 1" in capsys.readouterr().err
     assert not dst.exists()
-    assert main([*argv, "--only-tracks", "1"]) == 0
+    assert main([*argv, "--only-tracks", "1", "--person-margin", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "40 frames" in out and "tracks.json" in out
     assert dst.exists() and Path(f"{dst}.tracks.json").exists()
+    assert json.loads(Path(f"{dst}.tracks.json").read_text())["person_margin"] == 0.05
     # The unmasked review sheet goes to the private review folder, never beside the export.
     assert not Path(f"{dst}.tracks.png").exists()
     sel = json.loads(Path(f"{dst}.tracks.json").read_text())["selection"]
@@ -255,6 +240,27 @@ def test_redact_cli_with_faces(
         )
     ]
     assert sum(black) > 15, black
+
+
+def test_redact_cli_motion_held_where_tracked(
+    clip_file: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--motion-hold tracked`` reaches the motion detector (named in the summary) and the
+    walking face stays masked on every frame; without motion shapes it is refused."""
+    src, faces = clip_file
+    dst = tmp_path / "held.mkv"
+    argv = ["redact", str(src), str(dst), "--faces", "--motion", "--motion-shapes"]
+    assert main([*argv, "--motion-hold", "tracked", "--codec", "ffv1", "--hold", "2"]) == 0
+    assert "motion shapes (held where tracked)" in capsys.readouterr().out
+    shown = [
+        int((f.planes[0][y0:y1, x0:x1] != 16).sum())  # solid black, limited range
+        for f, (x0, y0, x1, y1) in ((f, b) for f, b in zip(_decode(dst), faces, strict=True) if b)
+    ]
+    assert len(shown) >= 20 and not any(shown), shown
+    dst.unlink()
+    assert main(["redact", str(src), str(dst), "--motion", "--motion-hold", "tracked"]) == 1
+    assert "applies to motion shapes" in capsys.readouterr().err
+    assert not dst.exists()
 
 
 def test_redact_files_runs_a_batch_on_any_executor(

@@ -114,6 +114,35 @@ def test_bad_settings() -> None:
         Tracker(Scripted({}), detect_every=0)
     with pytest.raises(pm.MaskConfigError):
         Tracker(object())  # type: ignore[arg-type]
+    with pytest.raises(pm.MaskConfigError):
+        Tracker(Scripted({}), margins={"person": 1.5})
+
+
+def test_a_label_margin_replaces_the_margin_for_that_label_only() -> None:
+    person = Region((0.1, 0.1, 0.2, 0.4), label="person")
+    face = Region((0.6, 0.1, 0.7, 0.2), label="face")
+    t = Tracker(
+        Scripted({0: [person, face], 1: [person, face]}),
+        hold=2,
+        margin=0.2,
+        margins={"person": 0.0},
+    )
+    steps = [t.step(BLANK) for _ in range(3)]
+    held = {r.label: r.bounds for r in steps[2].regions}  # frame 2: neither detected
+    assert held["person"] == pytest.approx(person.bounds)  # no margin: the last box
+    x0, y0, x1, y1 = held["face"]
+    assert x0 < 0.6 and x1 > 0.7 and y0 < 0.1 and y1 > 0.2  # grown by its margin
+
+
+def test_a_detection_continues_only_a_track_of_its_own_label() -> None:
+    """A person's box and the motion outline round them stay two tracks, both masked."""
+    person = Region((0.3, 0.3, 0.4, 0.6), label="person")
+    motion = Region((0.28, 0.32, 0.42, 0.62), label="motion")
+    t = Tracker(Scripted({0: [person], 1: [motion], 2: [person, motion]}), hold=3)
+    for _ in range(3):
+        s = t.step(BLANK)
+    assert sorted((r.label, r.track_id) for r in s.regions) == [("motion", 2), ("person", 1)]
+    assert [len(tr.detections) for tr in t.tracks] == [2, 2]
 
 
 def _redact(
@@ -202,3 +231,50 @@ def test_faces_and_motion_together() -> None:
     for t, f in enumerate(clip.frames):
         assert unmasked(f, clip.face[t]) == 0, t
     assert {tr.label for tr in r.tracker.tracks} == {"face", "motion"}
+
+
+class HoldsWhereTracked:
+    """A motion detector that holds its background only where told (``hold="tracked"``), as
+    the tracker sees it: it finds nothing itself."""
+
+    hold = "tracked"
+
+    def __init__(self) -> None:
+        self.told: list[list[tuple[float, float, float, float]]] = []
+
+    def hold_areas(self, boxes: list[tuple[float, float, float, float]]) -> None:
+        self.told.append(list(boxes))
+
+    def detect(self, frame: pm.Frame) -> list[Region]:
+        return []
+
+
+def test_a_lost_motion_track_under_a_person_box_ends_and_one_elsewhere_is_held() -> None:
+    """With a motion detector that holds only where tracked, a motion outline that finds no
+    motion detection is held (masked by its growing box) unless at least TAKEN_OVER of it lies
+    under this frame's detections of other labels. Without one (the default), it is held."""
+    outline = pm.Polygon.rect(0.1, 0.1, 0.2, 0.4)  # x, y, width, height
+    cases = (
+        ((0.05, 0.05, 0.35, 0.55), True, False),
+        ((0.6, 0.1, 0.9, 0.5), True, True),
+        ((0.05, 0.05, 0.35, 0.55), False, True),
+    )
+    for person, tracked, held in cases:
+        script = {0: [Region(outline, label="motion")], 1: [Region(person, label="person")]}
+        holder = HoldsWhereTracked()
+        dets = [Scripted(script), holder] if tracked else [Scripted(script)]
+        t = Tracker(dets, hold=3, margin=0.1)
+        t.step(BLANK)
+        labels = [r.label for r in t.step(BLANK).regions]
+        assert labels == (["motion", "person"] if held else ["person"]), (person, labels)
+        # The holder is told, before each detection, where the other detector found something.
+        assert len(holder.told) == (2 if tracked else 0)
+        assert not tracked or person in holder.told[1]
+    # A motion box (no outline, e.g. the Rust detector's) is always held.
+    script = {
+        0: [Region((0.1, 0.1, 0.3, 0.5), label="motion")],
+        1: [Region((0.05, 0.05, 0.35, 0.55), label="person")],
+    }
+    t = Tracker([Scripted(script), HoldsWhereTracked()], hold=3, margin=0.1)
+    t.step(BLANK)
+    assert [r.label for r in t.step(BLANK).regions] == ["motion", "person"]

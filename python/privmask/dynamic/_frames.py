@@ -7,6 +7,7 @@ them without reaching into each other's underscore names.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,25 @@ def model_file(name: str) -> Path:
     return path
 
 
-def onnx_session(path: Path, *, free_dims: bool, what: str) -> Any:
+def onnx_session(
+    path: Path,
+    *,
+    free_dims: bool,
+    what: str,
+    lean: bool = False,
+    threads: int | None = None,
+    edit: Callable[[Any], None] | None = None,
+) -> Any:
     """An onnxruntime CPU session for the model at ``path``. ``free_dims``: rename the batch,
     height and width dimensions of the first input and of every output (``n``, ``h``, ``w``)
     so one session takes any picture size (for files exported with a fixed size). Raises
-    :class:`PrivmaskError` naming the install command when onnxruntime or onnx is missing."""
+    :class:`PrivmaskError` naming the install command when onnxruntime or onnx is missing.
+
+    ``lean``: drop the weights from the graph's inputs (old exporters list every initializer as
+    an input, which makes onnxruntime treat the weights as overridable and skip constant folding,
+    batch-norm fusion and its blocked-layout convolutions) and keep idle worker threads from
+    spinning. ``threads``: onnxruntime's intra-op thread count (``None``: its default, one per
+    core). ``edit``: called with the loaded ``onnx.ModelProto`` before the session is made."""
     try:
         import onnx
         import onnxruntime
@@ -130,6 +145,17 @@ def onnx_session(path: Path, *, free_dims: bool, what: str) -> Any:
                 dims[i].dim_param = name
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # a model file's initialiser warnings are not the user's
+    if lean:
+        weights = {t.name for t in graph.graph.initializer}
+        inputs = [v for v in graph.graph.input if v.name not in weights]
+        del graph.graph.input[:]
+        graph.graph.input.extend(inputs)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    if edit is not None:
+        edit(graph)
     return onnxruntime.InferenceSession(
         graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
     ), graph

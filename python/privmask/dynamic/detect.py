@@ -252,7 +252,7 @@ def detector_names(detectors: list[Detector]) -> str:
         elif isinstance(d, PersonDetector):
             names.append(f"YOLO people (scale {d.scale:g})")
         elif isinstance(d, ShapedMotionDetector):
-            names.append("motion shapes")
+            names.append("motion shapes" + (" (held where tracked)" if d.hold == "tracked" else ""))
         elif isinstance(d, MotionDetector):
             names.append("motion boxes")
         else:

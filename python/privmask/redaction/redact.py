@@ -29,6 +29,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from privmask._native import __version__
 from privmask._outputs import atomic_output, publish, temp_beside, write_atomic
 from privmask.dynamic.detect import (
@@ -50,6 +52,7 @@ from privmask.masks.styles import Blur, Fill, Mosaic, Solid, Style
 from privmask.masks.timeline import MaskTimeline
 
 __all__ = [
+    "PERSON_MARGIN",
     "SIDECAR_VERSION",
     "STYLES",
     "RedactJob",
@@ -61,6 +64,11 @@ __all__ = [
 ]
 
 SIDECAR_VERSION = 1
+PERSON_MARGIN = 0.02
+"""The tracker margin for person tracks (a fraction of the box per side, per frame since the
+last detection): the person detector already grows its boxes to hold the person
+(:data:`privmask.dynamic.people.PERSON_GROW`), so the other labels' margin would mostly mask
+background (measured on vtest.avi by ``benches/redact_quality.py``)."""
 PREVIEW_TILES = 16
 _TILE_WIDTH = 320
 
@@ -201,9 +209,15 @@ def _detectors(
     face_scale: float,
     person_scale: float,
     motion_shapes: bool,
+    motion_hold: str = "all",
 ) -> list[Detector]:
     """The detectors asked for, built before any file is opened (so a missing strong model is
     refused before anything is written)."""
+    if motion_hold != "all" and not (motion and motion_shapes):
+        raise MaskConfigError(
+            f"motion_hold={motion_hold!r} applies to motion shapes: add motion=True and "
+            "motion_shapes=True (--motion --motion-shapes), or leave it at 'all'"
+        )
     out: list[Detector] = []
     if faces:
         out.append(face_detector(face_model, scale=face_scale))
@@ -212,7 +226,7 @@ def _detectors(
     if motion:
         # Boxes by default: on the suite's walking-face clip, shapes left edge pixels of the
         # face unmasked, and a doubt resolves towards masking more.
-        out.append(ShapedMotionDetector() if motion_shapes else MotionDetector())
+        out.append(ShapedMotionDetector(hold=motion_hold) if motion_shapes else MotionDetector())
     if not out:
         raise MaskConfigError("choose what to redact: faces, people, motion, or several")
     return out
@@ -225,12 +239,13 @@ class _Preview:
         self.every = max(1, every)
         self.tiles: list[Any] = []
 
-    def take(self, av_frame: Any, tracked: TrackedFrame) -> None:
+    def take(self, rgb: Any, tracked: TrackedFrame) -> None:
+        """Adds ``rgb`` (the unmasked picture as displayed, ``(height, width, 3)`` uint8)."""
         if tracked.index % self.every or len(self.tiles) >= PREVIEW_TILES:
             return
-        from PIL import ImageDraw
+        from PIL import Image, ImageDraw
 
-        img = av_frame.to_image()
+        img = Image.fromarray(np.ascontiguousarray(rgb))
         scale = _TILE_WIDTH / img.width
         img = img.resize((_TILE_WIDTH, max(1, round(img.height * scale))))
         draw = ImageDraw.Draw(img)
@@ -274,6 +289,7 @@ def redact_file(
     face_scale: float = 1.0,
     person_scale: float = 1.0,
     motion_shapes: bool = False,
+    motion_hold: str = "all",
     style: Style | None = None,
     keep_tracks: Iterable[int] | None = None,
     only_tracks: Iterable[int] | None = None,
@@ -281,6 +297,7 @@ def redact_file(
     start: datetime | None = None,
     hold: int = 5,
     margin: float = 0.15,
+    person_margin: float = PERSON_MARGIN,
     detect_every: int = 1,
     budget_s: float | None = None,
     codec: str | None = None,
@@ -291,7 +308,8 @@ def redact_file(
 ) -> RedactReport:
     """Redacts the video ``src`` into ``dst``: detects people (``faces``, whole persons with
     ``people``, ``motion`` by shape, or your own ``detectors``), tracks them (``hold``,
-    ``margin``, ``detect_every``, ``budget_s``: see :class:`~privmask.dynamic.track.Tracker`)
+    ``margin``, ``detect_every``, ``budget_s``: see :class:`~privmask.dynamic.track.Tracker`;
+    ``person_margin`` is the margin of tracks labelled ``"person"``)
     and masks the chosen tracks with ``style``, after the static ``masks`` if given (a
     :class:`MaskSet`, or a :class:`MaskTimeline` placed by the recording ``start``, default the
     file's ``creation_time``, as in :func:`privmask.video.mask_file`). Writes the sidecar
@@ -300,7 +318,11 @@ def redact_file(
     (default :func:`default_review_dir`, created 0700; never beside the export).
 
     ``motion_shapes=True`` masks moving areas by their dilated outline instead of boxes (tighter,
-    but it can miss the edge of a moving face: boxes are the default). ``face_scale`` and
+    but it can miss the edge of a moving face: boxes are the default). ``motion_hold="tracked"``
+    (with motion shapes and a person or face detector) holds the motion background only where
+    those detectors track someone, so the places people left fade instead of staying masked;
+    a person they miss who stands still fades too, hence the default ``"all"`` (see
+    :class:`~privmask.dynamic.motion.ShapedMotionDetector`). ``face_scale`` and
     ``person_scale`` set the detection scale (1: full resolution; faces from 24 px high in 1080p
     need 1.5). Without the strong models (``pip install
     'privmask-video[detect]'``) faces and people are refused (:class:`MaskConfigError`) unless
@@ -308,20 +330,36 @@ def redact_file(
     naming a track that never existed raise :class:`MaskConfigError` naming the tracks that do,
     and nothing is published.
 
+    A recording with a display matrix (turned or mirrored, as phones store it) is redacted on
+    the picture as displayed: detectors see people upright, ``masks`` and the sidecar's
+    normalised track boxes are on the displayed picture, and the output keeps the matrix
+    (:func:`privmask.video.orient.displayed_frame`). A quarter turn of 4:2:2 video raises
+    :class:`VideoError` before anything is written.
+
     Runs on the one transcode path (:func:`privmask.video.transcode.transcode_file`): decoding,
     detection + masking and encoding overlap on three threads; the output is published
     atomically; audio, metadata and other streams are dropped (as in
     :func:`privmask.video.mask_file`).
     """
+    from privmask.video.orient import check_turnable, displayed_frame
     from privmask.video.transcode import SourceInfo, transcode_file
 
     t0 = time.perf_counter()
     dets = (
         list(detectors)
         if detectors is not None
-        else _detectors(faces, people, motion, face_model, face_scale, person_scale, motion_shapes)
+        else _detectors(
+            faces, people, motion, face_model, face_scale, person_scale, motion_shapes, motion_hold
+        )
     )
-    tracker = Tracker(dets, hold=hold, margin=margin, detect_every=detect_every, budget_s=budget_s)
+    tracker = Tracker(
+        dets,
+        hold=hold,
+        margin=margin,
+        margins={"person": person_margin},
+        detect_every=detect_every,
+        budget_s=budget_s,
+    )
     redactor = Redactor(tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks)
     src_s, dst_p = os.fspath(src), Path(dst)
     review = (
@@ -337,13 +375,12 @@ def redact_file(
                 f"{src_s} has no creation_time and the timeline has {len(static)} versions: "
                 "give the recording start (start=, or --start)"
             )
-        if info.orientation is not None and not info.orientation.identity:
-            # Detectors would see people sideways or mirrored and could miss them.
-            raise VideoError(
-                f"{src_s} is shown {info.orientation.describe()}: redaction runs detectors on "
-                "the picture as coded, which may miss people shown upright; rotate it first "
-                "(ffmpeg -i IN -c:v libx264 OUT applies the rotation), then redact"
-            )
+        # Detectors, tracks, static masks and the review sheet all work on the picture as it
+        # is displayed (people upright, masks where they were drawn); the masked copy is
+        # written back onto the coded picture, which keeps its display matrix.
+        orient = info.orientation
+        turned = not orient.identity
+        check_turnable(info.pix_fmt, orient)
         planner = FramePlanner(static, start=begin, source=src_s)
         sheet = _Preview(max(1, (info.frames or 25 * PREVIEW_TILES) // PREVIEW_TILES))
         state.update(info=info, sheet=sheet)
@@ -352,10 +389,13 @@ def redact_file(
             # The thumbnail must show the original, so it is copied before masking; the tracks
             # drawn on it are this frame's, known only after detection.
             take = preview and index % sheet.every == 0 and len(sheet.tiles) < PREVIEW_TILES
-            original = av_frame.reformat(format="rgb24") if take else None
+            original = orient.show(av_frame.to_ndarray(format="rgb24")) if take else None
             frame = Frame.from_av(av_frame)
-            compiled = planner.plan(index, offset, geometry_of(frame))
-            tracked = redactor.process(frame, compiled)
+            shown, write_back = displayed_frame(frame, orient) if turned else (frame, None)
+            compiled = planner.plan(index, offset, geometry_of(shown))
+            tracked = redactor.process(shown, compiled)
+            if write_back is not None:
+                write_back()
             if original is not None:
                 sheet.take(original, tracked)
 
@@ -379,12 +419,16 @@ def redact_file(
         "frames": result.frames,
         "width": info.width,
         "height": info.height,
+        # width and height are the coded picture's; boxes are normalised on the picture as
+        # displayed, which this turns and mirrors (None: displayed as coded)
+        "orientation": None if info.orientation.identity else info.orientation.describe(),
         "time_base": str(info.time_base),
         "detectors": [type(d).__name__ for d in dets],
         "detector_names": detector_names(dets),
         "style": repr(redactor.style),
         "hold": hold,
         "margin": margin,
+        "person_margin": person_margin,
         "detect_every": detect_every,
         "selection": {
             "keep_tracks": sorted(redactor.keep_tracks or []) or None,
