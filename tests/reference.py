@@ -4,6 +4,13 @@ The coverage reference is exact (``fractions.Fraction``) and works another way t
 sweep: it cuts each pixel row at vertices, at edge crossings *and* wherever an edge crosses a pixel
 column boundary, then samples the winding number at the middle height of each cut. Between two
 cuts no edge changes pixel column, so that one sample decides every pixel the strip touches.
+
+``exact_coverage`` is that cover for the vertices exactly as given (``Fraction(x) * w``): what
+privmask promises never to leave out. ``coverage`` is privmask's rule, which rounds outward: the
+cover of the polygon snapped to 1/256 px, plus, for each edge with an end that snapping moved,
+the pixels whose open square meets the convex hull of the edge's ends before and after snapping
+(the exact ends taken as their boxes of whole 1/16384 px); except edges that edges between the
+same two vertices the other way cancel.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 SUBPIXEL = 256
+FINE = 16384
 GUARD_PX = 8192
 
 SUBSAMPLING = {
@@ -75,9 +83,81 @@ def _x_at(e: Edge, y: Fraction) -> Fraction:
     return xa + (y - ya) * (xb - xa) / (yb - ya)
 
 
+def exact_coverage(points: list[tuple[float, float]], w: int, h: int) -> npt.NDArray[np.bool_]:
+    """Pixels whose square meets the interior of the polygon with the vertices as given."""
+    return _cover([(Fraction(x) * w, Fraction(y) * h) for x, y in points], w, h)
+
+
 def coverage(points: list[tuple[float, float]], w: int, h: int) -> npt.NDArray[np.bool_]:
-    """Pixels whose square meets the polygon's (nonzero) interior with positive area."""
-    edges = _edges(snapped(points, w, h))
+    """privmask's cover: the snapped polygon's, grown by the hulls of the edges snapping moved."""
+    snap = snapped(points, w, h)
+    cov = _cover(snap, w, h)
+    exact = [(Fraction(x) * w, Fraction(y) * h) for x, y in points]
+
+    def box(v: Fraction) -> tuple[Fraction, Fraction]:
+        return Fraction(math.floor(v * FINE), FINE), Fraction(math.ceil(v * FINE), FINE)
+
+    # Edges between the same two vertices, there and back, cancel (bridges to holes): no hull.
+    net: dict[tuple[Any, Any], int] = {}
+    n = len(points)
+    for i in range(n):
+        a, b = points[i], points[(i + 1) % n]
+        key, sign = ((a, b), 1) if a <= b else ((b, a), -1)
+        net[key] = net.get(key, 0) + sign
+    for i in range(n):
+        j = (i + 1) % n
+        if snap[i] == exact[i] and snap[j] == exact[j]:
+            continue
+        a, b = points[i], points[j]
+        if a == b or net[(a, b) if a <= b else (b, a)] == 0:
+            continue  # a repeated vertex is no edge; its neighbours' hulls hold its box
+        pts = {snap[i], snap[j]}
+        for k in (i, j):
+            (x0, x1), (y0, y1) = box(exact[k][0]), box(exact[k][1])
+            pts.update({(x0, y0), (x1, y0), (x0, y1), (x1, y1)})
+        for row, first, last in _hull_columns(sorted(pts), h):
+            first, last = max(first, 0), min(last, w)
+            if first < last:
+                cov[row, first:last] = True
+    return cov
+
+
+def _hull_columns(pts: list[tuple[Fraction, Fraction]], h: int) -> list[tuple[int, int, int]]:
+    """``(row, first, last)``: the columns whose open square meets the inside of the convex hull
+    of ``pts`` (sorted), row by row; nothing when the hull has no area."""
+
+    def cross(
+        o: tuple[Fraction, Fraction], a: tuple[Fraction, Fraction], b: tuple[Fraction, Fraction]
+    ) -> Fraction:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    hull: list[tuple[Fraction, Fraction]] = []
+    for chain in (pts, pts[::-1]):
+        start = len(hull)
+        for p in chain:
+            while len(hull) >= start + 2 and cross(hull[-2], hull[-1], p) <= 0:
+                hull.pop()
+            hull.append(p)
+        hull.pop()
+    if len(hull) < 3:
+        return []
+    ys = [p[1] for p in hull]
+    out = []
+    for row in range(max(math.floor(min(ys)), 0), min(math.ceil(max(ys)), h)):
+        top, bottom = Fraction(row), Fraction(row + 1)
+        xs = [p[0] for p in hull if top <= p[1] <= bottom]
+        for a, b in zip(hull, hull[1:] + hull[:1], strict=True):
+            for y in (top, bottom):
+                if min(a[1], b[1]) < y < max(a[1], b[1]):
+                    xs.append(a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]))
+        out.append((row, math.floor(min(xs)), math.ceil(max(xs))))
+    return out
+
+
+def _cover(pts: list[tuple[Fraction, Fraction]], w: int, h: int) -> npt.NDArray[np.bool_]:
+    """Pixels whose square meets the (nonzero) interior of the polygon ``pts`` (in pixels) with
+    positive area."""
+    edges = _edges(pts)
     cov = np.zeros((h, w), dtype=bool)
     for j in range(h):
         top, bottom = Fraction(j), Fraction(j + 1)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 
@@ -18,8 +19,7 @@ import privmask as pm
 from privmask._outputs import PART_MARKER
 from privmask.errors import VideoError
 from privmask.video import mask_file
-
-av = pytest.importorskip("av")
+from tests.people import MASK, Clip, make_clip, write_ffv1
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
@@ -428,13 +428,87 @@ def test_camera_pixel_formats_are_masked_after_an_explicit_conversion(
     assert np.abs(shown[:, 50:, :] - original[:, 50:, :]).mean() < 4
 
 
-def test_redaction_of_a_rotated_recording_is_refused_before_anything_is_written(
-    tmp_path: Path,
+def _write_luma(
+    path: Path, lumas: list[np.ndarray], display: tuple[float, bool, bool] | None
 ) -> None:
-    """Detectors run on the coded picture: on a phone video they would see people sideways and
-    could miss them. Until they see the picture as shown, such a file is refused, with the fix."""
+    """Lossless (FFV1) yuv420p frames with these luma planes and flat chroma."""
+    h, w = lumas[0].shape
+    chroma = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
+    write_ffv1(path, [pm.Frame("yuv420p", [y, chroma, chroma.copy()]) for y in lumas], display)
+
+
+def _displayed_y(path: Path, width: int, height: int) -> np.ndarray:
+    """Every frame's Y plane (limited range, as coded) as ffmpeg displays it (turned and
+    mirrored by the display matrix), shape ``(frames, height, width)``."""
+    assert FFMPEG is not None
+    raw = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, width * height * 3 // 2)
+    return frames[:, : width * height].reshape(-1, height, width)
+
+
+def _phone_clip(tmp_path: Path, name: str) -> tuple[Path, Clip]:
+    """A real face walking across, upright as displayed, stored turned/mirrored with the display
+    matrix ``name``: ffmpeg (the reference) must show it upright."""
+    from privmask.video.orient import Orientation, frame_orientation
+
+    clip = make_clip(28)
+    probe_path = tmp_path / "probe.mkv"
+    _write_luma(probe_path, [np.zeros((4, 6), np.uint8)], ORIENTATIONS[name])
+    with av.open(str(probe_path)) as inp:
+        o = frame_orientation(next(inp.decode(video=0)))
+    probe_path.unlink()
+    back = Orientation(o.a, o.c, o.b, o.d)  # the inverse turn: its matrix transposed
+    src = tmp_path / "phone.mkv"
+    coded = [np.ascontiguousarray(back.show(f.planes[0])) for f in clip.frames]
+    _write_luma(src, coded, ORIENTATIONS[name])
+    shown = _displayed_y(src, clip.width, clip.height)
+    assert np.array_equal(shown, np.stack([f.planes[0] for f in clip.frames]))
+    return src, clip
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("name", ["rotate-90", "rotate-270", "rotate-180", "rotate-90-mirror"])
+def test_a_rotated_recording_is_redacted_on_the_picture_as_displayed(
+    tmp_path: Path, name: str
+) -> None:
+    """Phone and body-cam video: the detectors see people upright, the faces are masked where
+    a player shows them, nothing else moves, and the output keeps the display matrix."""
+    src, clip = _phone_clip(tmp_path, name)
+    dst = tmp_path / "out.mkv"
+    report = pm.redact_file(src, dst, faces=True, style=MASK, codec="ffv1", hold=2)
+    before = _displayed_y(src, clip.width, clip.height)
+    after = _displayed_y(dst, clip.width, clip.height)
+    assert after.shape == before.shape == (28, clip.height, clip.width)
+    widest = max(f[2] - f[0] for f in clip.face if f is not None)
+    whole = 0
+    for t, face in enumerate(clip.face):
+        if face is not None and face[2] - face[0] == widest:  # the face all in view
+            x0, y0, x1, y1 = face
+            whole += 1
+            assert (after[t, y0:y1, x0:x1] == 1).all(), f"frame {t}: face not masked"
+    assert whole >= 10
+    # Pixels are masked or untouched: the masked copy went back onto the pixels it shows.
+    assert ((after == before) | (after == 1)).all()
+    assert (after == 1).mean() < 0.15
+    src_rot = [sd.get("rotation") for sd in stream(src).get("side_data_list", [])]
+    assert [sd.get("rotation") for sd in stream(dst).get("side_data_list", [])] == src_rot
+    side = json.loads(report.sidecar.read_text())
+    assert side["orientation"] is not None and side["tracks"]
+    # Track boxes are on the displayed picture: each first box is centred on that frame's face.
+    for track in side["tracks"]:
+        frame, x0, y0, x1, y1 = track["boxes"][0]
+        fx0, fy0, fx1, fy1 = clip.face[frame]
+        cx, cy = (x0 + x1) / 2 * clip.width, (y0 + y1) / 2 * clip.height
+        assert fx0 <= cx <= fx1 and fy0 <= cy <= fy1
+
+
+def test_a_quarter_turn_of_4_2_2_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     src, dst = tmp_path / "phone.mp4", tmp_path / "out.mkv"
-    write_clip(src, display=ORIENTATIONS["rotate-90"])
-    with pytest.raises(VideoError, match=r"rotated 90°.*rotate it first"):
+    write_clip(src, display=ORIENTATIONS["rotate-90"], pix_fmt="yuv422p")
+    with pytest.raises(VideoError, match=r"yuv422p picture rotated 90°.*yuv420p"):
         pm.redact_file(src, dst, motion=True, codec="ffv1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["phone.mp4"]

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from privmask.engine.frame import FORMAT_INFO, Frame
 from privmask.errors import VideoError
 from privmask.masks.geometry import Polygon
 from privmask.masks.maskset import Mask, MaskSet
@@ -26,7 +31,7 @@ from privmask.masks.ptz import ScenePolygon
 from privmask.masks.styles import Blur, Mosaic
 from privmask.masks.timeline import MaskTimeline
 
-__all__ = ["Orientation", "displayed_masks", "orientation_of"]
+__all__ = ["Orientation", "check_turnable", "displayed_frame", "displayed_masks", "orientation_of"]
 
 _ONE = 1 << 16  # 1.0 in the matrix's 16.16 fixed point
 
@@ -71,6 +76,54 @@ class Orientation:
         p = self.a * x + self.b * y
         q = self.c * x + self.d * y
         return (p + width / 2) / width, (q + height / 2) / height
+
+    def show(self, coded: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """A view of the picture ``coded`` (an array indexed ``[row, column, ...]``, as coded)
+        indexed as displayed: ``shown[Y, X] = coded[q, p]`` where ``(X, Y) = (a p + c q,
+        b p + d q)`` up to the translation. No copy; writing into the view writes ``coded``."""
+        if self.swaps_axes:  # X follows the coded row, Y the coded column
+            view = np.swapaxes(coded, 0, 1)
+            return view[:: self.b or 1, :: self.c or 1]
+        return coded[:: self.d or 1, :: self.a or 1]
+
+
+def check_turnable(fmt: str, o: Orientation) -> None:
+    """Raises :class:`VideoError` when a ``fmt`` picture cannot be shown as ``o`` displays it
+    without resampling: a quarter turn of chroma subsampled differently across and down
+    (4:2:2), since the turned picture has no such format."""
+    sub = FORMAT_INFO[fmt].subsampling
+    if o.swaps_axes and sub[0] != sub[1]:
+        raise VideoError(
+            f"a {fmt} picture {o.describe()} cannot be turned without resampling its chroma; "
+            "convert it first (ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT)"
+        )
+
+
+def displayed_frame(frame: Frame, o: Orientation) -> tuple[Frame, Callable[[], None]]:
+    """``frame`` (as coded) copied the way it is displayed, and a function that writes the
+    copy back into ``frame`` (so what was masked on the picture as shown lands on the coded
+    pixels it shows: the transform only permutes samples, nothing is resampled).
+
+    Planes are transformed whole, interleaved samples (nv12 chroma, packed RGB) kept per pixel.
+    Raises :class:`VideoError` for a quarter turn of a format whose chroma is subsampled
+    differently across and down (4:2:2): the turned picture has no such format."""
+    check_turnable(frame.format, o)
+    info = FORMAT_INFO[frame.format]
+    views, shown = [], []
+    for plane, k in zip(frame.planes, info.interleave, strict=True):
+        rows, cols = plane.shape
+        pixels = plane.reshape(rows, cols // k, k) if k > 1 else plane
+        view = o.show(pixels)
+        views.append(view)
+        copy = np.ascontiguousarray(view)
+        shown.append(copy.reshape(copy.shape[0], -1) if k > 1 else copy)
+    out = Frame(frame.format, shown, matrix=frame.matrix, full_range=frame.full_range)
+
+    def write_back() -> None:
+        for view, copy in zip(views, shown, strict=True):
+            view[...] = copy.reshape(view.shape)
+
+    return out, write_back
 
 
 def orientation_of(side_data: bytes | None) -> Orientation:

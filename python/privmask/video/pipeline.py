@@ -14,9 +14,12 @@ the caller's cleanup runs with no thread still writing.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from privmask.errors import VideoError
@@ -26,9 +29,13 @@ __all__ = ["QUEUE_FRAMES", "Pipeline"]
 QUEUE_FRAMES = 4
 """Frames queued between two stages: enough to absorb jitter (a slow keyframe), few enough that
 a 4K pipeline (12 MB a picture, a dozen in flight with the ones each stage holds) stays near
-150 MB."""
+150 MB, plus the pictures a masking reader holds back until the decoder lets them go (at most
+:data:`privmask.video.decode.HOLD_BYTES`)."""
 
 _POLL_S = 0.05  # how often a blocked stage looks at the abort flag
+_ASYNC_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+"""Signals sent to stop or poke a process (never the synchronous faults, SIGSEGV and the like)."""
+_START_WAIT_S = 5.0  # how long a stage thread may take to report running after start()
 
 
 class _End:
@@ -135,10 +142,16 @@ class Pipeline:
         the first failure."""
         reader = threading.Thread(target=self._reader, name="privmask-decode", daemon=True)
         writer = threading.Thread(target=self._writer, name="privmask-encode", daemon=True)
-        reader.start()
-        writer.start()
+        launched: list[threading.Thread] = []
         finished = False
         try:
+            # Inside the try: a signal turned into an exception can land while a thread is
+            # starting (``Thread.start`` waits for it), and the threads already running must
+            # still be stopped and joined before the caller's cleanup and interpreter exit.
+            with _signals_held():
+                for thread in (reader, writer):
+                    launched.append(thread)
+                    thread.start()
             while not finished:
                 item = self._get(self.decoded)
                 if item is None:  # only the writer aborts while this thread waits
@@ -162,6 +175,39 @@ class Pipeline:
                 raise VideoError("the pipeline stopped before the end of the video")
         finally:
             self.abort.set()
-            reader.join()
-            writer.join()
+            for thread in launched:
+                _join(thread)
         return self.frames
+
+
+def _join(thread: threading.Thread) -> None:
+    """Joins a thread whose ``start()`` was called, even if an exception interrupted
+    ``start()`` after the system thread was created but before it reported running."""
+    deadline = time.monotonic() + _START_WAIT_S
+    while True:
+        try:
+            thread.join()
+            return
+        except RuntimeError:  # "cannot join thread before it is started"
+            if time.monotonic() > deadline:  # start() was interrupted before the thread existed
+                return
+            time.sleep(0.001)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Holds back the asynchronous signals (:data:`_ASYNC_SIGNALS`) while the stage threads
+    start, so none interrupts ``Thread.start`` half-way; the threads inherit the mask, so
+    signals are only ever delivered to the calling thread, where Python runs its handlers. A
+    signal that arrives meanwhile is delivered when the block ends."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    held = {getattr(signal, name) for name in _ASYNC_SIGNALS if hasattr(signal, name)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
