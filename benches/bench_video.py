@@ -9,6 +9,13 @@ picture, no kernel). The ratio is the overhead of masking; the goal is at most 1
 For reference, a plain single-threaded PyAV loop (decode, encode, mux, no masks) is timed too:
 what a user would write by hand, to show that the pipeline's threads pay for the masking.
 
+Besides wall time, the table gives the process's CPU time (all threads) against the no-mask
+run's: on a machine shared with other jobs it is the steadier figure, and with every core
+busy decoding and encoding it is also what masking adds to the wall time. ``--hold-zero`` adds
+each style with decoded pictures made writable right after decoding (``hold=0`` in
+:func:`privmask.video.decode_video`: a copy of every picture the decoder still uses as a
+reference), to show what holding them back saves.
+
     pytest benches/bench_video.py --benchmark-enable        # pytest-benchmark, 100 frames
     python -m benches.bench_video --frames 150 --rounds 9   # the table of medians and ratios
 
@@ -19,6 +26,8 @@ so the normal test run doubles as a smoke test and checks that the masks are rea
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -32,14 +41,15 @@ import pytest
 
 import privmask as pm
 from privmask.tools.bench import STYLES, zone_polygons
-from privmask.video import mask_file
+from privmask.video import decode, mask_file
 
 av = pytest.importorskip("av")
 
 WIDTH, HEIGHT, FPS = 1920, 1080, 25
 COVERAGE = 25
-CASES = {"solid": STYLES["solid"], "mosaic16": STYLES["mosaic16"], "blur8": STYLES["blur8"]}
+CASES = {name: STYLES[name] for name in ("solid", "mosaic16", "blur8", "fill")}
 CODEC, OPTIONS = "libx264", {"preset": "ultrafast"}
+HOLD = decode.HOLD_FRAMES
 
 
 def masks_for(style: str) -> pm.MaskSet:
@@ -89,22 +99,29 @@ def plain_pyav(src: Path, dst: Path) -> int:
     return frames
 
 
-def runners(src: Path, out_dir: Path) -> dict[str, Callable[[], int]]:
-    """Every timed case: the no-mask baseline, each style, and the plain PyAV loop."""
+def runners(src: Path, out_dir: Path, *, hold_zero: bool = False) -> dict[str, Callable[[], int]]:
+    """Every timed case: the no-mask baseline, each style (and with ``hold_zero`` each style
+    with pictures made writable right after decoding), and the plain PyAV loop."""
 
-    def run(masks: pm.MaskSet, name: str) -> Callable[[], int]:
+    def run(masks: pm.MaskSet, name: str, hold: int) -> Callable[[], int]:
         def once() -> int:
             dst = out_dir / f"{name}.mp4"
-            report = mask_file(
-                src, dst, masks, codec=CODEC, encoder_options=OPTIONS, progress=False
-            )
+            decode.HOLD_FRAMES = hold
+            try:
+                report = mask_file(
+                    src, dst, masks, codec=CODEC, encoder_options=OPTIONS, progress=False
+                )
+            finally:
+                decode.HOLD_FRAMES = HOLD
             return report.frames
 
         return once
 
-    cases: dict[str, Callable[[], int]] = {"no masks": run(pm.MaskSet([]), "none")}
+    cases: dict[str, Callable[[], int]] = {"no masks": run(pm.MaskSet([]), "none", HOLD)}
     for style in CASES:
-        cases[style] = run(masks_for(style), style)
+        cases[style] = run(masks_for(style), style, HOLD)
+        if hold_zero:
+            cases[f"{style}, hold 0"] = run(masks_for(style), f"{style}-hold0", 0)
     cases["plain PyAV loop"] = lambda: plain_pyav(src, out_dir / "plain.mp4")
     return cases
 
@@ -153,42 +170,62 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150, help="clip length (default 150: 6 s)")
     parser.add_argument("--rounds", type=int, default=9, help="rounds of every case (default 9)")
+    parser.add_argument(
+        "--hold-zero",
+        action="store_true",
+        help="also run each style with pictures made writable right after decoding",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
         print(f"making a {args.frames}-frame 1080p H.264 clip ...", file=sys.stderr)
         src = make_clip(out_dir / "clip.mp4", args.frames)
-        cases = runners(src, out_dir)
+        cases = runners(src, out_dir, hold_zero=args.hold_zero)
         names = list(cases)
         for run in cases.values():  # warm-up: caches, page cache, encoder start-up
             run()
         times: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
         for r in range(args.rounds):
             # Each round runs every case once, in a rotated order, and each case is compared
             # with the no-mask run of the same round: slow drifts of a shared machine (other
             # jobs, clock changes) then cancel out of the ratios instead of landing on one case.
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                t0 = time.perf_counter()
+                c0, t0 = _cpu_seconds(), time.perf_counter()
                 cases[name]()
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(_cpu_seconds() - c0)
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-    base = times["no masks"]
     print(
         f"mask_file, 1080p H.264 -> libx264 ultrafast, {args.frames} frames, {COVERAGE} % "
-        f"covered; {args.rounds} rounds"
+        f"covered; {args.rounds} rounds; {os.cpu_count()} logical CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end"
     )
     print()
-    print("| case | median s | fps | ratio to no masks (median of rounds) | quartiles |")
-    print("|---|---|---|---|---|")
+    print(
+        "| case | median s | fps | wall time vs no masks (median of rounds) | quartiles "
+        "| CPU time vs no masks | quartiles |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, ts in times.items():
-        ratios = sorted(t / b for t, b in zip(ts, base, strict=True))
-        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios * 3)
         med = statistics.median(ts)
-        print(
-            f"| {name} | {med:.3f} | {args.frames / med:.1f} | {statistics.median(ratios):.3f} "
-            f"| {q1:.3f}-{q3:.3f} |"
-        )
+        wall = _ratios(ts, times["no masks"])
+        work = _ratios(cpu[name], cpu["no masks"])
+        print(f"| {name} | {med:.3f} | {args.frames / med:.1f} | {wall} | {work} |")
     return 0
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process, all threads (FFmpeg's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _ratios(values: list[float], base: list[float]) -> str:
+    """The median of the round-by-round ratios, then their quartiles (two table cells)."""
+    ratios = sorted(v / b for v, b in zip(values, base, strict=True))
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios * 3)
+    return f"{statistics.median(ratios):.3f} | {q1:.3f}-{q3:.3f}"
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -38,3 +40,55 @@ def _private_review_folder(tmp_path_factory: object, monkeypatch: object) -> Non
     """Redaction's unmasked review sheets go to a per-test folder, not the user's cache."""
     folder = tmp_path_factory.mktemp("review") / "sheets"  # type: ignore[attr-defined]
     monkeypatch.setenv("PRIVMASK_REVIEW_DIR", str(folder))  # type: ignore[attr-defined]
+
+
+EXIT_GRACE_S = 60
+
+
+def pytest_unconfigure(config: object) -> None:
+    """After the last test, the interpreter must exit: once, a CI run printed its summary and then
+    hung until CI's limit, with nothing to say what held it. If exiting takes longer than
+    ``EXIT_GRACE_S``, every thread's stack and the live child processes are printed and the
+    process ends with the status pytest decided (the tests' verdict stands; the report says
+    what held the exit, so it can be fixed where it is)."""
+    import faulthandler
+    import sys
+    import threading
+
+    status = _EXIT_STATUS.get("status")
+
+    def watchdog() -> None:
+        time.sleep(EXIT_GRACE_S)
+        held = [t.name for t in threading.enumerate() if not t.daemon and t.is_alive()]
+        print(
+            f"\nconftest: pytest finished but the interpreter has not exited after "
+            f"{EXIT_GRACE_S} s; non-daemon threads: {held}; child processes: {_children()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(int(status) if status is not None else 1)
+
+    threading.Thread(target=watchdog, name="conftest-exit-watchdog", daemon=True).start()
+    # Should the hang be past the point where Python threads run, the C-level dump still fires.
+    faulthandler.dump_traceback_later(EXIT_GRACE_S + 30, exit=True)
+
+
+_EXIT_STATUS: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+    _EXIT_STATUS["status"] = int(exitstatus)
+
+
+def _children() -> list[str]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid():
+                found.append(f"{stat.parent.name}: {(stat.parent / 'cmdline').read_bytes()!r}")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found

@@ -130,6 +130,9 @@ def test_format_report(report: bench.BenchReport) -> None:
         assert f"| {c['style']} | {c['format']} | 320x180 | 25 % |" in text
     for heading in ("Bandwidth floor", "Fill vs mosaic16", "Compile", "Threads", "overhead"):
         assert heading in text
+    top = max(v["ratio"] for v in report["fill_vs_mosaic"])
+    verdict = "ok" if top <= 2 else "MISSED"
+    assert f"Highest: {top:.2f}x at 320x180 25 % (target 2x {verdict})." in text
 
 
 def test_main_writes_json(

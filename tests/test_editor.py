@@ -374,6 +374,13 @@ def test_a_timeline_opens_at_the_version_in_force_and_saving_appends_one(
     wait(driver, "return document.getElementById('status').dataset.state === 'error'")
     assert "append-only" in driver.find_element("id", "status").text
     assert pm.MaskTimeline.from_json(path.read_text()) == timeline  # nothing written
+    # the background check that follows an edit must not clear the failed save's message (it
+    # once did when its answer came after the save's, and the error was gone before it was read)
+    before = shown_hash(driver)
+    type_into(driver, "p-name", "window")
+    wait(driver, "return document.getElementById('hash').dataset.full !== arguments[0]", before)
+    assert driver.find_element("id", "status").get_attribute("data-state") == "error"
+    assert "append-only" in driver.find_element("id", "status").text
 
     type_into(driver, "since", "2026-03-02T08:30:00+01:00")
     saved_hash = save(driver)
@@ -381,7 +388,7 @@ def test_a_timeline_opens_at_the_version_in_force_and_saving_appends_one(
     assert len(got) == 3 and got[0] == timeline[0] and got[1] == timeline[1]
     assert got[2].since == datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
     assert got[2].content_hash == saved_hash
-    assert [m.name for m in got[2].masks] == ["old", "mask 2"]
+    assert [m.name for m in got[2].masks] == ["old", "window"]
 
 
 def test_frigate_import_onvif_export_and_opening_a_local_file(

@@ -136,7 +136,7 @@ def test_rtsp_stream_into_one_second_segments_named_by_start(
 ) -> None:
     before = datetime.now(UTC)
     masks = _masks()
-    report = mask_live(rtsp.url, tmp_path, masks, segment_seconds=1, max_seconds=4.5)
+    report = mask_live(rtsp.url, tmp_path, masks, segment_seconds=1, max_seconds=5.5)
     assert report.stopped == "max_seconds"
     assert report.frames >= 2 * FPS and report.dropped == 0 and not report.gaps
     _check_segments(report, masks, before)
@@ -147,7 +147,15 @@ def test_rtsp_stream_into_one_second_segments_named_by_start(
         # one before ends.
         assert a.end == b.start and b.start.second != a.start.second
         assert b.start.microsecond < 100_000
-    for s in segs[1:-1]:  # once frames flow in real time, a second holds a second of frames
+    # The burst a new RTSP connection starts with (FFmpeg buffers about a second while it probes;
+    # more on a loaded machine) is stamped at its arrival: it fills the first segment, or spills
+    # into the second, which then plays longer than its slot (Segment.duration). Only there.
+    burst = [s for s in segs[:2] if s.frames > FPS]
+    for s in burst:
+        assert s.duration == Fraction(s.frames, FPS) > 1
+    steady = [s for s in segs[1:-1] if s not in burst]
+    assert len(steady) >= 2
+    for s in steady:  # once frames flow in real time, a second holds a second of frames
         assert s.frames == FPS and s.duration == 1
         assert abs(s.end - s.start - timedelta(seconds=1)) < timedelta(milliseconds=20)
     assert sorted(os.listdir(tmp_path)) == sorted(Path(s.path).name for s in segs)

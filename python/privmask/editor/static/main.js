@@ -22,13 +22,17 @@ let pictureTimer = null;
 let ioMode = "import";
 let exported = null;
 
-function status(text, error = false) {
+// An error stays on show until the action that raised it succeeds: `source` names that action
+// ("check" for the background validity check, which must not clear a failed save's message when
+// its answer arrives late).
+function status(text, error = false, source = "") {
   $("status").textContent = text;
   $("status").dataset.state = error ? "error" : "ok";
+  $("status").dataset.source = error ? source : "";
 }
 
-function fail(e) {
-  status(e.message || String(e), true);
+function fail(e, source = "") {
+  status(e.message || String(e), true, source);
 }
 
 // --- the picture -------------------------------------------------------------------------------
@@ -112,10 +116,11 @@ async function check() {
   try {
     const r = await postJson("api/check", model.doc());
     currentHash = r.content_hash;
-    if ($("status").dataset.state === "error") status("ok");
+    const shown = $("status").dataset;
+    if (shown.state === "error" && shown.source === "check") status("ok");
   } catch (e) {
     currentHash = null;
-    fail(e);
+    fail(e, "check");
   }
   showHashes();
 }

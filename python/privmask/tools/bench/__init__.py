@@ -20,7 +20,7 @@ What is measured, in one run:
 - the bandwidth floor: numpy ``fill`` and ``copyto`` of a buffer too large for the caches, and
   per case the time those rates need for the bytes the case touches, and privmask's multiple of
   it (targets: solid within 3x of the fill floor, mosaic and blur within 6x of the copy floor);
-- fill's cost relative to mosaic in the same cases;
+- fill's cost relative to mosaic on the same geometry, the two timed in the same rounds;
 - compiling (rasterising) 16 polygons of 64 vertices for a 4K frame, against ``cv2.fillPoly``;
 - ``apply`` on 4K with two threads against one;
 - the per-call overhead of the Python boundary on small frames (CIF and 640x360, one tiny mask).

@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 import privmask as pm
-from privmask.tools.bench.cases import PEER_FORMAT, STYLES, SUBSAMPLING, Case, chroma_cover
+from privmask.tools.bench.cases import (
+    MOSAIC_FOR_FILL,
+    PEER_FORMAT,
+    STYLES,
+    SUBSAMPLING,
+    Case,
+    chroma_cover,
+)
 
 __all__ = [
     "FILLPOLY_SHIFT",
@@ -421,11 +428,20 @@ class InpaintPeer:
             op(planes[i])  # type: ignore[arg-type]  # yuv420p planes are uint8
 
 
+def _mosaic_for_fill(case: Case) -> Peer:
+    """privmask's mosaic on the same geometry and format as a fill case: the price of fill is
+    reported against it, so the two are timed in the same rounds."""
+    return PrivmaskPeer(Case(MOSAIC_FOR_FILL, case.resolution, case.coverage, case.format))
+
+
 def peers_for(case: Case, *, opencv: bool) -> dict[str, Callable[[Case], Peer]]:
     """The peers that do comparable work for ``case``: privmask always; the numpy reference and
-    (when ``opencv``) OpenCV for yuv420p, except for fill, which has neither in the table."""
+    (when ``opencv``) OpenCV for yuv420p, except for fill, which has neither in the table and
+    instead runs next to privmask's own mosaic on the same geometry (``MOSAIC_FOR_FILL``)."""
     out: dict[str, Callable[[Case], Peer]] = {"privmask": PrivmaskPeer}
-    if case.format == PEER_FORMAT and not isinstance(STYLES[case.style], pm.Fill):
+    if isinstance(STYLES[case.style], pm.Fill):
+        out[MOSAIC_FOR_FILL] = _mosaic_for_fill
+    elif case.format == PEER_FORMAT:
         out["numpy"] = NumpyPeer
         if opencv:
             out["opencv"] = OpenCVPeer
