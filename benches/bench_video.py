@@ -18,6 +18,7 @@ reference), to show what holding them back saves.
 
     pytest benches/bench_video.py --benchmark-enable        # pytest-benchmark, 100 frames
     python -m benches.bench_video --frames 150 --rounds 9   # the table of medians and ratios
+    python -m benches.bench_video --split --rounds 5        # kernel vs the encoder's extra work
 
 With ``--benchmark-disable`` (the default in pyproject) each case runs once on a 10-frame clip,
 so the normal test run doubles as a smoke test and checks that the masks are really there.
@@ -175,11 +176,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run each style with pictures made writable right after decoding",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="instead: split each style's cost into its kernel and the encoder's extra work",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
         print(f"making a {args.frames}-frame 1080p H.264 clip ...", file=sys.stderr)
         src = make_clip(out_dir / "clip.mp4", args.frames)
+        if args.split:
+            return split_table(src, out_dir, args.rounds)
         cases = runners(src, out_dir, hold_zero=args.hold_zero)
         names = list(cases)
         for run in cases.values():  # warm-up: caches, page cache, encoder start-up
@@ -212,6 +220,56 @@ def main(argv: list[str] | None = None) -> int:
         wall = _ratios(ts, times["no masks"])
         work = _ratios(cpu[name], cpu["no masks"])
         print(f"| {name} | {med:.3f} | {args.frames / med:.1f} | {wall} | {work} |")
+    return 0
+
+
+def split_table(src: Path, out_dir: Path, rounds: int) -> int:
+    """Prints, per style, the CPU milliseconds per frame of the kernel (``apply`` on the decoded
+    pictures, the planner's cached plan, the pool's threads) and of a one-thread x264
+    ``ultrafast`` encode of the masked pictures, against the same encode of the unmasked ones:
+    what masking costs itself, and what the masked picture costs the encoder (medians of
+    ``rounds``)."""
+    with av.open(str(src)) as inp:
+        pictures = [f.reformat(format="yuv420p") for f in inp.decode(video=0)]
+    n = len(pictures)
+
+    def encode(frames: list[Any]) -> float:
+        c0 = time.process_time()
+        with av.open(str(out_dir / "split.mp4"), "w") as out:
+            stream = out.add_stream(CODEC, rate=FPS, options=OPTIONS)
+            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+            stream.thread_count = 1
+            for f in frames:
+                f.pts = None
+                out.mux(stream.encode(f))
+            out.mux(stream.encode(None))
+        return time.process_time() - c0
+
+    costs: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        for style in ["none", *CASES]:
+            copies = [
+                av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p") for f in pictures
+            ]
+            kernel = 0.0
+            if style != "none":
+                masks = masks_for(style)
+                for copy in copies:
+                    frame = pm.Frame.from_av(copy)
+                    c0 = time.process_time()
+                    pm.apply(frame, masks)
+                    kernel += time.process_time() - c0
+            encoded = encode(copies)
+            costs.setdefault(style, []).append((kernel, encoded))
+    base = statistics.median(e for _, e in costs["none"])
+    print(f"per frame, 1080p, {COVERAGE} % covered, {n} frames, medians of {rounds} rounds")
+    print()
+    print("| style | kernel CPU ms | encode CPU ms (1 thread) | encode vs unmasked |")
+    print("|---|---:|---:|---:|")
+    for style, pairs in costs.items():
+        k = statistics.median(p[0] for p in pairs) / n * 1000
+        e = statistics.median(p[1] for p in pairs)
+        print(f"| {style} | {k:.2f} | {e / n * 1000:.2f} | {e / base:.3f} |")
     return 0
 
 
