@@ -164,6 +164,15 @@ def test_the_benchmarked_output_is_masked(style: str, clip: Path, tmp_path: Path
     assert inside > 3 * outside, (inside, outside)
 
 
+def test_the_split_table_times_every_style(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--split`` runs each style's apply and encode and reports a row for each."""
+    assert split_table(clip, tmp_path, rounds=1) == 0
+    rows = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines()[4:]]
+    assert rows == ["none", *CASES]
+
+
 # --- the table for the closing note ---------------------------------------------------------------
 
 
