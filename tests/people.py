@@ -5,6 +5,7 @@ generator knows where the face is in each frame, so tests can check every one of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -144,3 +145,78 @@ def write_ffv1(
                 out.mux(p)
         for p in s.encode(None):
             out.mux(p)
+
+
+@dataclass
+class HardClip:
+    """A clip of the real face made hard for a detector: ``frames`` (yuv420p) and, per frame,
+    ``visible``: the face's pixels that can be seen ((h, w) bool), or ``None`` while it is out
+    of the picture."""
+
+    frames: list[pm.Frame]
+    visible: list[npt.NDArray[np.bool_] | None]
+
+
+def _turned(
+    a: npt.NDArray[np.uint8], size: tuple[int, int], angle: float, resample: Any
+) -> npt.NDArray[np.uint8]:
+    """``a`` resized to ``size`` (width, height), then turned ``angle`` degrees
+    anticlockwise on a canvas that holds it all (PIL)."""
+    from PIL import Image
+
+    img = Image.fromarray(a).resize(size, resample)
+    return np.asarray(img.rotate(angle, resample=resample, expand=True))
+
+
+def hard_face_clip(n: int = 64, width: int = 640, height: int = 360, seed: int = 1) -> HardClip:
+    """The astronaut walks right while walking away (the face shrinks from 92 to about 40 px
+    high), turning the head 20 degrees either way; every fifth frame is motion-blurred (9 px
+    horizontally); on frames 18-25 a post hides the right half of the face; on frames 36-43 the
+    face is out of the picture, then comes back from the left, still shrinking."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 200, size=(height // 8 + 1, width // 8 + 1)).astype(np.uint8)
+    background = np.kron(coarse, np.ones((8, 8), np.uint8))[:height, :width]
+    r0, c0, r1, c1 = _CROP
+    fr0, fc0, fr1, fc1 = _FACE
+    sprite = _luma_photo()[r0:r1, c0:c1]
+    # The face's pixels: the oval inscribed in the box both bundled detectors give the upright
+    # face (the box's corners are hair and background, and stick out when the head turns).
+    yy, xx = np.mgrid[0 : sprite.shape[0], 0 : sprite.shape[1]]
+    cy, cx = (fr0 + fr1) / 2 - r0, (fc0 + fc1) / 2 - c0
+    oval = ((yy + 0.5 - cy) / ((fr1 - fr0) / 2)) ** 2 + ((xx + 0.5 - cx) / ((fc1 - fc0) / 2)) ** 2
+    face = np.where(oval <= 1, 255, 0).astype(np.uint8)
+    frames: list[pm.Frame] = []
+    visible: list[npt.NDArray[np.bool_] | None] = []
+    for t in range(n):
+        luma = background.copy()
+        seen = None
+        if not 36 <= t < 44:
+            scale = 1.0 - 0.55 * t / n
+            angle = 20 * np.sin(t / 4)
+            size = (round(sprite.shape[1] * scale), round(sprite.shape[0] * scale))
+            smooth, nearest = Image.Resampling.BILINEAR, Image.Resampling.NEAREST
+            img = _turned(sprite, size, angle, smooth).astype(np.float64)
+            inside = _turned(np.full_like(sprite, 255), size, angle, nearest) > 0
+            facepx = _turned(face, size, angle, nearest) > 0
+            if t % 5 == 2:  # motion blur: the mean of 9 horizontal shifts
+                img = np.mean([np.roll(img, k, axis=1) for k in range(-4, 5)], axis=0)
+            h, w = img.shape
+            x = 20 + 9 * t if t < 36 else 9 * (t - 44)
+            y = (height - h) // 2 + round(20 * np.sin(t / 7))
+            xa, xb = max(0, x), min(width, x + w)
+            region = luma[y : y + h, xa:xb]
+            part = inside[:, xa - x : xb - x]
+            region[part] = img[:, xa - x : xb - x][part].round().astype(np.uint8)
+            seen = np.zeros((height, width), bool)
+            seen[y : y + h, xa:xb] = facepx[:, xa - x : xb - x]
+            if 18 <= t < 26:  # a post in front of the right half of the face
+                cols = np.flatnonzero(seen.any(axis=0))
+                post = (cols[0] + cols[-1]) // 2
+                luma[:, post : cols[-1] + 4] = 90
+                seen[:, post:] = False
+        chroma = np.full(((height + 1) // 2, (width + 1) // 2), 128, np.uint8)
+        frames.append(pm.Frame("yuv420p", [luma, chroma, chroma.copy()]))
+        visible.append(seen)
+    return HardClip(frames, visible)
