@@ -254,6 +254,10 @@ def test_convert_between_json_frigate_and_onvif(
     with pytest.raises(SystemExit) as info:
         main(["convert", str(src), str(tmp_path / "m.cfg")])
     assert info.value.code == 2 and "give --to" in capsys.readouterr().err
+    # Converting a file onto itself would replace what was read: refused, the file unchanged.
+    before = src.read_bytes()
+    assert main(["convert", str(src), str(tmp_path / "." / "masks.json")]) == 1
+    assert "is the source itself" in capsys.readouterr().err and src.read_bytes() == before
 
 
 def test_convert_a_timeline_needs_a_time_for_frigate_and_onvif(

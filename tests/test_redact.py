@@ -286,3 +286,44 @@ def test_redact_files_runs_a_batch_on_any_executor(
         redact_files(bad, executor=pool, progress=False)
     assert "1 of 2 redaction jobs failed" in str(group.value)
     assert "missing.mkv" in str(group.value.exceptions[0].__notes__)
+
+
+def test_redact_refuses_to_replace_its_source(
+    clip_file: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The redacted copy is staged under another name, so the source check is made on the final
+    name: the same path, a path spelled otherwise, a symbolic link and --out-dir onto the
+    source's own folder are all refused before anything is read, and the original is intact."""
+    src = tmp_path / "walk.mkv"
+    src.write_bytes(clip_file[0].read_bytes())
+    before = src.read_bytes()
+    link = tmp_path / "link.mkv"
+    link.symlink_to(src)
+    for dst in (src, tmp_path / "." / "walk.mkv", link):
+        with pytest.raises(ValueError, match="is the source itself"):
+            redact_file(src, dst, motion=True, codec="ffv1")
+    assert main(["redact", str(src), str(src), "--motion", "--codec", "ffv1"]) == 1
+    assert "is the source itself; write the redacted copy elsewhere" in capsys.readouterr().err
+    assert main(["redact", str(src), "--out-dir", str(tmp_path), "--motion"]) == 1
+    assert "is the source itself" in capsys.readouterr().err
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.mkv", "walk.mkv"]
+
+
+def test_review_sheets_of_two_exports_with_one_name_stay_apart(
+    clip_file: tuple[Path, list[Any]], tmp_path: Path
+) -> None:
+    src, _ = clip_file
+    review = tmp_path / "review"
+    sheets = []
+    for folder in ("a", "b", "a"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        report = redact_file(
+            src, tmp_path / folder / "out.mkv", motion=True, codec="ffv1", review_dir=review
+        )
+        assert report.preview is not None and report.preview.parent == review
+        sheets.append(report.preview)
+    # Two folders, two sheets; the same export again replaces its own.
+    assert sheets[0] != sheets[1] and sheets[0] == sheets[2]
+    assert sorted(p.name for p in review.iterdir()) == sorted({s.name for s in sheets})
+    assert all(s.name.startswith("out.mkv.") and s.name.endswith(".tracks.png") for s in sheets)

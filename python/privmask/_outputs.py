@@ -43,6 +43,8 @@ __all__ = [
     "fsync_dir",
     "private_dir",
     "publish",
+    "refuse_source",
+    "same_file",
     "stop_on_signals",
     "sweep_leftovers",
     "temp_beside",
@@ -103,6 +105,28 @@ def private_dir(parent: Path) -> Path:
     """A new directory in ``parent`` only this user can enter (``0700``), for plaintext that
     must never be readable by others, not even for a moment."""
     return Path(tempfile.mkdtemp(dir=parent, prefix=f".privmask.{os.getpid()}-"))
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file: the same absolute path (``./x`` and
+    ``x``), or one file reached through a symbolic or hard link. A path that does not exist
+    names no file but itself."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def refuse_source(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], what: str = "the output"
+) -> None:
+    """Raises ``ValueError`` when ``dst`` is the file ``src`` (see :func:`same_file`), before
+    anything is read or written: every command that reads one file and writes another refuses
+    to replace its input. ``what`` names the output in the message."""
+    if same_file(src, dst):
+        raise ValueError(f"{dst} is the source itself; write {what} elsewhere")
 
 
 def temp_beside(dst: Path, *, private: bool = False) -> Path:

@@ -8,7 +8,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
-from privmask._outputs import write_atomic
+from privmask._outputs import refuse_source, write_atomic
 from privmask.cli.common import (
     HELP_FORMATTER,
     USER_ERRORS,
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             f"({', '.join(TARGETS)}) or name it .json, .yml or .xml",
         )
     try:
+        refuse_source(args.src, args.dst, "the converted masks")
         loaded = load_mask_file(args.src, camera=args.camera)
         if target == "json":
             if args.at is not None:

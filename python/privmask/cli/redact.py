@@ -62,9 +62,9 @@ def add_parser(subparsers: Subparsers) -> None:
         description=help_text(
             "Detect and track people and mask them: all tracks, all but --keep-tracks, or only "
             "--only-tracks (ids that do not exist are an error). Writes OUT.tracks.json (track "
-            "ids, "
-            "frame ranges, boxes) and OUT.tracks.png, an UNMASKED contact sheet with track ids "
-            "for the reviewer only, into a private (0700) review folder, never beside OUT "
+            "ids, frame ranges, boxes) and OUT.<digest>.tracks.png, an UNMASKED contact sheet "
+            "with track ids for the reviewer only, into a private (0700) review folder, never "
+            "beside OUT "
             "(--review-dir, default $PRIVMASK_REVIEW_DIR or ~/.cache/privmask/review). "
             "Frames a detector fails on are masked whole. --out-dir is created if missing.",
         ),
@@ -165,7 +165,7 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     p.add_argument("--codec", metavar="C", help="FFmpeg encoder (default: the input's codec)")
     p.add_argument("--crf", type=nonnegative_int, metavar="N", help="constant-quality setting")
-    p.add_argument("--no-preview", action="store_true", help="do not write OUT.tracks.png")
+    p.add_argument("--no-preview", action="store_true", help="do not write the review sheet")
     p.add_argument(
         "--json",
         action="store_true",

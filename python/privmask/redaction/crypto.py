@@ -44,7 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from privmask._outputs import publish, temp_beside
+from privmask._outputs import publish, same_file, temp_beside
 from privmask.errors import DecryptionError, WrongPasswordError
 
 if TYPE_CHECKING:
@@ -139,13 +139,6 @@ def _publish(f: BinaryIO, tmp: Path, dst: Path) -> None:
     f.flush()
     f.close()
     publish(tmp, dst)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 class EncryptingWriter(io.RawIOBase):
@@ -268,7 +261,7 @@ def encrypt(
 ) -> None:
     """Encrypts the file ``src`` into ``dst``, streaming in chunks (see the module docs)."""
     src_path, dst_path = Path(src), Path(dst)
-    if _same_file(src_path, dst_path):
+    if same_file(src_path, dst_path):
         raise ValueError(f"src and dst are the same file: {src_path}")
     with (
         open(src_path, "rb") as f,
@@ -342,7 +335,7 @@ def decrypt(
 
     pw = _password_bytes(password)
     src_path, dst_path = Path(src), Path(dst)
-    if _same_file(src_path, dst_path):
+    if same_file(src_path, dst_path):
         raise ValueError(f"src and dst are the same file: {src_path}")
     name = str(src_path)
     with open(src_path, "rb") as f:

@@ -24,7 +24,6 @@ The output (and the manifest) appear only when everything succeeded, audit recor
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from privmask._outputs import private_dir, publish, temp_beside
+from privmask._outputs import private_dir, publish, refuse_source, same_file, temp_beside
 from privmask.errors import LiftDeniedError
 from privmask.masks.maskset import MaskSet
 from privmask.masks.styles import Grade
@@ -88,15 +87,6 @@ def _plain_suffix(dst: Path, encrypted: bool, container: str | None) -> str:
         return dst.suffix
     inner = Path(dst.stem).suffix if dst.suffix in _ENCRYPTED_SUFFIXES else dst.suffix
     return inner or ".mp4"
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _sha256(path: Path) -> str:
@@ -177,9 +167,7 @@ def export(
     if not isinstance(masks, (MaskSet, MaskTimeline)):
         raise TypeError(f"masks must be a MaskSet or MaskTimeline, got {type(masks).__name__}")
     dst_p = Path(dst)
-    with contextlib.suppress(OSError):  # a missing src or dst is reported by mask_file
-        if os.path.samefile(src, dst_p):
-            raise ValueError(f"{dst_p} is the source itself; write the export elsewhere")
+    refuse_source(src, dst_p, "the export")
     if password is not None:
         # A bad password, or no 'cryptography' package, fails before any work is done.
         crypto._password_bytes(password)
@@ -235,12 +223,12 @@ def export(
 
     encrypted = password is not None
     suffix = _plain_suffix(dst_p, encrypted, container)
-    if manifest_p is not None and _same_path(manifest_p, dst_p):
+    if manifest_p is not None and same_file(manifest_p, dst_p):
         raise ValueError(
             f"the manifest path {manifest_p} is the output itself: the manifest would "
             "overwrite the video; give another path (default: OUT.manifest.json)"
         )
-    if manifest_p is not None and _same_path(manifest_p, Path(src)):
+    if manifest_p is not None and same_file(manifest_p, Path(src)):
         raise ValueError(f"the manifest path {manifest_p} is the source itself")
     # Staging (issue 13): nothing is published until the video, its manifest and the audit
     # record all exist. An unencrypted export is staged beside dst under a temporary name; the

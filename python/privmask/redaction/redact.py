@@ -4,9 +4,10 @@
     privmask redact cam.mp4 out.mp4 --faces --keep-tracks 3      # a subject access request
     privmask redact cam.mp4 out.mp4 --motion --only-tracks 5 --style mosaic
 
-Each run writes, beside the output, ``OUT.tracks.json`` (every track: id, label, frame range,
-detected boxes; the fail-closed counters) and ``OUT.tracks.png`` (a contact sheet of sampled
-frames with the tracks' boxes and ids drawn), so a reviewer can pick the ids for the next run.
+Each run writes ``OUT.tracks.json`` beside the output (every track: id, label, frame range,
+detected boxes; the fail-closed counters) and, into a private review folder, never beside the
+output, ``OUT.<digest>.tracks.png`` (a contact sheet of sampled frames with the tracks' boxes and
+ids drawn; :func:`review_sheet_path`), so a reviewer can pick the ids for the next run.
 Tracks are numbered in order of appearance by a deterministic detector and tracker: the same
 input and settings give the same ids. The contact sheet shows the *unmasked* picture (the
 reviewer must see who is who): it is a working file for the reviewer and must not leave with
@@ -18,6 +19,7 @@ its background is masked whole whatever the selection says, and the sidecar coun
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from privmask._native import __version__
-from privmask._outputs import atomic_output, publish, temp_beside, write_atomic
+from privmask._outputs import (
+    atomic_output,
+    publish,
+    refuse_source,
+    temp_beside,
+    write_atomic,
+)
 from privmask.dynamic.detect import (
     Detector,
     MotionDetector,
@@ -60,6 +68,7 @@ __all__ = [
     "Redactor",
     "redact_file",
     "redact_files",
+    "review_sheet_path",
     "select_regions",
 ]
 
@@ -277,6 +286,16 @@ class _Preview:
         return path
 
 
+def review_sheet_path(review_dir: Path, dst: Path) -> Path:
+    """Where the review sheet of the export ``dst`` goes in ``review_dir``:
+    ``<dst name>.<12 hex digits>.tracks.png``, the digits from the SHA-256 of ``dst``'s absolute
+    path. Two exports with one name in different folders get two sheets (a reviewer must not
+    pick track ids from another recording's sheet); running again on the same ``dst`` replaces
+    its own sheet."""
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(dst))).hexdigest()[:12]
+    return review_dir / f"{dst.name}.{digest}.tracks.png"
+
+
 def redact_file(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -314,7 +333,7 @@ def redact_file(
     :class:`MaskSet`, or a :class:`MaskTimeline` placed by the recording ``start``, default the
     file's ``creation_time``, as in :func:`privmask.video.mask_file`). Writes the sidecar
     ``dst + '.tracks.json'`` and, with
-    ``preview``, the unmasked contact sheet ``<dst name>.tracks.png`` into ``review_dir``
+    ``preview``, the unmasked contact sheet (:func:`review_sheet_path`) into ``review_dir``
     (default :func:`default_review_dir`, created 0700; never beside the export).
 
     ``motion_shapes=True`` masks moving areas by their dilated outline instead of boxes (tighter,
@@ -341,6 +360,7 @@ def redact_file(
     atomically; audio, metadata and other streams are dropped (as in
     :func:`privmask.video.mask_file`).
     """
+    from privmask.video.decode import is_url
     from privmask.video.orient import check_turnable, displayed_frame
     from privmask.video.transcode import SourceInfo, transcode_file
 
@@ -362,6 +382,10 @@ def redact_file(
     )
     redactor = Redactor(tracker, style=style, keep_tracks=keep_tracks, only_tracks=only_tracks)
     src_s, dst_p = os.fspath(src), Path(dst)
+    # The output is staged under another name, which transcode_file compares with the source:
+    # the final name is checked here, before anything is read.
+    if not is_url(src_s):
+        refuse_source(src_s, dst_p, "the redacted copy")
     review = (
         _private_dir(Path(review_dir) if review_dir else default_review_dir()) if preview else None
     )
@@ -438,7 +462,7 @@ def redact_file(
         "tracks": [t.to_dict() for t in tracker.tracks],
     }
     write_atomic(sidecar, json.dumps(doc, indent=1) + "\n")
-    preview_path = state["sheet"].save(review / f"{dst_p.name}.tracks.png") if review else None
+    preview_path = state["sheet"].save(review_sheet_path(review, dst_p)) if review else None
     return RedactReport(
         src=src_s,
         dst=str(dst_p),

@@ -16,6 +16,7 @@ from typing import Any
 
 import av
 
+from privmask._outputs import refuse_source
 from privmask.errors import VideoError
 from privmask.video.formats import Conversion, conversion_for
 from privmask.video.orient import Orientation, frame_orientation
@@ -374,9 +375,8 @@ def _undecodable(
 
 def open_source(src: str, dst: Path) -> Any:
     """Opens ``src`` for decoding, refusing to overwrite it with ``dst``."""
-    exists = not is_url(src) and dst.exists() and Path(src).exists()
-    if exists and os.path.samefile(src, dst):
-        raise ValueError(f"{dst} is the source itself; write the masked copy elsewhere")
+    if not is_url(src):
+        refuse_source(src, dst, "the masked copy")
     return _open_input(src)
 
 
