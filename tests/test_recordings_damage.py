@@ -128,7 +128,7 @@ def test_a_signal_stops_the_job_with_one_line_and_no_temporary_file(
     child = start_masking(long_clip, dst)
     child.send_signal(sig)
     _, err = child.communicate(timeout=60)
-    assert child.returncode == 128 + sig
+    assert child.returncode == 128 + sig, err
     assert err.strip().splitlines() == [f"privmask: stopped by {sig.name}; {dst} was not written"]
     assert sorted(os.listdir(tmp_path)) == []
 

@@ -8,7 +8,7 @@ import contextlib
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from privmask._outputs import write_atomic
 from privmask.cli.checks import START_EXAMPLE, missing_av
@@ -189,10 +189,12 @@ def _preview(
     args: argparse.Namespace, masks: MaskSet | MaskTimeline, poses: PoseTrack | None
 ) -> int:
     import av
+    import numpy as np
 
     from privmask.engine.apply import apply_report
     from privmask.engine.frame import FORMATS, Frame
     from privmask.video.decode import creation_time
+    from privmask.video.orient import displayed_masks, frame_orientation
 
     if not args.src.exists():
         raise FileNotFoundError(2, "no such file", str(args.src))
@@ -209,7 +211,15 @@ def _preview(
         frame = frame.reformat(format="rgb24")
     frame.make_writable()
     pose = None if poses is None else poses.at(t)
-    result = apply_report(Frame.from_av(frame), chosen, pose=pose)
+    # As 'privmask mask' does: the masks are drawn on the picture as displayed (a phone's
+    # display matrix, a photo's EXIF orientation), so they are mapped onto the coded picture;
+    # the still is then written as displayed, since PNG and JPEG keep no display matrix.
+    o = frame_orientation(frame)
+    coded = cast("MaskSet", displayed_masks(chosen, o, frame.width, frame.height, str(args.src)))
+    result = apply_report(Frame.from_av(frame), coded, pose=pose)
+    if not o.identity:
+        shown = np.ascontiguousarray(o.show(frame.to_ndarray(format="rgb24")))
+        frame = av.VideoFrame.from_ndarray(shown, format="rgb24")
     write_atomic(args.output, _encode(frame, args.output))
     whole = (
         "; masked whole (scene-locked masks, no current PTZ pose)" if result.failed_closed else ""

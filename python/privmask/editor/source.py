@@ -25,6 +25,7 @@ from av.video.reformatter import Interpolation
 
 from privmask.engine.frame import FORMATS, Frame
 from privmask.errors import VideoError
+from privmask.video.orient import check_turnable, displayed_frame, frame_orientation
 
 __all__ = ["Picture", "Source", "open_source", "png_bytes", "public_name", "to_rgb"]
 
@@ -69,7 +70,19 @@ def _maskable(vf: Any) -> Any:
 
 
 def _own_frame(vf: Any) -> Frame:
-    return Frame.from_av(_maskable(vf)).copy()
+    """A private copy of decoded picture ``vf`` as it is displayed (turned by its display
+    matrix or EXIF orientation), since masks are drawn on the displayed picture (DESIGN §3)
+    and ``privmask mask`` maps them back onto the coded one."""
+    o = frame_orientation(vf)
+    picture = _maskable(vf)
+    if o.identity:
+        return Frame.from_av(picture).copy()
+    try:
+        check_turnable(picture.format.name, o)
+    except VideoError:  # 4:2:2 turned a quarter: shown here in RGB (the file keeps its format)
+        picture = picture.reformat(format="rgb24")
+    shown, _ = displayed_frame(Frame.from_av(picture), o)
+    return shown
 
 
 class Source:

@@ -85,6 +85,11 @@ def apply(
 ) -> None:
     """Masks ``target`` (a :class:`Frame` or an ``av.VideoFrame``) in place.
 
+    The picture is masked as stored: an ``av.VideoFrame``'s display matrix (a phone video's
+    rotation, a photo's EXIF orientation) is not applied here. For such pictures map the masks
+    first with :func:`privmask.video.orient.displayed_masks` (``frame_orientation(frame)``
+    gives the orientation), as :func:`~privmask.video.mask_file` does.
+
     Masks apply in list order. With ``lifted=True`` liftable masks are skipped and permanent ones
     still applied (``lifted`` and ``invert`` must be real booleans). ``masks`` is a
     :class:`MaskSet` (compiled for the frame's geometry and cached) or a ``CompiledMasks`` for

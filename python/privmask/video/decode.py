@@ -26,6 +26,7 @@ __all__ = [
     "HOLD_FRAMES",
     "DamageLog",
     "FirstFrame",
+    "check_orientation",
     "creation_time",
     "declared_seconds",
     "decode_video",
@@ -410,22 +411,55 @@ class FirstFrame:
     interlaced: bool = False
 
 
-def first_frame(src: str, index: int) -> FirstFrame:
-    """Decodes the first picture of stream ``index`` of the file ``src`` (opened on its own, so
-    the main read starts untouched). A stream (URL, pipe, device) is not opened twice: it gets
-    the defaults (shown as coded, timed, progressive).
-    Damage here is left for the main read to report."""
+def first_frame(src: str, index: int) -> FirstFrame | None:
+    """Decodes the first decodable picture of stream ``index`` of the file ``src`` (opened on
+    its own, so the main read starts untouched); packets that do not decode are skipped, their
+    damage is left for the main read to report. ``None`` when nothing is known before the
+    main read: a stream (URL, pipe, device) is not opened twice, and a file may have no
+    decodable picture. The caller then checks each picture of the main read against what it
+    assumed (:func:`check_orientation`), so an unknown orientation fails closed."""
     if is_url(src) or not os.path.isfile(src):
-        return FirstFrame()  # a stream or a pipe: reading it twice would lose its start
+        return None  # a stream or a pipe: reading it twice would lose its start
     try:
         with av.open(src, "r") as c:
             stream: Any = c.streams[index]
             for packet in c.demux(stream):  # ends with the packets that flush the decoder
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:
+                    continue
                 frame: Any
-                for frame in packet.decode():
+                for frame in frames:
                     return FirstFrame(
                         frame_orientation(frame), frame.pts is not None, frame.interlaced_frame
                     )
     except av.FFmpegError:
         pass
-    return FirstFrame()
+    return None
+
+
+def check_orientation(src: str, index: int, frame: Any, assumed: Orientation) -> None:
+    """Raises :class:`VideoError` when decoded picture ``index`` of ``src`` is displayed other
+    than as ``assumed`` (the masks were placed for that): the picture must not be masked in the
+    wrong place nor written. For a pipe or stream the orientation is assumed upright, since it
+    is only known once read; a rotated one is refused rather than masked where the mask set
+    does not say."""
+    seen = frame_orientation(frame)
+    if (seen.a, seen.b, seen.c, seen.d) == (assumed.a, assumed.b, assumed.c, assumed.d):
+        return
+    how = "upright" if assumed.identity else assumed.describe()
+    if index == 0 and assumed.identity and (is_url(src) or not os.path.isfile(src)):
+        fix = (
+            "a pipe or stream is read once, so privmask cannot place the masks before its "
+            "first picture: save it to a file first (ffmpeg -i IN -c copy rec.mp4) and mask that"
+        )
+    else:
+        fix = (
+            "the masks were placed for the first picture's orientation: split the recording "
+            "where it changes, or re-encode it upright (ffmpeg -i IN -c:v libx264 OUT)"
+        )
+    raise VideoError(
+        f"{src}: picture {index} is displayed {seen.describe()} but the masks were placed for "
+        f"a picture displayed {how}. {fix[0].upper()}{fix[1:]}",
+        frame=index,
+    )

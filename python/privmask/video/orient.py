@@ -31,7 +31,14 @@ from privmask.masks.ptz import ScenePolygon
 from privmask.masks.styles import Blur, Mosaic
 from privmask.masks.timeline import MaskTimeline
 
-__all__ = ["Orientation", "check_turnable", "displayed_frame", "displayed_masks", "orientation_of"]
+__all__ = [
+    "Orientation",
+    "check_turnable",
+    "displayed_frame",
+    "displayed_masks",
+    "frame_orientation",
+    "orientation_of",
+]
 
 _ONE = 1 << 16  # 1.0 in the matrix's 16.16 fixed point
 
@@ -152,11 +159,39 @@ def orientation_of(side_data: bytes | None) -> Orientation:
 
 
 def frame_orientation(frame: Any) -> Orientation:
-    """The orientation of a decoded ``av.VideoFrame`` (from its ``DISPLAYMATRIX`` side data)."""
+    """The orientation of a decoded ``av.VideoFrame`` (from its ``DISPLAYMATRIX`` side data,
+    which FFmpeg also derives from a JPEG's or PNG's EXIF ``Orientation`` tag).
+
+    Raises :class:`VideoError` for a matrix that is not a quarter-turn rotation or mirror."""
     from av.sidedata.sidedata import Type
 
+    _name_unknown_side_data(Type)
     data = frame.side_data.get(Type.DISPLAYMATRIX)
     return orientation_of(None if data is None else bytes(data))
+
+
+def _name_unknown_side_data(kind: Any) -> None:
+    """Lets PyAV list side data it has no name for instead of raising.
+
+    PyAV up to 18.1 builds ``frame.side_data`` by naming every entry with its ``Type`` enum,
+    which lacks types newer FFmpeg attaches: FFmpeg 8 puts ``AV_FRAME_DATA_EXIF`` (31) on every
+    JPEG or PNG that carries EXIF, so the whole container raised ``ValueError: 31 is not a
+    valid Type`` and no display matrix could be read (PyAV fixed its tables upstream in
+    PyAV-Org/PyAV#2392). An unknown type becomes an ``UNKNOWN_<n>`` member, once; known
+    members and their values are untouched."""
+    if getattr(kind, "_privmask_names_unknown", False):
+        return
+
+    def missing(cls: Any, value: object) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        member = object.__new__(cls)
+        member._name_ = f"UNKNOWN_{value}"
+        member._value_ = value
+        return cls._value2member_map_.setdefault(value, member)
+
+    kind._missing_ = classmethod(missing)
+    kind._privmask_names_unknown = True
 
 
 def _mask_for(mask: Mask, o: Orientation, width: int, height: int, where: str) -> Mask:

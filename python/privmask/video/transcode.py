@@ -38,6 +38,8 @@ from privmask.engine.planner import Geometry
 from privmask.errors import VideoError
 from privmask.video.decode import (
     DamageLog,
+    FirstFrame,
+    check_orientation,
     creation_time,
     decode_video,
     first_frame,
@@ -247,7 +249,7 @@ def transcode_file(
         video, source_fmt, conversion = video_stream(src_s, inp)
         fmt = conversion.masked if conversion is not None else source_fmt
         icc = video.codec_context
-        first = first_frame(src_s, video.index)
+        first = first_frame(src_s, video.index) or FirstFrame()
         rate = video.average_rate or video.guessed_rate or video.base_rate
         info = SourceInfo(
             src=src_s,
@@ -306,6 +308,7 @@ def transcode_file(
                     "keeps the geometry, so split the file where it changes",
                     frame=index,
                 )
+            check_orientation(src_s, index, frame, first.orientation)
             callback(index, frame, clock.offset(index, frame))
 
         def write(item: object) -> None:
