@@ -134,6 +134,55 @@ def test_a_signal_stops_the_job_with_one_line_and_no_temporary_file(
 
 
 @needs_ffmpeg
+@pytest.mark.parametrize(
+    ("sig", "to_group"),
+    [(signal.SIGTERM, True), (signal.SIGTERM, False), (signal.SIGINT, True), (signal.SIGHUP, True)],
+    ids=["SIGTERM-to-group", "SIGTERM-to-command", "SIGINT-to-group", "SIGHUP-to-group"],
+)
+def test_a_signal_stops_every_job_of_a_batch_and_leaves_no_temporary_file(
+    tmp_path: Path, long_clip: Path, sig: signal.Signals, to_group: bool
+) -> None:
+    """``--jobs 2``: a signal to the command alone (``docker stop``, ``kill PID``) is passed to
+    the worker processes; one to the whole group (``timeout``, a closed terminal, Ctrl-C)
+    reaches them directly. Either way each worker removes its temporary output and the command
+    stops at once with its one line. Before, SIGTERM to the group left both ``.part`` files,
+    to the command alone let the jobs run on and publish after the stop message, and SIGHUP to
+    the group killed multiprocessing's resource tracker (tracebacks on stderr)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    masks = tmp_path / "masks.json"
+    masks.write_text(pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))]).to_json())
+    sources = []
+    for name in ("a.mp4", "b.mp4"):
+        sources.append(tmp_path / name)
+        sources[-1].symlink_to(long_clip)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = [sys.executable, "-m", "privmask", "mask", *map(str, sources), "--out-dir",
+               str(out), "--masks", str(masks), "--jobs", "2", "-q", "--encoder-option",
+               "preset=slower"]  # fmt: skip
+    child = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while len([p for p in out.iterdir() if p.stat().st_size]) < 2:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline, "the jobs never started writing"
+        time.sleep(0.02)
+    if to_group:
+        os.killpg(child.pid, sig)
+    else:
+        child.send_signal(sig)
+    started = time.monotonic()
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + sig, err
+    assert err.strip().splitlines() == [
+        f"privmask: stopped by {sig.name}; nothing half-written was left"
+    ]
+    assert sorted(os.listdir(out)) == []
+    assert time.monotonic() - started < 20  # stopped, not run to the end (about 60 s)
+
+
+@needs_ffmpeg
 def test_an_interrupt_while_the_stage_threads_start_leaves_none_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

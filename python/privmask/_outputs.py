@@ -33,8 +33,11 @@ import signal
 import stat
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 __all__ = [
     "PART_MARKER",
@@ -42,9 +45,11 @@ __all__ = [
     "atomic_output",
     "fsync_dir",
     "private_dir",
+    "process_pool",
     "publish",
     "refuse_source",
     "same_file",
+    "signals_held",
     "stop_on_signals",
     "sweep_leftovers",
     "temp_beside",
@@ -223,6 +228,9 @@ class Stopped(SystemExit):
         self.signum = signum
         self.signal_name = signal.Signals(signum).name
 
+    def __reduce__(self) -> tuple[type[Stopped], tuple[int]]:
+        return (Stopped, (self.signum,))  # a pool worker's stop reaches the parent intact
+
 
 @contextlib.contextmanager
 def stop_on_signals(
@@ -248,3 +256,111 @@ def stop_on_signals(
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def _stop_on_first_signal() -> None:
+    """A pool worker's initializer: the first SIGTERM, SIGHUP or SIGINT (to the worker alone,
+    or to the whole process group) raises :class:`Stopped` in its job, whose cleanup removes
+    its temporary output; later ones do nothing, so a second one (the parent passing the stop
+    on) cannot cut that cleanup short. ``Stopped`` for SIGINT too: it is a ``SystemExit``, so
+    a worker stopped between jobs exits without a traceback. (The handler changes no handler:
+    ``signal.signal`` inside a handler raises "ignored due to race condition" when another
+    signal is already pending.)"""
+    stopping = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
+
+    for s in _WORKER_SIGNALS:
+        signal.signal(s, handler)
+
+
+_WORKER_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` ``spawn``ed processes (no decoder threads are forked) that stops
+    with its caller: when the block ends with an exception (a signal turned into
+    :class:`Stopped`, Ctrl-C, a bug), queued jobs are cancelled and running ones are sent
+    SIGTERM, so each removes its temporary output, and the workers are joined before the
+    exception goes on. Without this a stopped command kept its workers running to the end, and
+    a signal to the whole group killed them with their ``.part`` files in place."""
+    import multiprocessing
+    from multiprocessing import resource_tracker
+
+    # The pool's semaphores are watched by multiprocessing's resource tracker, a process of
+    # this group that ignores SIGINT and SIGTERM but dies of SIGHUP (a closed terminal), and
+    # its replacement then fails with tracebacks. Started with SIGHUP blocked, it keeps the
+    # mask and lives until this process ends.
+    if hasattr(signal, "pthread_sigmask"):
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_stop_on_first_signal,
+    )
+    # The pool has no public way to stop a running job: its worker processes, by pid (kept
+    # here: shutting down forgets them).
+    processes: dict[int, Any] = {}
+    try:
+        try:
+            yield pool
+        finally:
+            processes.update(getattr(pool, "_processes", None) or {})
+    except BrokenProcessPool as e:
+        # A signal to the whole group can stop a worker between jobs before this process
+        # runs its own handler: that is the stop, not a crash.
+        with signals_held():
+            _stop_workers(pool, processes)  # joined: their exit codes are known
+        stopped = [p.exitcode - 128 for p in processes.values() if (p.exitcode or 0) > 128]
+        if stopped:
+            raise Stopped(stopped[0]) from e
+        raise
+    except BaseException:
+        with signals_held():  # a second signal must not cut the stopping short
+            _stop_workers(pool, processes)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, workers: dict[int, Any]) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers.values():
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+    pool.shutdown(wait=True)
+
+
+ASYNC_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+"""The signals a process may receive at any moment (from another process or the terminal)."""
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Holds back the asynchronous signals (:data:`ASYNC_SIGNALS`) in the block, so none
+    interrupts it half-way (a pipeline's threads starting, a pool's workers being stopped); a
+    signal that arrives meanwhile is delivered when the block ends. Threads started inside
+    inherit the mask, so signals are only ever delivered to the calling thread, where Python
+    runs its handlers. Outside the main thread it does nothing."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    held = {getattr(signal, name) for name in ASYNC_SIGNALS if hasattr(signal, name)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

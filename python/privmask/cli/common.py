@@ -11,14 +11,13 @@ import argparse
 import dataclasses
 import enum
 import json
-import multiprocessing
 import os
 import re
 import sys
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -26,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol
 
+from privmask._outputs import process_pool
 from privmask.errors import PrivmaskError
 
 if TYPE_CHECKING:
@@ -438,9 +438,8 @@ def run_files(
         return [outcomes[i] for i in range(len(pairs))]
     from tqdm import tqdm
 
-    context = multiprocessing.get_context("spawn")  # no decoder threads are forked
     with (
-        ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool,
+        process_pool(jobs) as pool,
         tqdm(total=len(pairs), unit="file", disable=not progress, leave=False) as bar,
     ):
         futures = {pool.submit(work, src, dst): i for i, (src, dst) in enumerate(pairs)}

@@ -21,12 +21,12 @@ partial file remains.
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 from tqdm import tqdm
 
+from privmask._outputs import process_pool
 from privmask.engine.apply import geometry_of
 from privmask.engine.frame import Frame
 from privmask.engine.planner import FramePlanner, VersionUse, check_lift
@@ -347,18 +348,14 @@ def run_jobs(
         seen[key] = i
     if not jobs:
         return []
-    own = executor is None
-    pool: Executor = (
-        executor
-        if executor is not None
-        else ProcessPoolExecutor(
-            max_workers=min(len(jobs), os.cpu_count() or 1),
-            mp_context=multiprocessing.get_context("spawn"),
-        )
-    )
     results: list[R | None] = [None] * len(jobs)
     failures: list[tuple[int, Exception]] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        pool: Executor = (
+            executor
+            if executor is not None
+            else stack.enter_context(process_pool(min(len(jobs), os.cpu_count() or 1)))
+        )
         futures: dict[Future[R], int] = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         with tqdm(
             total=len(jobs), unit="file", disable=None if progress else True, leave=False
@@ -372,9 +369,6 @@ def run_jobs(
                     e.add_note(f"in job {i}: {os.fspath(job.src)} -> {os.fspath(job.dst)}")
                     failures.append((i, e))
                 bar.update(1)
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
     if failures:
         failures.sort(key=lambda f: f[0])
         raise ExceptionGroup(

@@ -14,14 +14,13 @@ the caller's cleanup runs with no thread still writing.
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from privmask._outputs import signals_held
 from privmask.errors import VideoError
 
 __all__ = ["QUEUE_FRAMES", "Pipeline"]
@@ -33,7 +32,6 @@ a 4K pipeline (12 MB a picture, a dozen in flight with the ones each stage holds
 :data:`privmask.video.decode.HOLD_BYTES`)."""
 
 _POLL_S = 0.05  # how often a blocked stage looks at the abort flag
-_ASYNC_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
 """Signals sent to stop or poke a process (never the synchronous faults, SIGSEGV and the like)."""
 _START_WAIT_S = 5.0  # how long a stage thread may take to report running after start()
 
@@ -148,7 +146,7 @@ class Pipeline:
             # Inside the try: a signal turned into an exception can land while a thread is
             # starting (``Thread.start`` waits for it), and the threads already running must
             # still be stopped and joined before the caller's cleanup and interpreter exit.
-            with _signals_held():
+            with signals_held():
                 for thread in (reader, writer):
                     launched.append(thread)
                     thread.start()
@@ -192,22 +190,3 @@ def _join(thread: threading.Thread) -> None:
             if time.monotonic() > deadline:  # start() was interrupted before the thread existed
                 return
             time.sleep(0.001)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Holds back the asynchronous signals (:data:`_ASYNC_SIGNALS`) while the stage threads
-    start, so none interrupts ``Thread.start`` half-way; the threads inherit the mask, so
-    signals are only ever delivered to the calling thread, where Python runs its handlers. A
-    signal that arrives meanwhile is delivered when the block ends."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
-    ):
-        yield
-        return
-    held = {getattr(signal, name) for name in _ASYNC_SIGNALS if hasattr(signal, name)}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
