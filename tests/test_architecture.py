@@ -3,7 +3,7 @@ modules, no borrowed private names, and a lean ``import privmask``.
 
 Rooms, lowest first (a module may import its own room and the rooms below it)::
 
-    errors, _outputs, _native  ->  masks  ->  engine  ->  dynamic, video  ->  redaction, editor
+    errors, _outputs, _extras, _native  ->  masks  ->  engine  ->  dynamic, video  ->  redaction, editor
       ->  cli, tools (one floor: ``privmask bench`` is a tool)  ->  the package root
 
 Imports under ``if TYPE_CHECKING:`` are annotations only and are not counted.
@@ -26,6 +26,7 @@ MAX_LINES = 600
 RANK = {
     "errors": 0,
     "_outputs": 0,
+    "_extras": 0,
     "_native": 0,
     "masks": 1,
     "engine": 2,

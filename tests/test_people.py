@@ -460,13 +460,15 @@ def test_centerface_on_one_grey_channel_finds_what_the_shipped_file_finds() -> N
 def test_without_onnxruntime_faces_and_people_refuse_naming_the_install() -> None:
     assert strong_detectors_available()
     for make in (face_detector, person_detector):
-        with pytest.raises(pm.MaskConfigError, match=r"pip install 'privmask-video\[detect\]'"):
+        with pytest.raises(
+            pm.MaskConfigError, match=r"'detect' extra \(onnxruntime .*pip install '\.\[detect\]'"
+        ):
             make("auto", strong_available=False)
     with pytest.raises(pm.MaskConfigError, match="cascade"):
         face_detector("centerface", strong_available=False)
     # The weak model still runs when chosen by name.
     assert isinstance(face_detector("cascade", strong_available=False), CascadeFaceDetector)
-    assert "privmask-video[detect]" in INSTALL_DETECT
+    assert "pip install '.[detect]'" in INSTALL_DETECT
 
 
 def test_strong_detectors_by_default_and_named_in_summaries() -> None:

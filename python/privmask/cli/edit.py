@@ -22,6 +22,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from privmask._extras import install_hint
+
 __all__ = ["add_parser", "main", "parse_at", "run"]
 
 
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     be opened, after one line on stderr)."""
     missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
     if missing:
-        return _fail(f"needs {', '.join(missing)}: pip install 'privmask-video[editor]'")
+        return _fail(f"needs {', '.join(missing)}: {install_hint('editor')}")
     from privmask.editor.files import MaskFile
     from privmask.editor.server import EditorServer
     from privmask.editor.session import Session

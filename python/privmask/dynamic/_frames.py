@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from privmask._extras import install_hint
 from privmask.engine.frame import Frame
 from privmask.errors import PrivmaskError
 
@@ -98,7 +99,7 @@ def nms(boxes: list[PixelBox], iou_limit: float) -> list[PixelBox]:
 
 
 def onnx_runtime_available() -> bool:
-    """True when onnxruntime and onnx can be imported (``pip install 'privmask-video[detect]'``)."""
+    """True when onnxruntime and onnx can be imported (privmask-video's ``detect`` extra)."""
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
@@ -134,9 +135,7 @@ def onnx_session(
         import onnx
         import onnxruntime
     except ImportError as e:
-        raise PrivmaskError(
-            f"{what} needs onnxruntime and onnx: pip install 'privmask-video[detect]'"
-        ) from e
+        raise PrivmaskError(f"{what} needs onnxruntime and onnx: {install_hint('detect')}") from e
     graph = onnx.load(str(path))
     if free_dims:
         for value in [*graph.graph.input[:1], *graph.graph.output]:

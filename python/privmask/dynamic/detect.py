@@ -19,7 +19,7 @@ integrator can plug in their own model. The ones here:
   where standing people are not learned into the background.
 
 The CenterFace and YOLO model files travel inside privmask (``dynamic/models``: licences and
-provenance in its README); ``pip install 'privmask-video[detect]'`` adds the runtime. Nothing is
+provenance in its README); privmask-video's ``detect`` extra adds the runtime. Nothing is
 downloaded. :func:`face_detector` and :func:`person_detector` pick the strong models and refuse
 (:class:`MaskConfigError` naming that command) when only the weak LBP cascade can run, unless it
 is chosen by name.
@@ -35,6 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from privmask import _native
+from privmask._extras import install_hint
 from privmask.dynamic._frames import MODELS, luma, normalised, onnx_runtime_available
 from privmask.dynamic.faces import CENTERFACE_FILE, CenterFaceDetector, centerface_model_path
 from privmask.dynamic.motion import ShapedMotionDetector
@@ -60,7 +61,7 @@ __all__ = [
     "strong_detectors_available",
 ]
 
-INSTALL_DETECT = "pip install 'privmask-video[detect]'"
+INSTALL_DETECT = install_hint("detect")
 """The one command that brings the strong detectors' runtime (the models ship with privmask)."""
 
 

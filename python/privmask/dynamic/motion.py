@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from privmask._extras import install_hint
 from privmask.dynamic._frames import luma
 from privmask.engine.frame import Frame
 from privmask.engine.regions import Box, Region
@@ -85,7 +86,7 @@ class ShapedMotionDetector:
     Regions are polygons in normalised coordinates labelled ``"motion"``, one per component,
     covering every foreground cell of it. The model is made for the first frame's size; a frame
     of another size starts a new one. Bad settings raise :class:`MaskConfigError`; scipy missing
-    raises ``ImportError`` naming ``pip install 'privmask-video[detect]'``.
+    raises ``ImportError`` naming privmask-video's ``detect`` extra.
     """
 
     def __init__(
@@ -106,9 +107,7 @@ class ShapedMotionDetector:
         try:
             import scipy.ndimage  # noqa: F401
         except ImportError as e:
-            raise ImportError(
-                "shaped motion masks need scipy: pip install 'privmask-video[detect]'"
-            ) from e
+            raise ImportError(f"shaped motion masks need scipy: {install_hint('detect')}") from e
         if not merge_frames >= 1:
             raise MaskConfigError(f"merge_frames must be at least 1, got {merge_frames!r}")
         if hold_frames is not None and not hold_frames >= 1:

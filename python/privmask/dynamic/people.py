@@ -111,7 +111,7 @@ class PersonDetector:
     and bottom (default :data:`PERSON_GROW`). ``classes``: the model's class indices to
     report (COCO: 0 is person).
 
-    Missing onnxruntime is a :class:`PrivmaskError` naming ``pip install 'privmask-video[detect]'``;
+    Missing onnxruntime is a :class:`PrivmaskError` naming privmask-video's ``detect`` extra;
     bad settings are :class:`MaskConfigError`, raised here rather than on the first frame.
     """
 

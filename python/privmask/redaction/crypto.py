@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from privmask._extras import install_hint
 from privmask._outputs import publish, same_file, temp_beside
 from privmask.errors import DecryptionError, WrongPasswordError
 
@@ -97,8 +98,7 @@ def _aesgcm() -> type[AESGCM]:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     except ImportError as e:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            "encrypted exports need the 'cryptography' package: "
-            "pip install 'privmask-video[crypto]'"
+            f"encrypted exports need the 'cryptography' package: {install_hint('crypto')}"
         ) from e
     return AESGCM
 
