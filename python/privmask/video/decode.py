@@ -87,8 +87,8 @@ class DamageLog:
             raise VideoError(
                 f"{self.src}: {what} (damaged or truncated input); nothing was written, since "
                 "the output would be silently shorter or show concealed pictures: repair the "
-                "file, or pass accept_damage=True (--accept-damage) to mask what can be decoded "
-                "and have the report list what was lost",
+                "file first, or mask what can be decoded with 'privmask mask --accept-damage' "
+                "(mask_file(..., accept_damage=True)), whose report lists what was lost",
                 packet=packet,
                 frame=frame,
             )
