@@ -3,8 +3,9 @@ modules, no borrowed private names, and a lean ``import privmask``.
 
 Rooms, lowest first (a module may import its own room and the rooms below it)::
 
-    errors, _outputs, _extras, _native  ->  masks  ->  engine  ->  dynamic, video  ->  redaction, editor
-      ->  cli, tools (one floor: ``privmask bench`` is a tool)  ->  the package root
+    errors, _outputs, _extras, _native  ->  masks  ->  engine  ->  dynamic, video
+      ->  redaction, editor  ->  cli, tools (one floor: ``privmask bench`` is a tool)
+      ->  the package root
 
 Imports under ``if TYPE_CHECKING:`` are annotations only and are not counted.
 """

@@ -323,3 +323,36 @@ def test_outputs_get_the_umasks_mode_and_a_replaced_output_keeps_its_own(
         os.umask(previous)
     assert new.stat().st_mode & 0o777 == 0o666 & ~umask
     assert existing.stat().st_mode & 0o777 == 0o644
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("how", ["offset", "copyts-from-ts"])
+def test_a_matroska_clock_that_starts_late_is_not_damage_but_a_cut_still_is(
+    tmp_path: Path, how: str
+) -> None:
+    """Matroska declares where the video *ends* on the file's clock (its ``DURATION`` tag), so
+    a file whose clock starts at 10 s declares 12 s for 2 s of video. It was refused as "10 s
+    missing"; ``ffmpeg`` decodes it cleanly. The same file cut short is still refused."""
+    src = tmp_path / "late.mkv"
+    if how == "offset":
+        lavfi(src, "-c:v", "libx264", "-output_ts_offset", "10", frames=50)
+    else:
+        ts = tmp_path / "cam.ts"
+        lavfi(ts, "-c:v", "libx264", frames=50)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-copyts", "-i", str(ts), "-c", "copy", str(src)],
+            check=True,
+        )
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))])
+    report = mask_file(src, tmp_path / "out.mkv", masks, progress=False)
+    assert report.frames == 50 and not report.damage
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size * 6 // 10])
+    with pytest.raises(VideoError, match="truncated"):
+        mask_file(cut, tmp_path / "out-cut.mkv", masks, progress=False)
+    assert not (tmp_path / "out-cut.mkv").exists()
+    # Accepted, the loss is measured against the declared end (on the late clock).
+    report = mask_file(cut, tmp_path / "out-cut.mkv", masks, progress=False, accept_damage=True)
+    assert report.frames < 50 and "missing" in report.damage[-1]
+    missing = float(report.damage[-1].split(" s missing")[0].rsplit(" ", 1)[1])
+    assert missing == pytest.approx((50 - report.frames) / 25, abs=0.2)

@@ -107,7 +107,9 @@ def _seconds(pts: int | None, time_base: Any) -> str:
 def declared_seconds(inp: Any, video: Any) -> Fraction | None:
     """How long the container says the video stream is (MP4's track duration, Matroska's
     ``DURATION`` tag or segment duration), or ``None`` where it is not declared but estimated
-    (MPEG-TS/PS, raw streams)."""
+    (MPEG-TS/PS, raw streams). Matroska's figures are where the stream *ends* on the file's
+    clock (FFmpeg writes the last timestamp plus its duration), so a file whose clock starts
+    late declares its start plus its length; MP4's track duration is the length itself."""
     if video.duration and video.time_base:
         return Fraction(video.duration) * Fraction(video.time_base)
     tag = video.metadata.get("DURATION")
@@ -122,11 +124,21 @@ def declared_seconds(inp: Any, video: Any) -> Fraction | None:
     return None
 
 
-def _check_end(src: str, inp: Any, video: Any, got: Fraction | None, damage: DamageLog) -> None:
+def _check_end(
+    src: str,
+    inp: Any,
+    video: Any,
+    length: Fraction | None,
+    end: Fraction | None,
+    damage: DamageLog,
+) -> None:
     """Truncation a demuxer does not report: a file shorter than it declares, or an MPEG-TS
-    that ends inside a transport packet."""
+    that ends inside a transport packet. ``length`` is the video's length from its first frame,
+    ``end`` where its last frame ends on the file's clock (seconds): an MP4 track duration is
+    compared with the first, Matroska's end time with the second."""
     declared = declared_seconds(inp, video)
     rate = video.average_rate or video.guessed_rate
+    got = length if video.duration else end
     if declared is not None and got is not None:
         slack = max(Fraction(3) / Fraction(rate) if rate else Fraction(0), Fraction(1, 4))
         if declared - got > slack:
@@ -255,13 +267,14 @@ def decode_video(
         if not log.accept:
             raise err
         log.lost.append(str(err).removeprefix(f"{src}: "))
-    got = None
+    length = end = None
     if first_pts is not None and last_pts is not None and tb:
         rate = video.average_rate or video.guessed_rate
         period = Fraction(1) / Fraction(rate) if rate else Fraction(0)
         start = Fraction(video.start_time or 0) * Fraction(tb) if video.start_time else 0
-        got = Fraction(last_pts) * Fraction(tb) + period - max(Fraction(0), Fraction(start))
-    _check_end(src, inp, video, got, log)
+        end = Fraction(last_pts) * Fraction(tb) + period
+        length = end - max(Fraction(0), Fraction(start))
+    _check_end(src, inp, video, length, end, log)
 
 
 HOLD_FRAMES = 8
