@@ -356,3 +356,31 @@ def test_a_matroska_clock_that_starts_late_is_not_damage_but_a_cut_still_is(
     assert report.frames < 50 and "missing" in report.damage[-1]
     missing = float(report.damage[-1].split(" s missing")[0].rsplit(" ", 1)[1])
     assert missing == pytest.approx((50 - report.frames) / 25, abs=0.2)
+
+
+@needs_ffmpeg
+def test_a_damaged_mjpeg_picture_is_reported_not_masked_as_if_whole(tmp_path: Path) -> None:
+    """FFmpeg's MJPEG decoder reports a broken picture as "error count: N" / "error y=.. x=.."
+    and decodes on with what it read (the picture differs from the intact one); that is
+    damage, as for H.264's "concealing". Before, the picture was masked and written, exit 0."""
+    good, bad = tmp_path / "good.avi", tmp_path / "bad.avi"
+    lavfi(good, "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", frames=20, size="160x120")
+    data = bytearray(good.read_bytes())
+    for i in range(len(data) * 4 // 10, len(data) * 4 // 10 + 400, 7):
+        data[i] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with av.open(str(good)) as g, av.open(str(bad)) as b:
+        changed = [
+            i
+            for i, (x, y) in enumerate(zip(g.decode(video=0), b.decode(video=0), strict=False))
+            if (x.to_ndarray() != y.to_ndarray()).any()
+        ]
+    assert changed, "the corruption must change a decoded picture"
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5))])
+    with pytest.raises(VideoError, match=r"decoder reports near video packet \d+: error"):
+        mask_file(bad, tmp_path / "out.avi", masks, progress=False)
+    assert not (tmp_path / "out.avi").exists()
+    report = mask_file(bad, tmp_path / "out.avi", masks, progress=False, accept_damage=True)
+    assert report.damage and report.frames == 20
+    # The intact file raises nothing: the words are not in an intact stream's log.
+    assert not mask_file(good, tmp_path / "ok.avi", masks, progress=False).damage

@@ -97,7 +97,17 @@ class DamageLog:
 
 # Decoder messages that mean a picture was concealed (others, such as H.264's "co located POCs
 # unavailable", also appear on intact streams).
-_CONCEALED = ("error while decoding", "concealing", "corrupt", "missing picture")
+_CONCEALED = (
+    "error while decoding",
+    "concealing",
+    "corrupt",
+    "missing picture",
+    # MJPEG: a broken entropy-coded segment is decoded on with what was read
+    "error count",
+    "error y=",
+    "error dc",
+    "overread",
+)
 
 
 def _seconds(pts: int | None, time_base: Any) -> str:
