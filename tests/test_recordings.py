@@ -400,6 +400,29 @@ def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path: Path) -> None:
     assert stream(dst)["codec_name"] == "hevc" and stream(dst)["codec_tag_string"] == "hvc1"
 
 
+@needs_ffmpeg
+def test_the_video_stream_is_the_one_ffmpeg_picks_not_a_thumbnail_before_it(
+    tmp_path: Path,
+) -> None:
+    """A Matroska file whose first video track is a one-picture cover (64x64) and whose second
+    is the recording: privmask masks the stream ``ffmpeg -i IN OUT`` picks, the recording, and
+    reports the cover as dropped. Before, the output was the cover alone (1 frame, exit 0)."""
+    cover, rec, src = tmp_path / "cover.png", tmp_path / "rec.mp4", tmp_path / "cam.mkv"
+    ffmpeg("-f", "lavfi", "-i", "color=red:size=64x64", "-frames:v", "1", cover)
+    lavfi(rec, "-c:v", "libx264", frames=20, size="160x120")
+    ffmpeg("-i", cover, "-i", rec, "-map", "0", "-map", "1", "-c:v:0", "mjpeg", "-c:v:1", "copy",
+           "-disposition:v:0", "attached_pic", src)  # fmt: skip
+    reference = tmp_path / "ffmpeg.mkv"
+    ffmpeg("-i", src, "-c:v", "libx264", reference)
+    picked = stream(reference)
+    masks = pm.MaskSet([pm.Mask(pm.Polygon.rect(0, 0, 0.5, 0.5), BLACK)])
+    report = mask_file(src, tmp_path / "out.mkv", masks, progress=False)
+    out = stream(tmp_path / "out.mkv")
+    assert (out["width"], out["height"]) == (picked["width"], picked["height"]) == (160, 120)
+    assert report.frames == len(frame_times(reference)) == 20
+    assert any("64x64" in d for d in report.dropped)
+
+
 # --- case 11: pixel formats cameras send -----------------------------------------------------
 
 

@@ -276,6 +276,15 @@ def _stop_on_first_signal() -> None:
 
     for s in _WORKER_SIGNALS:
         signal.signal(s, handler)
+    # tqdm guards its bars with a multiprocessing lock, a named semaphore that multiprocessing's
+    # resource tracker follows: a worker stopped mid-exit left it behind, and the tracker
+    # printed "leaked semaphore objects" after the stop line. A worker draws no bars of other
+    # processes, so a thread lock does.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 _WORKER_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)

@@ -80,10 +80,12 @@ def pose_gaps(src: Path, poses: PoseTrack, poses_path: Path) -> str | None:
     container = _open(src)
     if container is None:
         return None
+    from privmask.video.decode import main_video
+
     with container:
         if not container.streams.video:
             return None
-        video = container.streams.video[0]
+        video = main_video(container)
         tb = video.time_base
         start = Fraction(video.start_time or 0) * tb if tb else Fraction(0)
         if video.duration and tb:

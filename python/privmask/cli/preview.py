@@ -103,9 +103,11 @@ def _frame_at(container: Any, src: Path, at: Fraction) -> tuple[Any, Fraction]:
     clock (``pts * time_base``)."""
     import av
 
+    from privmask.video.decode import main_video
+
     if not container.streams.video:
         raise VideoError(f"{src}: no picture in it (no video stream)")
-    stream = container.streams.video[0]
+    stream = main_video(container)
     tb = stream.time_base or Fraction(1, 1)
     origin = stream.start_time or 0
     if at > 0:
@@ -193,7 +195,7 @@ def _preview(
 
     from privmask.engine.apply import apply_report
     from privmask.engine.frame import FORMATS, Frame
-    from privmask.video.decode import creation_time
+    from privmask.video.decode import creation_time, main_video
     from privmask.video.orient import displayed_masks, frame_orientation
 
     if not args.src.exists():
@@ -204,7 +206,7 @@ def _preview(
         raise VideoError(f"{args.src}: not an image or a video FFmpeg reads: {e}") from e
     with container:
         frame, t = _frame_at(container, args.src, args.at)
-        video = container.streams.video[0]
+        video = main_video(container)
         start = args.start if args.start is not None else creation_time(container, video)
     chosen = _masks_for(masks, start, t, args.masks)
     if frame.format.name not in FORMATS:  # e.g. RGBA or palette PNGs

@@ -25,6 +25,7 @@ from av.video.reformatter import Interpolation
 
 from privmask.engine.frame import FORMATS, Frame
 from privmask.errors import VideoError
+from privmask.video.decode import main_video
 from privmask.video.orient import check_turnable, displayed_frame, frame_orientation
 
 __all__ = ["Picture", "Source", "open_source", "png_bytes", "public_name", "to_rgb"]
@@ -134,7 +135,7 @@ def _first_picture(container: Any, src: str) -> Any:
     if not container.streams.video:
         raise VideoError(f"{public_name(src)}: no video stream")
     try:
-        for vf in container.decode(container.streams.video[0]):
+        for vf in container.decode(main_video(container)):
             return vf
     except av.FFmpegError as e:
         raise VideoError(f"{public_name(src)}: cannot decode a picture: {e}") from e
@@ -169,7 +170,7 @@ class VideoSource(Source):
         except BaseException:
             self._container.close()
             raise
-        stream = self._container.streams.video[0]
+        stream = main_video(self._container)
         self._stream = stream
         self._time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
         self._first_pts = first.pts if first.pts is not None else 0

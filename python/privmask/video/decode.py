@@ -33,6 +33,7 @@ __all__ = [
     "first_frame",
     "hold_for",
     "is_url",
+    "main_video",
     "open_source",
     "video_stream",
 ]
@@ -405,12 +406,18 @@ def open_source(src: str, dst: Path) -> Any:
 
 
 def video_stream(src: str, inp: Any) -> tuple[Any, str, Conversion | None]:
-    """The first video stream of ``inp`` (threaded decoding on), its pixel format, and the
-    conversion it needs before masking (:mod:`privmask.video.formats`), checked: a decoder
-    exists, the header is readable, privmask masks or converts the format."""
+    """The video stream of ``inp`` that ``ffmpeg`` picks (threaded decoding on), its pixel
+    format, and the conversion it needs before masking (:mod:`privmask.video.formats`),
+    checked: a decoder exists, the header is readable, privmask masks or converts the format.
+
+    With several video streams the choice is ffmpeg's automatic one (``map_auto_video`` in
+    ``fftools/ffmpeg_mux_init.c``): the most pixels, a stream marked default counting as 5
+    million more, and a cover picture or thumbnail (``attached_pic``) last; the first of equals.
+    Before, the first stream was taken, so a recording whose first track is a thumbnail became
+    a one-picture output."""
     if not inp.streams.video:
         raise VideoError(f"{src}: no video stream")
-    video = inp.streams.video[0]
+    video = main_video(inp)
     video.thread_type = "AUTO"
     icc = video.codec_context
     if icc is None or icc.name is None:
@@ -422,6 +429,22 @@ def video_stream(src: str, inp: Any) -> tuple[Any, str, Conversion | None]:
         )
     fmt: str = icc.format.name
     return video, fmt, conversion_for(src, fmt)
+
+
+def main_video(inp: Any) -> Any:
+    """The video stream of the open container ``inp`` that ``ffmpeg`` would pick (see
+    :func:`video_stream`); ``inp`` must have one."""
+    return max(inp.streams.video, key=_ffmpeg_video_score)  # max keeps the first of equals
+
+
+def _ffmpeg_video_score(stream: Any) -> int:
+    from av.stream import Disposition
+
+    if stream.disposition & Disposition.attached_pic:
+        return 1
+    cc = stream.codec_context
+    pixels = (cc.width or 0) * (cc.height or 0) if cc is not None else 0
+    return pixels + 5_000_000 * bool(stream.disposition & Disposition.default)
 
 
 @dataclass(frozen=True)
