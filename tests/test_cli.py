@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -216,6 +217,46 @@ def test_pipe_short_read_is_an_error_not_a_dropped_frame(tmp_path: Path) -> None
     err = done.stderr.decode()
     assert "ended 100 bytes into frame 3" in err and "Traceback" not in err
     assert len(done.stdout) == 3 * size  # the whole frames before it, and nothing of frame 3
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_pipe_with_a_closed_end_says_which_in_one_line(tmp_path: Path, closed: str) -> None:
+    """Started with ``<&-`` or ``>&-`` (a service with no stdin): one line, no traceback."""
+    masks = _write(tmp_path / "m.json", sample_masks())
+    cmd = [sys.executable, "-m", "privmask", "pipe", "--size", "64x48", "--masks", str(masks)]
+    redirect = "<&-" if closed == "stdin" else ">&- </dev/null"
+    done = subprocess.run(
+        f"{shlex.join(cmd)} {redirect}", shell=True, capture_output=closed == "stdin",
+        stderr=subprocess.PIPE if closed == "stdout" else None, text=True, check=False,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"privmask: error: {closed} is closed: 'privmask pipe' reads raw frames on stdin and "
+        "writes them masked on stdout"
+    ]
+
+
+def test_pipe_without_memory_for_its_frames_names_the_size(tmp_path: Path) -> None:
+    import resource
+
+    masks = _write(tmp_path / "m.json", sample_masks())
+    cmd = [sys.executable, "-m", "privmask", "pipe", "--size", "16384x16384", "--masks",
+           str(masks)]  # fmt: skip
+
+    def limit() -> None:  # 3 GB of address space: the interpreter and libraries fit, the ring not
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    with open("/dev/zero", "rb") as zeros:
+        done = subprocess.run(
+            cmd, stdin=zeros, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=limit, check=False, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "privmask: error: not enough memory for 16384x16384 yuv420p frames (384 MiB each, a few "
+        "held at once): give a smaller --size"
+    ]
 
 
 def test_pipe_places_frames_on_a_timeline(

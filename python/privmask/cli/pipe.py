@@ -143,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
     width, height = args.size
     full_range = None if args.color_range is None else args.color_range == "full"
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        if stream is None or getattr(stream, "buffer", None) is None:
+            return fail(f"{name} is closed: 'privmask pipe' reads raw frames on stdin and "
+                        "writes them masked on stdout")  # fmt: skip
     stdout = sys.stdout.buffer
     closed: list[int] = []
     t0 = time.perf_counter()
@@ -172,6 +176,12 @@ def run(args: argparse.Namespace) -> int:
         return fail("stdout was closed before the stream ended")
     except USER_ERRORS as e:
         return fail(describe(e))
+    except MemoryError:
+        size = frame_bytes(args.pix_fmt, width, height)
+        return fail(
+            f"not enough memory for {width}x{height} {args.pix_fmt} frames ({size / 2**20:.0f} "
+            "MiB each, a few held at once): give a smaller --size"
+        )
     seconds = time.perf_counter() - t0
     status = EXIT_FAILED_CLOSED if closed else EXIT_OK
     if args.json:
