@@ -204,3 +204,25 @@ def test_side_data_pyav_has_no_name_for_is_listed_not_raised(tmp_path: Path) -> 
         kinds = [d.type for d in frame.side_data]
     assert Type.DISPLAYMATRIX in kinds and any(k.name.startswith("UNKNOWN_") for k in kinds)
     assert Type(6) is Type.DISPLAYMATRIX and Type["DISPLAYMATRIX"].value == 6
+
+
+@needs_ffmpeg
+def test_checking_the_orientation_leaves_no_picture_to_the_garbage_collector(
+    tmp_path: Path,
+) -> None:
+    """PyAV keeps a picture's side data in a reference cycle with it; reading it on every
+    picture left each decoded picture to the cyclic collector (freed late, in any thread: a
+    run hung in CI). Only the first picture's is read, so with the collector off no picture
+    outlives the run."""
+    import gc
+
+    src = tmp_path / "phone.mp4"
+    write_clip(src, frames=40, display=ORIENTATIONS["rotate-90"])
+    gc.collect()
+    gc.disable()
+    try:
+        mask_file(src, tmp_path / "out.mp4", TOP_LEFT, progress=False)
+        left = [o for o in gc.get_objects() if isinstance(o, av.VideoFrame)]
+    finally:
+        gc.enable()
+    assert len(left) <= 2, f"{len(left)} decoded pictures are held by reference cycles"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import av
 
@@ -26,7 +26,7 @@ __all__ = [
     "HOLD_FRAMES",
     "DamageLog",
     "FirstFrame",
-    "check_orientation",
+    "OrientationCheck",
     "creation_time",
     "declared_seconds",
     "decode_video",
@@ -463,7 +463,7 @@ def first_frame(src: str, index: int) -> FirstFrame | None:
     damage is left for the main read to report. ``None`` when nothing is known before the
     main read: a stream (URL, pipe, device) is not opened twice, and a file may have no
     decodable picture. The caller then checks each picture of the main read against what it
-    assumed (:func:`check_orientation`), so an unknown orientation fails closed."""
+    assumed (:class:`OrientationCheck`), so an unknown orientation fails closed."""
     if is_url(src) or not os.path.isfile(src):
         return None  # a stream or a pipe: reading it twice would lose its start
     try:
@@ -484,28 +484,52 @@ def first_frame(src: str, index: int) -> FirstFrame | None:
     return None
 
 
-def check_orientation(src: str, index: int, frame: Any, assumed: Orientation) -> None:
-    """Raises :class:`VideoError` when decoded picture ``index`` of ``src`` is displayed other
-    than as ``assumed`` (the masks were placed for that): the picture must not be masked in the
-    wrong place nor written. For a pipe or stream the orientation is assumed upright, since it
-    is only known once read; a rotated one is refused rather than masked where the mask set
-    does not say."""
-    seen = frame_orientation(frame)
-    if (seen.a, seen.b, seen.c, seen.d) == (assumed.a, assumed.b, assumed.c, assumed.d):
-        return
-    how = "upright" if assumed.identity else assumed.describe()
-    if index == 0 and assumed.identity and (is_url(src) or not os.path.isfile(src)):
-        fix = (
-            "a pipe or stream is read once, so privmask cannot place the masks before its "
-            "first picture: save it to a file first (ffmpeg -i IN -c copy rec.mp4) and mask that"
+class OrientationCheck:
+    """Checks each decoded picture of ``src`` against the orientation ``assumed`` when the
+    masks were placed: :meth:`check` raises :class:`VideoError` for a picture displayed
+    otherwise, which must be neither masked in the wrong place nor written. For a pipe or
+    stream the orientation is assumed upright, since it is only known once read; a rotated one
+    is refused rather than masked where the mask set does not say.
+
+    The first picture's whole display matrix is read; later pictures are compared with it by
+    their rotation angle (``frame.rotation``, read in C). Reading ``frame.side_data`` on every
+    picture would tie each picture to its side data in a reference cycle (PyAV caches the
+    container on the frame), leaving every decoded picture to the cyclic garbage collector:
+    freed late, and in whichever thread it runs."""
+
+    def __init__(self, src: str, assumed: Orientation) -> None:
+        self.src = src
+        self.assumed = assumed
+        self._rotation: int | None = None
+
+    def check(self, index: int, frame: Any) -> None:
+        if self._rotation is not None:
+            if frame.rotation == self._rotation:
+                return
+            self._refuse(index, frame_orientation(frame))
+        seen = frame_orientation(frame)
+        a = self.assumed
+        if (seen.a, seen.b, seen.c, seen.d) != (a.a, a.b, a.c, a.d):
+            self._refuse(index, seen)
+        self._rotation = frame.rotation
+
+    def _refuse(self, index: int, seen: Orientation) -> NoReturn:
+        src, assumed = self.src, self.assumed
+        how = "upright" if assumed.identity else assumed.describe()
+        if index == 0 and assumed.identity and (is_url(src) or not os.path.isfile(src)):
+            fix = (
+                "a pipe or stream is read once, so privmask cannot place the masks before its "
+                "first picture: save it to a file first (ffmpeg -i IN -c copy rec.mp4) and "
+                "mask that"
+            )
+        else:
+            fix = (
+                "the masks were placed for the first picture's orientation: split the "
+                "recording where it changes, or re-encode it upright (ffmpeg -i IN -c:v "
+                "libx264 OUT)"
+            )
+        raise VideoError(
+            f"{src}: picture {index} is displayed {seen.describe()} but the masks were placed "
+            f"for a picture displayed {how}. {fix[0].upper()}{fix[1:]}",
+            frame=index,
         )
-    else:
-        fix = (
-            "the masks were placed for the first picture's orientation: split the recording "
-            "where it changes, or re-encode it upright (ffmpeg -i IN -c:v libx264 OUT)"
-        )
-    raise VideoError(
-        f"{src}: picture {index} is displayed {seen.describe()} but the masks were placed for "
-        f"a picture displayed {how}. {fix[0].upper()}{fix[1:]}",
-        frame=index,
-    )

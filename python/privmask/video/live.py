@@ -67,7 +67,7 @@ from privmask.errors import FrameFormatError, PrivmaskError, SettingsError, Vide
 from privmask.masks.maskset import MaskSet
 from privmask.masks.poses import PoseTrack
 from privmask.masks.timeline import MaskTimeline
-from privmask.video.decode import check_orientation, video_stream
+from privmask.video.decode import OrientationCheck, video_stream
 from privmask.video.encode import close_quietly
 from privmask.video.orient import Orientation
 from privmask.video.segments import (
@@ -98,7 +98,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often a reconnect wait looks at the stop flags
-_UPRIGHT = Orientation()  # live pictures are masked as coded: a rotated one is dropped
 
 
 @dataclass(frozen=True)
@@ -388,12 +387,13 @@ def mask_live(
                     log.info("reconnect attempt %d failed: %s", attempts, e)
                     wait = min(wait * 2, reconnect.max_wait)
 
+    # Live pictures are masked as coded: a rotated one (a display matrix) is dropped.
+    upright = OrientationCheck(url, Orientation())
+
     def process(index: int, item: Any) -> None:
         cap: Capture = item
         try:
-            # Masks are placed on the picture as coded: a rotated picture (a display matrix
-            # on the stream) would be masked in the wrong place, so it is dropped instead.
-            check_orientation(url, index, cap.frame, _UPRIGHT)
+            upright.check(index, cap.frame)
             frame = Frame.from_av(cap.frame)
             offset = Fraction(cap.time_ns - origin_ns, NS)
             compiled = planner.plan(index, offset, geometry_of(frame), pts=cap.frame.pts)

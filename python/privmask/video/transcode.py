@@ -39,7 +39,7 @@ from privmask.errors import VideoError
 from privmask.video.decode import (
     DamageLog,
     FirstFrame,
-    check_orientation,
+    OrientationCheck,
     creation_time,
     decode_video,
     first_frame,
@@ -290,6 +290,7 @@ def transcode_file(
         start_encoding(out, dst_p, plan, icc.width, icc.height)
         expected = (info.width, info.height, fmt)
         clock = _Clock(info.time_base, info.rate)
+        orientation = OrientationCheck(src_s, first.orientation)
         retimer = _Retimer(plan, info.time_base)
         audio = [s for s in inp.streams.audio if s.index in audio_map]
         damage = DamageLog(src_s, accept=accept_damage)
@@ -308,7 +309,7 @@ def transcode_file(
                     "keeps the geometry, so split the file where it changes",
                     frame=index,
                 )
-            check_orientation(src_s, index, frame, first.orientation)
+            orientation.check(index, frame)
             callback(index, frame, clock.offset(index, frame))
 
         def write(item: object) -> None:
