@@ -364,14 +364,14 @@ class _HeldBack:
 def _read_logs() -> Iterator[list[tuple[int, str, str]]]:
     """FFmpeg's error messages from every thread while reading (decoders report concealment
     from their own threads)."""
-    previous, repeated = av.logging.get_level(), av.logging.get_skip_repeated()
-    av.logging.set_level(av.logging.ERROR)
+    from privmask.video.encode import error_level
+
+    repeated = av.logging.get_skip_repeated()
     av.logging.set_skip_repeated(False)  # the same damage in the next file is damage too
     try:
-        with av.logging.Capture(local=False) as logs:
+        with error_level(), av.logging.Capture(local=False) as logs:
             yield logs
     finally:
-        av.logging.set_level(previous)
         av.logging.set_skip_repeated(repeated)
 
 

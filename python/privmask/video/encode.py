@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -266,17 +267,40 @@ def open_output(
     return out, ostream, EncoderPlan(str(codec_name), time_base, retime, fmt)
 
 
+_LEVEL_LOCK = threading.Lock()
+_LEVEL_USERS: list[Any] = []  # the level before the first block, once per block running
+
+
+@contextlib.contextmanager
+def error_level() -> Iterator[None]:
+    """FFmpeg's errors reach PyAV's log handler while the block runs, in any thread.
+
+    PyAV's level is one global, so blocks in several threads (a reader thread, an encoder
+    opening in another) share it: the first one in sets ERROR, the last one out puts the
+    level back. Each used to save and restore it on its own, and two interleaved blocks could
+    leave it at ERROR for good. Then every FFmpeg error, from any thread, took the GIL. An
+    x264 thread that logged while the garbage collector freed its encoder (holding the GIL,
+    waiting for that thread) hung the process."""
+    with _LEVEL_LOCK:
+        _LEVEL_USERS.append(av.logging.get_level())
+        if len(_LEVEL_USERS) == 1:
+            av.logging.set_level(av.logging.ERROR)
+    try:
+        yield
+    finally:
+        with _LEVEL_LOCK:
+            first = _LEVEL_USERS[0]
+            _LEVEL_USERS.pop()
+            if not _LEVEL_USERS:
+                av.logging.set_level(first)
+
+
 @contextlib.contextmanager
 def ffmpeg_logs() -> Iterator[list[tuple[int, str, str]]]:
     """FFmpeg's error messages from this thread while the block runs (they carry the reason an
     error code hides: x264's "width not divisible by 2", a muxer's "codec not supported")."""
-    previous = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)
-    try:
-        with av.logging.Capture(local=True) as logs:
-            yield logs
-    finally:
-        av.logging.set_level(previous)
+    with error_level(), av.logging.Capture(local=True) as logs:
+        yield logs
 
 
 def ffmpeg_reason(e: BaseException, logs: list[tuple[int, str, str]] | None = None) -> str:

@@ -245,6 +245,7 @@ def transcode_file(
     inp = open_source(src_s, dst_p)
     tmp: Path | None = None
     out: Any = None
+    ostream: Any = None
     try:
         video, source_fmt, conversion = video_stream(src_s, inp)
         fmt = conversion.masked if conversion is not None else source_fmt
@@ -381,6 +382,10 @@ def transcode_file(
             if out is not None:
                 close_quietly(out)
             close_quietly(inp)
+            # The encoder goes now, not with whatever holds this frame (an exception's
+            # traceback): freed later by the garbage collector, in any thread, while its
+            # encoder threads may still log.
+            out = ostream = None
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
