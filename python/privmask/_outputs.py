@@ -324,18 +324,14 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
             yield pool
         finally:
             processes.update(getattr(pool, "_processes", None) or {})
-    except BrokenProcessPool as e:
-        # A signal to the whole group can stop a worker between jobs before this process
-        # runs its own handler: that is the stop, not a crash.
-        with signals_held():
-            _stop_workers(pool, processes)  # joined: their exit codes are known
-        stopped = [p.exitcode - 128 for p in processes.values() if (p.exitcode or 0) > 128]
-        if stopped:
-            raise Stopped(stopped[0]) from e
-        raise
-    except BaseException:
+    except BaseException as e:
         with signals_held():  # a second signal must not cut the stopping short
-            _stop_workers(pool, processes)
+            _stop_workers(pool, processes)  # joined: their exit codes are known
+        # A signal to the whole group can stop a worker between jobs before this process
+        # runs its own handler: the broken pool is that stop, not a crash.
+        stopped = [p.exitcode - 128 for p in processes.values() if (p.exitcode or 0) > 128]
+        if isinstance(e, BrokenProcessPool) and stopped:
+            raise Stopped(stopped[0]) from e
         raise
     pool.shutdown(wait=True)
 

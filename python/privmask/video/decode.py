@@ -18,6 +18,7 @@ import av
 
 from privmask._outputs import refuse_source
 from privmask.errors import VideoError
+from privmask.video.encode import error_level
 from privmask.video.formats import Conversion, conversion_for
 from privmask.video.orient import Orientation, frame_orientation
 
@@ -364,8 +365,6 @@ class _HeldBack:
 def _read_logs() -> Iterator[list[tuple[int, str, str]]]:
     """FFmpeg's error messages from every thread while reading (decoders report concealment
     from their own threads)."""
-    from privmask.video.encode import error_level
-
     repeated = av.logging.get_skip_repeated()
     av.logging.set_skip_repeated(False)  # the same damage in the next file is damage too
     try:
